@@ -1,0 +1,68 @@
+# hookgate developer entry points. Everything installs into .venv; Kafka runs from deploy/kafka-local.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA := deploy/kafka-local/kafka.sh
+
+.PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean
+
+help:
+	@echo "make dev        install, start Kafka, gateway, consumer and example receiver (Ctrl-C stops them)"
+	@echo "make test       install what tests need and run unit, integration and e2e tests"
+	@echo "make lint       ruff (lint + format check) and mypy --strict on services/"
+	@echo "make bench      gateway and consumer benchmarks against a bare-server baseline"
+	@echo "make kafka-up / kafka-down   the local single-node broker (KAFKA_PORT, default 9092)"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "python3 (>= 3.11) is required"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "python >= 3.11 is required"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+kafka-up:
+	@$(KAFKA) up
+
+kafka-down:
+	@$(KAFKA) down
+
+dev: install kafka-up
+	@bash examples/dev.sh
+
+dev-down:
+	@for s in consumer gateway receiver; do \
+	  if [ -f .run/$$s.pid ]; then kill $$(cat .run/$$s.pid) 2>/dev/null || true; rm -f .run/$$s.pid; echo "dev: stopped $$s"; fi; \
+	done
+	@$(KAFKA) down
+
+test: install
+	$(PY) -m pytest tests
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+test-integration: install
+	$(PY) -m pytest tests/integration
+
+test-e2e: install
+	$(PY) -m pytest tests/e2e
+
+lint: install
+	$(VENV)/bin/ruff check services tests bench examples
+	$(VENV)/bin/ruff format --check services tests bench examples
+	$(VENV)/bin/mypy services
+
+fmt: install
+	$(VENV)/bin/ruff format services tests bench examples
+	$(VENV)/bin/ruff check --fix services tests bench examples
+
+bench: install
+	@bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

@@ -1,0 +1,85 @@
+"""``hookgate gateway``, ``hookgate consumer``, ``hookgate gen-id``, ``hookgate check-config``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hookgate.core.config import ConfigError, load_yaml
+from hookgate.core.logging import configure_logging
+from hookgate.core.runtime import run
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="hookgate: Kafka-backed webhook gateway.")
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="HOOKGATE_CONFIG", help="YAML config file", show_default=False),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def gateway(config: ConfigOpt) -> None:
+    """Run the webhook gateway."""
+    from hookgate.gateway.app import serve
+    from hookgate.gateway.config import GatewayConfig
+
+    try:
+        cfg = load_yaml(GatewayConfig, config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    configure_logging(cfg.gateway.log_level)
+    raise typer.Exit(run(lambda stop: serve(cfg, stop)))
+
+
+@app.command()
+def consumer(config: ConfigOpt) -> None:
+    """Run a consumer group that fans events out to workflows."""
+    from hookgate.consumer.app import serve
+    from hookgate.consumer.config import ConsumerConfig
+
+    try:
+        cfg = load_yaml(ConsumerConfig, config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    configure_logging(cfg.consumer.log_level)
+    raise typer.Exit(run(lambda stop: serve(cfg, stop)))
+
+
+@app.command("gen-id")
+def gen_id() -> None:
+    """Print a new unguessable trigger id (192 random bits, URL-safe)."""
+    typer.echo(secrets.token_urlsafe(24))
+
+
+@app.command("check-config")
+def check_config(
+    config: ConfigOpt,
+    kind: Annotated[str, typer.Option("--kind", help="gateway or consumer")] = "gateway",
+) -> None:
+    """Validate a config file and exit non-zero naming every bad key."""
+    from hookgate.consumer.config import ConsumerConfig
+    from hookgate.gateway.config import GatewayConfig
+
+    if kind not in ("gateway", "consumer"):
+        raise _fail("--kind must be gateway or consumer")
+    try:
+        load_yaml(GatewayConfig if kind == "gateway" else ConsumerConfig, config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{config}: ok")
+
+
+def main() -> None:
+    app(prog_name="hookgate")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

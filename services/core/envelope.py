@@ -1,0 +1,151 @@
+"""The CloudEvents 1.0 envelope and its Kafka binary-content-mode encoding.
+
+A record's value is the webhook body byte-exact; every attribute travels as a ``ce_<name>`` header
+(UTF-8) and ``datacontenttype`` as the ``content-type`` header, as the CloudEvents Kafka protocol
+binding specifies. This module is hand-written rather than routed through the ``cloudevents`` SDK
+because it sits on the gateway's hot path; the tests check its output with the SDK's own decoder.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+SPECVERSION = "1.0"
+CONTENT_TYPE_HEADER = "content-type"
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+_REQUIRED = ("id", "source", "type", "specversion")
+_CORE = frozenset(("id", "source", "type", "specversion", "time", "subject", "dataschema", "datacontenttype"))
+
+# Extension attributes hookgate itself sets.
+EXT_TENANT = "tenant"
+EXT_TRIGGER = "trigger"
+EXT_VARS = "vars"  # JSON object of variables the gateway extracted
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record is not a valid hookgate CloudEvent."""
+
+
+def new_event_id() -> str:
+    """A fresh unique event id, for senders that do not give a delivery id."""
+    return str(uuid.uuid4())
+
+
+def rfc3339(ts: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and a ``Z`` suffix."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event: CloudEvents context attributes plus the raw body."""
+
+    id: str
+    source: str
+    type: str
+    data: bytes
+    time: str | None = None
+    subject: str | None = None
+    datacontenttype: str | None = None
+    extensions: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tenant(self) -> str | None:
+        return self.extensions.get(EXT_TENANT)
+
+    @property
+    def trigger(self) -> str | None:
+        return self.extensions.get(EXT_TRIGGER)
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """Variables the gateway extracted (empty when none)."""
+        raw = self.extensions.get(EXT_VARS)
+        if not raw:
+            return {}
+        try:
+            val = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return {}
+        return val if isinstance(val, dict) else {}
+
+    def attributes(self) -> dict[str, str]:
+        """All context attributes (core and extensions) as strings, ``specversion`` included."""
+        attrs: dict[str, str] = {
+            "specversion": SPECVERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+        }
+        for name in ("time", "subject", "datacontenttype"):
+            value = getattr(self, name)
+            if value is not None:
+                attrs[name] = value
+        attrs.update(self.extensions)
+        return attrs
+
+    def to_headers(self) -> list[tuple[str, bytes]]:
+        """Kafka record headers in binary content mode."""
+        headers = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", self.id.encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+        ]
+        if self.time is not None:
+            headers.append(("ce_time", self.time.encode()))
+        if self.subject is not None:
+            headers.append(("ce_subject", self.subject.encode()))
+        if self.datacontenttype is not None:
+            headers.append((CONTENT_TYPE_HEADER, self.datacontenttype.encode()))
+        for name, value in self.extensions.items():
+            headers.append((f"ce_{name}", value.encode()))
+        return headers
+
+    @classmethod
+    def from_record(cls, headers: Iterable[tuple[str, bytes]], value: bytes | None) -> Envelope:
+        """Decode a binary-mode record; raises :class:`EnvelopeError` when it is not a CloudEvent."""
+        attrs: dict[str, str] = {}
+        content_type: str | None = None
+        for name, raw in headers:
+            lname = name.lower()
+            try:
+                text = raw.decode() if raw is not None else ""
+            except UnicodeDecodeError:
+                raise EnvelopeError(f"header {name} is not UTF-8") from None
+            if lname == CONTENT_TYPE_HEADER:
+                content_type = text
+            elif lname.startswith("ce_"):
+                attrs[lname[3:]] = text
+        missing = [a for a in _REQUIRED if a not in attrs]
+        if missing:
+            raise EnvelopeError(f"missing CloudEvents attribute(s): {', '.join(missing)}")
+        if attrs["specversion"] != SPECVERSION:
+            raise EnvelopeError(f"unsupported specversion {attrs['specversion']!r}")
+        extensions = {k: v for k, v in attrs.items() if k not in _CORE}
+        return cls(
+            id=attrs["id"],
+            source=attrs["source"],
+            type=attrs["type"],
+            data=value if value is not None else b"",
+            time=attrs.get("time"),
+            subject=attrs.get("subject"),
+            datacontenttype=content_type or attrs.get("datacontenttype"),
+            extensions=extensions,
+        )
+
+
+def valid_extension_name(name: str) -> bool:
+    """CloudEvents extension names are lower-case ASCII letters and digits, at most 20 characters."""
+    return bool(_EXTENSION_NAME.match(name))

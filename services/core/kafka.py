@@ -1,0 +1,111 @@
+"""Kafka client factories and topic administration, configured from :class:`KafkaSettings`."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from hookgate.core.logging import get_logger
+from hookgate.core.settings import KafkaSettings
+
+log = get_logger("hookgate.kafka")
+
+
+def connection_kwargs(settings: KafkaSettings) -> dict[str, Any]:
+    """Arguments every aiokafka client takes: servers, security, timeouts."""
+    kw: dict[str, Any] = {
+        "bootstrap_servers": settings.effective_bootstrap(),
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+        "request_timeout_ms": settings.request_timeout_ms,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        ctx = ssl.create_default_context(cafile=settings.ssl_cafile)
+        if settings.ssl_certfile:
+            ctx.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+        kw["ssl_context"] = ctx
+    if settings.sasl_mechanism:
+        kw["sasl_mechanism"] = settings.sasl_mechanism
+        kw["sasl_plain_username"] = settings.sasl_username
+        kw["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    return kw
+
+
+def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
+    """An idempotent producer (acks=all): a retried send never writes a record twice."""
+    kw = connection_kwargs(settings)
+    kw.update(
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        compression_type=None,
+    )
+    kw.update(overrides)
+    return AIOKafkaProducer(**kw)
+
+
+def make_consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """A consumer that never auto-commits: callers commit what they have finished."""
+    kw = connection_kwargs(settings)
+    kw.update(enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed")
+    kw.update(overrides)
+    return AIOKafkaConsumer(*topics, **kw)
+
+
+class TopicAdmin:
+    """Creates topics with explicit settings, once each; remembers which exist."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._known: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    def known(self, topic: str) -> bool:
+        return topic in self._known
+
+    async def ensure(
+        self,
+        topics: list[str],
+        *,
+        partitions: int | None = None,
+        config: dict[str, str] | None = None,
+    ) -> None:
+        """Create the missing ones among ``topics``; raises a KafkaError when the broker is unreachable."""
+        missing = [t for t in dict.fromkeys(topics) if t not in self._known]
+        if not missing:
+            return
+        async with self._lock:
+            missing = [t for t in missing if t not in self._known]
+            if not missing:
+                return
+            ts = self._settings.topics
+            admin = AIOKafkaAdminClient(**connection_kwargs(self._settings))
+            await admin.start()
+            try:
+                existing = set(await admin.list_topics())
+                new = [
+                    NewTopic(
+                        name=t,
+                        num_partitions=partitions or ts.partitions,
+                        replication_factor=ts.replication_factor,
+                        topic_configs={**ts.config, **(config or {})},
+                    )
+                    for t in missing
+                    if t not in existing
+                ]
+                if new:
+                    resp = await admin.create_topics(new)
+                    for name, code, *_ in resp.topic_errors:
+                        # 36 = TOPIC_ALREADY_EXISTS: a racing replica created it first.
+                        if code not in (0, TopicAlreadyExistsError.errno):
+                            raise RuntimeError(f"creating topic {name} failed with Kafka error code {code}")
+                    log.info("topics_created", topics=[t.name for t in new])
+                self._known.update(missing)
+            finally:
+                await admin.close()

@@ -1,0 +1,72 @@
+"""The gateway's aiohttp application: wiring and lifecycle.
+
+Start-up returns at once, before Kafka is reachable: the gateway answers 503 (and ``/readyz``
+fails) until the producer connects. Shutdown: stop accepting, let in-flight requests finish (their
+events are acknowledged or answered 503), then flush and close the producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hookgate.core.health import add_ops_routes
+from hookgate.core.logging import get_logger
+from hookgate.gateway.config import GatewayConfig
+from hookgate.gateway.ingest import IngestHandler
+from hookgate.gateway.metrics import GatewayMetrics
+from hookgate.gateway.publish import Publisher
+from hookgate.gateway.triggers import TriggerRegistry
+
+log = get_logger("hookgate.gateway")
+
+PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
+METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics", GatewayMetrics)
+
+
+def create_app(config: GatewayConfig) -> web.Application:
+    """Build the gateway application from a validated config."""
+    settings = config.gateway
+    registry = TriggerRegistry(config.triggers, config.kafka.topics, settings.max_body_bytes)
+    metrics = GatewayMetrics(trigger_labels=settings.trigger_labels)
+    publisher = Publisher(config.kafka, settings.producer, metrics, registry.topics())
+    largest = max([settings.max_body_bytes, *(t.max_body_bytes or 0 for t in config.triggers)])
+    app = web.Application(client_max_size=largest + 1)
+    app[PUBLISHER] = publisher
+    app[METRICS] = metrics
+    handler = IngestHandler(
+        registry,
+        publisher,
+        metrics,
+        publish_timeout=settings.publish_timeout_seconds,
+        retry_after=settings.retry_after_seconds,
+    )
+    app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)
+    add_ops_routes(app, metrics.registry, publisher.readiness)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await publisher.start()
+        log.info("gateway_started", triggers=len(registry), topics=registry.topics())
+        yield
+        await publisher.stop()
+        log.info("gateway_stopped")
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:
+    """Serve until ``stop`` is set, then shut down gracefully."""
+    app = create_app(config)
+    listen = config.gateway.listen
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.gateway.shutdown_grace_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, listen.host, listen.port, backlog=1024, reuse_address=True)
+    await site.start()
+    log.info("gateway_listening", host=listen.host, port=listen.port)
+    await stop.wait()
+    log.info("gateway_stopping")
+    await runner.cleanup()
+    return 0

@@ -1,0 +1,203 @@
+"""The webhook handler: the request's path through the gateway, one step after another.
+
+route -> method -> size -> content type -> verify -> envelope -> publish -> 202
+
+Every step that rejects returns the reply at once; every reply is counted and logged once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, Envelope, new_event_id, rfc3339
+from hookgate.core.logging import get_logger
+from hookgate.gateway.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
+from hookgate.gateway.metrics import GatewayMetrics
+from hookgate.gateway.publish import Publisher, PublishError
+from hookgate.gateway.triggers import Trigger, TriggerRegistry
+from hookgate.gateway.verify.base import WebhookRequest
+
+log = get_logger("hookgate.gateway")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ACCEPTED_MEDIA = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "application/octet-stream",
+)
+
+
+def media_type_accepted(content_type: str) -> bool:
+    """JSON, XML, forms, text and binary, including ``+json``/``+xml`` structured suffixes."""
+    mt = content_type.split(";", 1)[0].strip().lower()
+    return mt in ACCEPTED_MEDIA or mt.endswith(("+json", "+xml")) or mt.startswith("text/")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one request: the reply plus the labels it is counted and logged under."""
+
+    response: web.StreamResponse
+    outcome: str
+    reason: str
+    event_id: str | None = None
+
+
+class IngestHandler:
+    """Serves ``/hooks/{trigger_id}``."""
+
+    def __init__(
+        self,
+        registry: TriggerRegistry,
+        publisher: Publisher,
+        metrics: GatewayMetrics,
+        *,
+        publish_timeout: float,
+        retry_after: int,
+    ) -> None:
+        self._registry = registry
+        self._publisher = publisher
+        self._metrics = metrics
+        self._publish_timeout = publish_timeout
+        self._retry_after = str(retry_after)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        rid = request.headers.get("X-Request-Id", "")
+        if not _REQUEST_ID.match(rid):
+            rid = uuid.uuid4().hex
+        trigger = self._registry.get(request.match_info.get("trigger_id", ""))
+        self._metrics.in_flight.inc()
+        try:
+            result = await self._handle(request, trigger)
+        finally:
+            self._metrics.in_flight.dec()
+        elapsed = time.perf_counter() - started
+        status = result.response.status
+        name = trigger.name if trigger else None
+        self._metrics.count(result.outcome, result.reason, status, name)
+        self._metrics.request_seconds.labels(result.outcome).observe(elapsed)
+        result.response.headers["X-Request-Id"] = rid
+        log.info(
+            "webhook",
+            request_id=rid,
+            trigger=name,
+            tenant=trigger.tenant if trigger else None,
+            event_id=result.event_id,
+            outcome=result.outcome,
+            reason=result.reason,
+            status=status,
+            method=request.method,
+            duration_ms=round(elapsed * 1000, 3),
+        )
+        return result.response
+
+    async def _handle(self, request: web.Request, trigger: Trigger | None) -> Outcome:
+        if trigger is None:
+            return Outcome(error_response(*NOT_FOUND), "rejected", "unknown_trigger")
+        cfg = trigger.config
+        if request.method not in cfg.methods:
+            return Outcome(
+                error_response(
+                    405,
+                    "method_not_allowed",
+                    f"Use {', '.join(cfg.methods)}.",
+                    {"Allow": ", ".join(cfg.methods)},
+                ),
+                "rejected",
+                "method_not_allowed",
+            )
+        if request.content_length is not None and request.content_length > trigger.max_body_bytes:
+            return _too_large(trigger)
+        body = await _read_limited(request, trigger.max_body_bytes)
+        if body is None:
+            return _too_large(trigger)
+        content_type = request.headers.get("Content-Type", "")
+        if body and content_type and not media_type_accepted(content_type):
+            return Outcome(
+                error_response(415, "unsupported_media_type", "This content type is not accepted."),
+                "rejected",
+                "unsupported_media_type",
+            )
+        verdict = trigger.verifier.verify(
+            WebhookRequest(
+                method=request.method,
+                url=str(request.url),
+                headers=request.headers,
+                body=body,
+                query=request.query,
+                client_ip=request.remote or "",
+                now=time.time(),
+            )
+        )
+        if not verdict.ok:
+            return Outcome(error_response(*UNAUTHORIZED), "rejected", verdict.reason)
+
+        event_id = verdict.delivery_id or new_event_id()
+        envelope = Envelope(
+            id=event_id,
+            source=trigger.source,
+            type=verdict.event_type or cfg.type,
+            data=body,
+            time=rfc3339_now(),
+            subject=verdict.subject,
+            datacontenttype=content_type or ("application/octet-stream" if body else None),
+            extensions={EXT_TENANT: trigger.tenant, EXT_TRIGGER: trigger.name},
+        )
+        key = cfg.key.format(
+            tenant=trigger.tenant,
+            trigger=trigger.name,
+            id=event_id,
+            type=envelope.type,
+            subject=envelope.subject or "",
+        )
+        try:
+            await self._publisher.publish(trigger.topic, key.encode(), envelope, self._publish_timeout)
+        except PublishError as exc:
+            return Outcome(
+                error_response(
+                    503,
+                    "unavailable",
+                    "The event could not be stored; retry later.",
+                    {"Retry-After": self._retry_after},
+                ),
+                "failed",
+                exc.reason,
+                event_id,
+            )
+        self._metrics.body_bytes.observe(len(body))
+        return Outcome(json_response(202, {"id": event_id}), "accepted", "ok", event_id)
+
+
+def rfc3339_now() -> str:
+    return rfc3339(datetime.now(UTC))
+
+
+def _too_large(trigger: Trigger) -> Outcome:
+    return Outcome(
+        error_response(413, "payload_too_large", f"The body exceeds {trigger.max_body_bytes} bytes."),
+        "rejected",
+        "payload_too_large",
+    )
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or ``None`` as soon as it exceeds ``limit`` (chunked bodies have no length)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,236 @@
+"""Produce events to Kafka and report the broker's acknowledgement within a deadline.
+
+Many request handlers awaiting ``AIOKafkaProducer.send()`` at once make them all contend for the
+record accumulator when a batch fills, and throughput collapses (aiokafka issue 528). So handlers
+never call the producer: they enqueue a :class:`_Pending` and await its future, and one pump task
+feeds the producer in arrival order. A request whose deadline passes while still queued is dropped
+before it reaches the producer, so its 503 is exact: the event was not written. A request whose
+deadline passes after hand-over may still be written; the sender's retry then carries the same
+delivery id and the consumers' dedupe absorbs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from hookgate.core.envelope import Envelope
+from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.logging import get_logger
+from hookgate.core.settings import KafkaSettings
+from hookgate.gateway.config import ProducerSettings
+from hookgate.gateway.metrics import GatewayMetrics
+
+log = get_logger("hookgate.gateway.publish")
+
+
+class PublishError(Exception):
+    """The event was not acknowledged; ``reason`` is a stable code for metrics and logs."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(slots=True)
+class _Pending:
+    topic: str
+    key: bytes
+    envelope: Envelope
+    future: asyncio.Future[Ack] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Publisher:
+    """Owns the producer: connects (and reconnects) in the background, probes readiness, publishes."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        producer: ProducerSettings,
+        metrics: GatewayMetrics,
+        topics: list[str],
+        *,
+        queue_size: int = 10_000,
+        probe_interval: float = 2.0,
+    ) -> None:
+        self._kafka = kafka
+        self._producer_settings = producer
+        self._metrics = metrics
+        self._topics = topics
+        self._admin = TopicAdmin(kafka)
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
+        self._probe_interval = probe_interval
+        self._producer: AIOKafkaProducer | None = None
+        self._reachable = False
+        self._ready_changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    @property
+    def ready(self) -> bool:
+        """True when the producer is connected and the broker answered the last probe."""
+        return self._producer is not None and self._reachable
+
+    def readiness(self) -> tuple[bool, dict[str, str]]:
+        if self._producer is None:
+            return False, {"kafka": "connecting"}
+        return self._reachable, {"kafka": "ok" if self._reachable else "unreachable"}
+
+    async def start(self) -> None:
+        """Start connecting; returns at once. The gateway serves (503s) until Kafka is reachable."""
+        self._tasks = [
+            asyncio.create_task(self._connect_loop(), name="publisher-connect"),
+            asyncio.create_task(self._pump(), name="publisher-pump"),
+        ]
+
+    async def wait_ready(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not self.ready:
+                    self._ready_changed.clear()
+                    await self._ready_changed.wait()
+        return self.ready
+
+    async def publish(self, topic: str, key: bytes, envelope: Envelope, timeout: float) -> Ack:
+        """Write one event and wait for the broker's acknowledgement (acks=all), at most ``timeout`` s."""
+        if self._producer is None:
+            raise PublishError("kafka_unavailable", "not connected to Kafka")
+        if self._closing:
+            raise PublishError("shutting_down")
+        pending = _Pending(topic, key, envelope)
+        try:
+            self._queue.put_nowait(pending)
+        except asyncio.QueueFull:
+            raise PublishError("overloaded", "produce queue full") from None
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                ack = await asyncio.shield(pending.future)
+        except TimeoutError:
+            # Still queued: cancelling guarantees the pump skips it. Already handed over: nothing to undo.
+            pending.future.cancel()
+            self._metrics.produce_seconds.labels("timeout").observe(time.perf_counter() - started)
+            raise PublishError("kafka_timeout", "Kafka did not acknowledge in time") from None
+        except (KafkaError, RuntimeError) as exc:
+            self._metrics.produce_seconds.labels("error").observe(time.perf_counter() - started)
+            raise PublishError("kafka_error", type(exc).__name__) from exc
+        self._metrics.produce_seconds.labels("ok").observe(time.perf_counter() - started)
+        return ack
+
+    async def stop(self) -> None:
+        """Flush what was handed to the producer, then close. Call after the HTTP server stopped."""
+        self._closing = True
+        # Let the pump hand over what is queued (its requests are still awaiting their futures).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await asyncio.wait_for(self._producer.flush(), 10)
+            await self._producer.stop()
+            self._producer = None
+
+    async def _connect_loop(self) -> None:
+        delay = 0.2
+        while self._producer is None:
+            producer = make_producer(
+                self._kafka,
+                linger_ms=self._producer_settings.linger_ms,
+                max_batch_size=self._producer_settings.max_batch_bytes,
+                compression_type=self._producer_settings.compression,
+            )
+            try:
+                await producer.start()
+                await self._admin.ensure(self._topics)
+            except (KafkaError, OSError, RuntimeError) as exc:
+                log.warning("kafka_connect_failed", reason=type(exc).__name__, detail=str(exc), retry_in_s=delay)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._producer = producer
+            self._set_reachable(True)
+            log.info("kafka_connected", topics=self._topics)
+        await self._probe_loop()
+
+    async def _probe_loop(self) -> None:
+        assert self._producer is not None
+        client = self._producer.client
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            try:
+                await asyncio.wait_for(client.fetch_all_metadata(), timeout=max(self._probe_interval, 1.0))
+                ok = True
+            except (KafkaError, TimeoutError, OSError):
+                ok = False
+            self._set_reachable(ok)
+
+    def _set_reachable(self, ok: bool) -> None:
+        if ok != self._reachable:
+            log.info("kafka_reachability_changed", reachable=ok)
+        self._reachable = ok
+        self._ready_changed.set()
+        self._metrics.kafka_ready.set(1 if ok else 0)
+
+    async def _pump(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                await self._hand_over(item)
+            finally:
+                self._queue.task_done()
+
+    async def _hand_over(self, item: _Pending) -> None:
+        if item.future.done():  # its request already gave up: never write it
+            return
+        producer = self._producer
+        if producer is None:
+            item.future.set_exception(KafkaError("not connected"))
+            return
+        try:
+            if not self._admin.known(item.topic):
+                await self._admin.ensure([item.topic])
+            fut = await producer.send(
+                item.topic, value=item.envelope.data, key=item.key, headers=item.envelope.to_headers()
+            )
+        except asyncio.CancelledError:
+            if not item.future.done():
+                item.future.set_exception(KafkaError("publisher stopped"))
+            raise
+        except (KafkaError, RuntimeError) as exc:
+            if not item.future.done():
+                item.future.set_exception(exc)
+            return
+        fut.add_done_callback(lambda f, it=item: _resolve(it, f))
+
+
+def _resolve(item: _Pending, fut: asyncio.Future[object]) -> None:
+    if item.future.done():
+        return
+    if fut.cancelled():
+        item.future.set_exception(KafkaError("send cancelled"))
+        return
+    exc = fut.exception()
+    if exc is not None:
+        item.future.set_exception(exc)
+        return
+    md = fut.result()
+    item.future.set_result(Ack(md.topic, md.partition, md.offset))  # type: ignore[attr-defined]

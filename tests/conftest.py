@@ -1,0 +1,24 @@
+"""Fixtures shared by every test layer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.kafka import provide_broker
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real broker's bootstrap address (see tests/support/kafka.py for where it comes from)."""
+    with provide_broker(Path(tmp_path_factory.mktemp("broker"))) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix no other test uses, so tests never read each other's events."""
+    return f"t{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,115 @@
+"""The gateway against a real broker: what a 202 promises, and what a rejection guarantees."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from hookgate.core.envelope import Envelope
+from hookgate.gateway.app import PUBLISHER, create_app
+from tests.support.builders import (
+    gateway_config,
+    github_signature,
+    github_trigger,
+    new_trigger_id,
+    read_topic,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tuple[TestClient, str, str]]:
+    tid = new_trigger_id()
+    disabled = new_trigger_id()
+    cfg = gateway_config(
+        kafka_bootstrap,
+        topic_prefix,
+        [github_trigger(tid), github_trigger(disabled, name="off", enabled=False)],
+    )
+    app = create_app(cfg)
+    async with TestClient(TestServer(app)) as client:
+        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+        yield client, tid, disabled
+
+
+async def test_accepted_webhook_is_in_kafka_byte_exact(
+    gateway: tuple[TestClient, str, str], kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    client, tid, _ = gateway
+    body = b'{"ref": "refs/heads/main",  "x": "\xc3\xa9"}'
+    resp = await client.post(
+        f"/hooks/{tid}",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": github_signature(body),
+            "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            "X-GitHub-Event": "push",
+        },
+    )
+    assert resp.status == 202
+    assert await resp.json() == {"id": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
+    records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=1)
+    assert len(records) == 1
+    rec = records[0]
+    assert rec.key == b"acme"
+    assert rec.value == body
+    event = Envelope.from_record(rec.headers, rec.value)
+    assert event.id == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    assert event.type == "com.github.push"
+    assert event.tenant == "acme"
+    assert event.trigger == "gh"
+    assert event.datacontenttype == "application/json"
+
+
+async def test_rejections_never_reach_kafka(
+    gateway: tuple[TestClient, str, str], kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    client, tid, disabled = gateway
+    body = b'{"n": 1}'
+    bad = await client.post(f"/hooks/{tid}", data=body, headers={"X-Hub-Signature-256": github_signature(b"other")})
+    assert bad.status == 401
+    assert (await bad.json())["error"] == "unauthorized"
+    missing = await client.post(f"/hooks/{tid}", data=body)
+    assert missing.status == 401
+    unknown = await client.post(
+        f"/hooks/{new_trigger_id()}", data=body, headers={"X-Hub-Signature-256": github_signature(body)}
+    )
+    off = await client.post(f"/hooks/{disabled}", data=body, headers={"X-Hub-Signature-256": github_signature(body)})
+    assert unknown.status == off.status == 404
+    assert await unknown.json() == await off.json()
+    wrong_method = await client.get(f"/hooks/{tid}")
+    assert wrong_method.status == 405
+    assert wrong_method.headers["Allow"] == "POST"
+    media = await client.post(
+        f"/hooks/{tid}",
+        data=body,
+        headers={"Content-Type": "image/png", "X-Hub-Signature-256": github_signature(body)},
+    )
+    assert media.status == 415
+    big = b"x" * (1_048_576 + 1)
+    too_large = await client.post(f"/hooks/{tid}", data=big, headers={"X-Hub-Signature-256": github_signature(big)})
+    assert too_large.status == 413
+
+    # A valid request after the rejected ones: the topic holds it alone.
+    ok = await client.post(f"/hooks/{tid}", data=body, headers={"X-Hub-Signature-256": github_signature(body)})
+    assert ok.status == 202
+    records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=2, timeout=5)
+    assert [r.value for r in records] == [body]
+
+
+async def test_metrics_and_health(gateway: tuple[TestClient, str, str]) -> None:
+    client, tid, _ = gateway
+    await client.post(f"/hooks/{tid}", data=b"{}")
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"] == {"kafka": "ok"}
+    text = await (await client.get("/metrics")).text()
+    assert (
+        'hookgate_gateway_requests_total{outcome="rejected",reason="missing_signature",status_class="4xx"} 1.0' in text
+    )
+    assert "hookgate_gateway_kafka_ready 1.0" in text

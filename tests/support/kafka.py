@@ -1,0 +1,105 @@
+"""Where tests get a real Kafka broker from.
+
+Order: ``KAFKA_BOOTSTRAP_SERVERS`` when set; else testcontainers' Kafka when a Docker engine answers;
+else the repo's local KRaft broker (deploy/kafka-local/kafka.sh), started here and stopped after the
+session if this session started it. A missing broker is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA_SH = ROOT / "deploy" / "kafka-local" / "kafka.sh"
+
+
+@dataclass
+class LocalBroker:
+    """A broker run by kafka.sh on its own port and data directory; tests may stop and restart it."""
+
+    port: int
+    data_dir: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_PORT": str(self.port),
+            "KAFKA_DATA_DIR": str(self.data_dir),
+            "KAFKA_HEAP_OPTS": "-Xms128m -Xmx512m",
+        }
+
+    def up(self) -> None:
+        res = subprocess.run(
+            ["bash", str(KAFKA_SH), "up"], env=self._env(), capture_output=True, text=True, timeout=600
+        )
+        if res.returncode != 0:
+            raise RuntimeError(f"could not start the local Kafka broker:\n{res.stderr}{res.stdout}")
+
+    def down(self) -> None:
+        subprocess.run(["bash", str(KAFKA_SH), "down"], env=self._env(), capture_output=True, timeout=120)
+
+    def running(self) -> bool:
+        return subprocess.run(["bash", str(KAFKA_SH), "status"], env=self._env(), capture_output=True).returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def reachable(bootstrap: str, timeout: float = 3.0) -> bool:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def docker_answers() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextmanager
+def provide_broker(tmp_root: Path) -> Iterator[str]:
+    """Yield a bootstrap address of a running broker, however it was found or started."""
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        if not reachable(env):
+            raise RuntimeError(f"KAFKA_BOOTSTRAP_SERVERS={env} is set but no broker answers there")
+        yield env
+        return
+    if os.environ.get("HOOKGATE_TEST_DOCKER", "auto") != "never" and docker_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    broker = LocalBroker(
+        port=int(os.environ.get("HOOKGATE_TEST_KAFKA_PORT", "0")) or free_port(), data_dir=tmp_root / "kafka"
+    )
+    broker.up()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.down()
