@@ -55,7 +55,7 @@ test-e2e: install
 lint: install
 	$(VENV)/bin/ruff check services tests bench examples
 	$(VENV)/bin/ruff format --check services tests bench examples
-	$(VENV)/bin/mypy services
+	$(VENV)/bin/mypy -p hookgate
 
 fmt: install
 	$(VENV)/bin/ruff format services tests bench examples

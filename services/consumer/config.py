@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Self
 
-from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from hookgate.core.config import Secret, StrictModel
+from hookgate.consumer.subscriptions import WorkflowConfig
+from hookgate.core.config import StrictModel
 from hookgate.core.settings import KafkaSettings
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
 class ListenSettings(StrictModel):
@@ -43,38 +42,10 @@ class ConsumerSettings(StrictModel):
         return self
 
 
-class Match(StrictModel):
-    """Which events a workflow wants. Empty fields match anything; ``type`` may end in ``*`` (prefix)."""
-
-    tenant: str | None = None
-    type: str | None = None
-
-
-class HttpAction(StrictModel):
-    type: Literal["http"] = "http"
-    url: AnyHttpUrl
-    method: Literal["POST", "PUT", "PATCH"] = "POST"
-    headers: dict[str, Secret] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-
-
-class Workflow(StrictModel):
-    name: str
-    match: Match = Field(default_factory=Match)
-    action: HttpAction
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError("expected lower-case letters, digits, '.', '-' or '_' (1-63)")
-        return v
-
-
 class ConsumerConfig(StrictModel):
     consumer: ConsumerSettings
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    workflows: list[Workflow] = Field(default_factory=list)
+    workflows: list[WorkflowConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -12,15 +12,13 @@ import contextlib
 import random
 import time
 
-import aiohttp
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from hookgate.consumer.actions.http import run_http
-from hookgate.consumer.config import ConsumerConfig, Workflow
-from hookgate.consumer.match import select
+from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.metrics import ConsumerMetrics
+from hookgate.consumer.workflows import Workflow, WorkflowSet
 from hookgate.core.envelope import Envelope, EnvelopeError
 from hookgate.core.kafka import make_consumer
 from hookgate.core.logging import get_logger
@@ -42,8 +40,9 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 class Runner:
     """Consumes the configured topics and delivers events to workflows until stopped."""
 
-    def __init__(self, config: ConsumerConfig, metrics: ConsumerMetrics) -> None:
+    def __init__(self, config: ConsumerConfig, workflows: WorkflowSet, metrics: ConsumerMetrics) -> None:
         self._config = config
+        self._workflows = workflows
         self._metrics = metrics
         self._consumer: AIOKafkaConsumer | None = None
         self._finished: dict[TopicPartition, int] = {}
@@ -82,18 +81,17 @@ class Runner:
         if stop.is_set():
             return
         self._consumer = consumer
-        async with aiohttp.ClientSession() as session:
-            try:
-                while not stop.is_set():
-                    batches = await consumer.getmany(timeout_ms=500)
-                    if not batches:
-                        continue
-                    await asyncio.gather(*(self._partition(session, tp, recs) for tp, recs in batches.items()))
-                    await self.commit_finished()
-            finally:
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500)
+                if not batches:
+                    continue
+                await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batches.items()))
                 await self.commit_finished()
-                await consumer.stop()
-                self._consumer = None
+        finally:
+            await self.commit_finished()
+            await consumer.stop()
+            self._consumer = None
 
     async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         delay = 0.2
@@ -106,17 +104,13 @@ class Runner:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _partition(
-        self, session: aiohttp.ClientSession, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> None:
+    async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         for record in records:
-            if not await self._record(session, tp, record):
+            if not await self._record(tp, record):
                 return  # stopping: leave this record uncommitted
             self._finished[tp] = record.offset + 1
 
-    async def _record(
-        self, session: aiohttp.ClientSession, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
-    ) -> bool:
+    async def _record(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> bool:
         self._metrics.consumed.labels(tp.topic).inc()
         try:
             event = Envelope.from_record(record.headers, record.value)
@@ -130,18 +124,18 @@ class Runner:
                 reason=str(exc),
             )
             return True
-        for wf in select(self._config.workflows, event):
+        for wf in self._workflows.select(event):
             self._metrics.matched.labels(wf.name).inc()
-            if not await self._deliver(session, wf, event):
+            if not await self._deliver(wf, event):
                 return False
         return True
 
-    async def _deliver(self, session: aiohttp.ClientSession, wf: Workflow, event: Envelope) -> bool:
+    async def _deliver(self, wf: Workflow, event: Envelope) -> bool:
         attempt = 0
         while True:
             attempt += 1
             started = time.perf_counter()
-            result = await run_http(session, wf.name, wf.action, event)
+            result = await wf.run(event)
             self._metrics.action_seconds.labels(wf.name).observe(time.perf_counter() - started)
             self._metrics.actions.labels(wf.name, "succeeded" if result.ok else "failed").inc()
             log.info(

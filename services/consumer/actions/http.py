@@ -6,20 +6,15 @@ The body is the event data byte-exact, attributes travel as ``ce-<name>`` header
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 
-from hookgate.consumer.config import HttpAction
+from hookgate.consumer.workflows import ActionResult
 from hookgate.core.envelope import Envelope
 
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-    retry_after: float | None = None
+if TYPE_CHECKING:
+    from hookgate.consumer.subscriptions import HttpAction
 
 
 def request_headers(workflow: str, event: Envelope, extra: dict[str, str]) -> dict[str, str]:
@@ -44,6 +39,7 @@ async def run_http(session: aiohttp.ClientSession, workflow: str, action: HttpAc
             await resp.read()
             if 200 <= resp.status < 300:
                 return ActionResult(ok=True, status=resp.status)
-            return ActionResult(ok=False, status=resp.status, error=f"HTTP {resp.status}")
+            retryable = resp.status >= 500 or resp.status in (408, 425, 429)
+            return ActionResult(ok=False, status=resp.status, error=f"HTTP {resp.status}", retryable=retryable)
     except (aiohttp.ClientError, TimeoutError) as exc:
         return ActionResult(ok=False, error=type(exc).__name__)

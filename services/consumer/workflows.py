@@ -1,0 +1,76 @@
+"""The contract between the runner and what it runs.
+
+A :class:`Workflow` decides whether it wants an event (``matches``) and runs its action for one event
+(``run``). The runner owns the guarantees around that call (dedupe, retries, dead letters, commits);
+a workflow never sees them. HTTP workflows come from YAML (``subscriptions.py``); Python handlers from
+the SDK (``sdk.py``); both reach the runner through a :class:`WorkflowSet`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from hookgate.core.envelope import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The outcome of one attempt.
+
+    ``retryable`` is False when repeating cannot help (e.g. a 4xx other than 408/425/429): the runner
+    then dead-letters at once. ``retry_after`` (seconds) is the target's own hint (``Retry-After``).
+    """
+
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    retryable: bool = True
+    retry_after: float | None = None
+
+
+class Workflow(Protocol):
+    """One subscription: a name, a match, an action."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def ordered(self) -> bool:
+        """True when a failing event must hold back later events of the same key (no overtaking)."""
+        ...
+
+    @property
+    def target(self) -> str:
+        """What the circuit breaker keys on (e.g. the URL's scheme://host:port); bounded by config."""
+        ...
+
+    def matches(self, event: Envelope) -> bool: ...
+
+    async def run(self, event: Envelope) -> ActionResult: ...
+
+
+class WorkflowSet:
+    """The workflows currently in force; replaced whole on reload so a record sees one consistent set."""
+
+    def __init__(self, workflows: Sequence[Workflow] = ()) -> None:
+        self._workflows: tuple[Workflow, ...] = tuple(workflows)
+        self._by_name = {w.name: w for w in self._workflows}
+
+    def replace(self, workflows: Sequence[Workflow]) -> None:
+        self._workflows = tuple(workflows)
+        self._by_name = {w.name: w for w in self._workflows}
+
+    def select(self, event: Envelope) -> list[Workflow]:
+        """The workflows subscribed to ``event``, in configuration order."""
+        return [w for w in self._workflows if w.matches(event)]
+
+    def get(self, name: str) -> Workflow | None:
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        return [w.name for w in self._workflows]
+
+    def __len__(self) -> int:
+        return len(self._workflows)
