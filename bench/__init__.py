@@ -1,0 +1,1 @@
+"""``make bench``: the gateway and consumer benchmarks (see docs/benchmarks.md)."""
