@@ -1,0 +1,230 @@
+"""Load protection: token-bucket rate limits, the global in-flight limit and header limits.
+
+Everything here is pure (no I/O, no sleeping): the clock is injected, so the bucket arithmetic is
+unit-tested exactly. Limits are per gateway replica: N replicas behind a load balancer admit up to N
+times the configured rate in total (size ``per_second`` accordingly, or route a tenant to one replica).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field
+
+from hookgate.core.config import StrictModel
+from hookgate.core.logging import get_logger
+
+_log = get_logger("hookgate.gateway.http")
+
+Clock = Callable[[], float]
+
+
+class RateLimit(StrictModel):
+    """A token bucket: ``per_second`` tokens are added continuously, at most ``burst`` are kept."""
+
+    per_second: float = Field(gt=0, le=1_000_000, description="Sustained requests per second (0.5 = 30/min)")
+    burst: int = Field(ge=1, le=1_000_000, description="Requests admitted at once after a quiet period")
+
+
+class HeaderLimits(StrictModel):
+    """Bounds on the request head.
+
+    ``max_line_bytes``, ``max_field_bytes`` and ``max_count`` are enforced by the HTTP parser while
+    it reads (a violation closes the connection with 400, the handler never runs);
+    ``max_total_bytes`` is checked by the handler, which answers 431.
+    """
+
+    max_count: int = Field(default=100, ge=8, le=1000)
+    max_line_bytes: int = Field(default=8190, ge=256, le=65536, description="Request line (method, URL)")
+    max_field_bytes: int = Field(default=8190, ge=256, le=65536, description="One header line")
+    max_total_bytes: int = Field(default=32768, ge=1024, le=1_048_576, description="All header lines together")
+
+
+class LimitSettings(StrictModel):
+    """``gateway.limits``: in-flight shedding, header limits and per-tenant rate limits."""
+
+    max_in_flight: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description="Webhook requests handled at once; above it 503 overloaded (also caps the produce queue)",
+    )
+    overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
+    headers: HeaderLimits = Field(default_factory=HeaderLimits)
+    tenant_rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
+    default_tenant_rate_limit: RateLimit | None = Field(
+        default=None, description="For every tenant without an entry in tenant_rate_limits"
+    )
+
+
+class TokenBucket:
+    """A token bucket over an injected monotonic clock.
+
+    Starts full. ``wait(now)`` says how long until one token is available (0 when one is);
+    ``take(now)`` removes one. The two are separate so that a request checked against several
+    buckets takes from none of them unless all of them admit it.
+    """
+
+    __slots__ = ("_last", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self._tokens = float(burst)
+        self._last = now
+
+    def _refill(self, now: float) -> None:
+        if now > self._last:  # a clock that steps back adds nothing rather than removing tokens
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+
+    def tokens(self, now: float) -> float:
+        self._refill(now)
+        return self._tokens
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is available; 0.0 when one is now."""
+        missing = 1.0 - self.tokens(now)
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self._tokens -= 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """A refusal: which bucket refused (``trigger`` or ``tenant``) and the ``Retry-After`` in whole seconds."""
+
+    scope: str
+    retry_after: int
+
+    @property
+    def reason(self) -> str:
+        """The metrics/audit reason: ``trigger_rate_limited`` or ``tenant_rate_limited``."""
+        return f"{self.scope}_rate_limited"
+
+
+def retry_after_seconds(wait: float) -> int:
+    """A wait as a ``Retry-After`` value: whole seconds, rounded up, at least 1."""
+    return max(1, math.ceil(wait - 1e-9))
+
+
+class RateLimiter:
+    """The buckets of every rate-limited trigger and tenant, created once from the configuration.
+
+    The set of buckets is bounded by the configuration (never by traffic), so nothing is evicted.
+    """
+
+    def __init__(
+        self,
+        triggers: Mapping[str, RateLimit],
+        tenants: Iterable[str],
+        settings: LimitSettings,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        now = clock()
+        self._triggers = {name: TokenBucket(r.per_second, r.burst, now) for name, r in triggers.items()}
+        self._tenants: dict[str, TokenBucket] = {}
+        for tenant in set(tenants) | set(settings.tenant_rate_limits):
+            r = settings.tenant_rate_limits.get(tenant, settings.default_tenant_rate_limit)
+            if r is not None:
+                self._tenants[tenant] = TokenBucket(r.per_second, r.burst, now)
+
+    def __len__(self) -> int:
+        return len(self._triggers) + len(self._tenants)
+
+    def acquire(self, trigger: str, tenant: str) -> RateDecision | None:
+        """Take a token from the trigger's and the tenant's bucket, or refuse without taking any."""
+        now = self._clock()
+        buckets = {"trigger": self._triggers.get(trigger), "tenant": self._tenants.get(tenant)}
+        active = [(scope, b) for scope, b in buckets.items() if b is not None]
+        refused = [(b.wait(now), scope) for scope, b in active if b.wait(now) > 0]
+        if refused:
+            wait, scope = max(refused)  # the longer wait: retrying earlier would be refused again
+            return RateDecision(scope, retry_after_seconds(wait))
+        for _, b in active:
+            b.take(now)
+        return None
+
+
+class InFlightLimiter:
+    """Counts requests being handled and refuses new ones above ``limit`` (load shedding).
+
+    Checked before the body is read, so a shed request costs the process almost nothing; the
+    caller must :meth:`release` every slot it acquired.
+    """
+
+    __slots__ = ("_count", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._count = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self._count
+
+    def try_acquire(self) -> bool:
+        if self._count >= self.limit:
+            return False
+        self._count += 1
+        return True
+
+    def release(self) -> None:
+        self._count = max(0, self._count - 1)
+
+
+def header_violation(raw_headers: Iterable[tuple[bytes, bytes]], limits: HeaderLimits) -> str | None:
+    """``too_many_headers`` or ``headers_too_large`` when the head exceeds the limits, else ``None``.
+
+    Each header counts as ``name: value\\r\\n``, as on the wire.
+    """
+    count = 0
+    total = 0
+    for name, value in raw_headers:
+        count += 1
+        total += len(name) + len(value) + 4
+    if count > limits.max_count:
+        return "too_many_headers"
+    if total > limits.max_total_bytes:
+        return "headers_too_large"
+    return None
+
+
+class _ParseErrorFilter(logging.Filter):
+    """Replaces aiohttp's "Error handling request" record (ERROR with a traceback whose message quotes
+    the first 100 bytes of the offending header line, possibly a credential) by one terse structured
+    WARNING naming only the error class and the peer."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        peer = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        _log.warning("http_request_malformed", reason=type(exc).__name__, peer=str(peer) if peer else None)
+        return False
+
+
+def _server_logger() -> logging.Logger:
+    logger = logging.getLogger("hookgate.gateway.http")
+    if not any(isinstance(f, _ParseErrorFilter) for f in logger.filters):
+        logger.addFilter(_ParseErrorFilter())
+    return logger
+
+
+def server_handler_args(limits: HeaderLimits) -> dict[str, Any]:
+    """Keyword arguments for aiohttp's request handler (``web.Application(handler_args=...)``):
+    the parser's head limits and a logger that never writes header contents."""
+    return {
+        "max_line_size": limits.max_line_bytes,
+        "max_field_size": limits.max_field_bytes,
+        "max_headers": limits.max_count,
+        "logger": _server_logger(),
+    }
