@@ -44,6 +44,8 @@ def create_app(config: GatewayConfig) -> web.Application:
         retry_after=settings.retry_after_seconds,
     )
     app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)
+    # Only triggers with allow_subpaths serve these; the rest answer 404 as for an unknown trigger.
+    app.router.add_route("*", "/hooks/{trigger_id}{subpath:/.*}", handler.handle)
     add_ops_routes(app, metrics.registry, publisher.readiness)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

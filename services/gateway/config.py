@@ -7,13 +7,16 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from hookgate.core.config import StrictModel
+from hookgate.core.config import Secret, StrictModel
 from hookgate.core.settings import KafkaSettings
+from hookgate.gateway.extract import VARIABLE_NAME, VariableConfig
+from hookgate.gateway.filter import FilterConfig
+from hookgate.gateway.templates import Template, TemplateError
 from hookgate.gateway.verify.registry import VerifyConfig
 
 TRIGGER_ID = re.compile(r"^[A-Za-z0-9_-]{22,128}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-KEY_FIELDS = ("tenant", "trigger", "id", "type", "subject")
+MAX_RESPONSE_BODY = 4096
 
 
 def _slug(v: str) -> str:
@@ -57,6 +60,54 @@ class GatewaySettings(StrictModel):
     producer: ProducerSettings = Field(default_factory=ProducerSettings)
 
 
+def _template(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            Template(v)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+    return v
+
+
+class EventTemplates(StrictModel):
+    """Templates for the CloudEvents ``type`` and ``subject`` (see :mod:`hookgate.gateway.templates`).
+
+    When unset, the verifier's event type (else the trigger's ``type``) and subject apply.
+    """
+
+    type: str | None = Field(default=None, description='e.g. "com.github.{header.X-GitHub-Event}.{vars.action}"')
+    subject: str | None = Field(default=None, description='e.g. "{vars.repository}"')
+
+    @field_validator("type", "subject")
+    @classmethod
+    def _syntax(cls, v: str | None) -> str | None:
+        return _template(v)
+
+
+class ResponseConfig(StrictModel):
+    """The reply to an accepted request. Default: ``202 {"id": "<event id>"}``."""
+
+    status: int = Field(default=202, ge=200, le=299)
+    body: str | dict[str, object] | None = Field(
+        default=None, description='A static body: a string (text/plain) or a mapping (JSON); default {"id": ...}'
+    )
+    content_type: str | None = Field(default=None, description="Overrides the body's media type")
+
+    @field_validator("body")
+    @classmethod
+    def _small(cls, v: str | dict[str, object] | None) -> str | dict[str, object] | None:
+        size = len(v.encode()) if isinstance(v, str) else len(str(v)) if v is not None else 0
+        if size > MAX_RESPONSE_BODY:
+            raise ValueError(f"a static response body is at most {MAX_RESPONSE_BODY} bytes")
+        return v
+
+
+class WebSubConfig(StrictModel):
+    """Answer WebSub intent verification (``GET ?hub.mode=subscribe&hub.challenge=...``)."""
+
+    verify_token: Secret | None = Field(default=None, description="hub.verify_token the hub must present")
+
+
 class TriggerConfig(StrictModel):
     """One trigger URL: ``/hooks/{id}``."""
 
@@ -71,6 +122,18 @@ class TriggerConfig(StrictModel):
     key: str = Field(default="{tenant}", description="Record key template")
     topic: str | None = Field(default=None, description="Override the topic template for this trigger")
     max_body_bytes: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
+    accept_raw: bool = Field(
+        default=False, description="Accept bodies that do not parse as their media type (body variables stay unset)"
+    )
+    validate_body: bool | None = Field(
+        default=None, description="Reject bodies that do not parse (400); default true for JSON and XML"
+    )
+    variables: dict[str, VariableConfig] = Field(default_factory=dict, description="Values extracted per request")
+    event: EventTemplates = Field(default_factory=EventTemplates)
+    filter: FilterConfig | None = Field(default=None, description="Requests that do not pass are ignored (200)")
+    response: ResponseConfig = Field(default_factory=ResponseConfig)
+    websub: WebSubConfig | None = None
+    allow_subpaths: bool = Field(default=False, description="Also serve /hooks/{id}/any/path (see path variables)")
 
     @field_validator("id")
     @classmethod
@@ -99,11 +162,35 @@ class TriggerConfig(StrictModel):
     @field_validator("key")
     @classmethod
     def _key(cls, v: str) -> str:
-        try:
-            v.format(**dict.fromkeys(KEY_FIELDS, ""))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"key template may only use {{{'}, {'.join(KEY_FIELDS)}}} ({exc})") from None
+        _template(v)
         return v
+
+    @field_validator("variables")
+    @classmethod
+    def _variable_names(cls, v: dict[str, VariableConfig]) -> dict[str, VariableConfig]:
+        bad = [name for name in v if not VARIABLE_NAME.match(name)]
+        if bad:
+            raise ValueError(f"variable names are letters, digits and '_' (not starting with a digit): {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _declared_variables(self) -> Self:
+        """Templates and filter conditions may only use variables the trigger declares."""
+        if self.accept_raw and self.validate_body:
+            raise ValueError("accept_raw: true and validate_body: true contradict each other; keep one")
+        used: dict[str, set[str]] = {"key": Template(self.key).variables}
+        for attr in ("type", "subject"):
+            source = getattr(self.event, attr)
+            if source is not None:
+                used[f"event.{attr}"] = Template(source).variables
+        if self.filter is not None:
+            for i, cond in enumerate(self.filter.conditions):
+                used[f"filter.conditions[{i}].var"] = {cond.var}
+        for where, names in used.items():
+            missing = sorted(names - self.variables.keys())
+            if missing:
+                raise ValueError(f"{where}: variable(s) {missing} not declared under variables")
+        return self
 
 
 class GatewayConfig(StrictModel):

@@ -1,6 +1,7 @@
 """The webhook handler: the request's path through the gateway, one step after another.
 
-route -> method -> size -> content type -> verify -> envelope -> publish -> 202
+route -> method -> size -> content type -> verify -> handshake -> body -> variables -> type, subject
+-> filter -> envelope -> publish -> 202
 
 Every step that rejects returns the reply at once; every reply is counted and logged once.
 """
@@ -13,13 +14,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from aiohttp import web
 
-from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, Envelope, new_event_id, rfc3339
+from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, EXT_VARS, Envelope, new_event_id, rfc3339
 from hookgate.core.logging import get_logger
+from hookgate.gateway.bodies import InvalidBody, ParsedBody, media_type, parse_body
 from hookgate.gateway.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
+from hookgate.gateway.extract import RequestParts
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish import Publisher, PublishError
+from hookgate.gateway.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger, TriggerRegistry
 from hookgate.gateway.verify.base import WebhookRequest
 
@@ -106,6 +111,9 @@ class IngestHandler:
         if trigger is None:
             return Outcome(error_response(*NOT_FOUND), "rejected", "unknown_trigger")
         cfg = trigger.config
+        subpath = request.match_info.get("subpath", "")
+        if subpath and not cfg.allow_subpaths:
+            return Outcome(error_response(*NOT_FOUND), "rejected", "unknown_path")
         if request.method not in cfg.methods:
             return Outcome(
                 error_response(
@@ -143,24 +151,39 @@ class IngestHandler:
         if not verdict.ok:
             return Outcome(error_response(*UNAUTHORIZED), "rejected", verdict.reason)
 
+        parsed: ParsedBody | None = None
+        media = media_type(content_type)
+        if trigger.should_parse(media.kind):
+            try:
+                parsed = parse_body(body, media)
+            except InvalidBody as exc:
+                if not cfg.accept_raw:
+                    return Outcome(error_response(400, "invalid_body", str(exc)), "rejected", "invalid_body")
+        variables = trigger.extractor.extract(RequestParts(request.headers, request.query, subpath, parsed))
+
         event_id = verdict.delivery_id or new_event_id()
+        builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
+        values = TemplateValues(builtins, variables, request.headers, request.query)
+        event_type, subject = shape_event(trigger, verdict.event_type or cfg.type, verdict.subject, values)
+        if trigger.ingress_filter is not None:
+            ignored = trigger.ingress_filter.ignore_reason(event_type, variables)
+            if ignored is not None:
+                return Outcome(json_response(200, {"ignored": True}), "ignored", ignored, event_id)
+
+        extensions = {EXT_TENANT: trigger.tenant, EXT_TRIGGER: trigger.name}
+        if variables:
+            extensions[EXT_VARS] = orjson.dumps(variables).decode()
         envelope = Envelope(
             id=event_id,
             source=trigger.source,
-            type=verdict.event_type or cfg.type,
+            type=event_type,
             data=body,
             time=rfc3339_now(),
-            subject=verdict.subject,
+            subject=subject,
             datacontenttype=content_type or ("application/octet-stream" if body else None),
-            extensions={EXT_TENANT: trigger.tenant, EXT_TRIGGER: trigger.name},
+            extensions=extensions,
         )
-        key = cfg.key.format(
-            tenant=trigger.tenant,
-            trigger=trigger.name,
-            id=event_id,
-            type=envelope.type,
-            subject=envelope.subject or "",
-        )
+        key = trigger.key_template.render(values)
         try:
             await self._publisher.publish(trigger.topic, key.encode(), envelope, self._publish_timeout)
         except PublishError as exc:
@@ -176,11 +199,37 @@ class IngestHandler:
                 event_id,
             )
         self._metrics.body_bytes.observe(len(body))
-        return Outcome(json_response(202, {"id": event_id}), "accepted", "ok", event_id)
+        reply = trigger.reply
+        response = web.Response(
+            status=reply.status, body=reply.body_for(event_id), headers={"Content-Type": reply.content_type}
+        )
+        return Outcome(response, "accepted", "ok", event_id)
 
 
 def rfc3339_now() -> str:
     return rfc3339(datetime.now(UTC))
+
+
+def shape_event(
+    trigger: Trigger, default_type: str, default_subject: str | None, values: TemplateValues
+) -> tuple[str, str | None]:
+    """The event's ``type`` and ``subject``: the trigger's templates when set, else the defaults.
+
+    Fills ``values.builtins`` with the final ``type`` and ``subject`` as it goes, for the key template.
+    A template that renders empty falls back to the default.
+    """
+    builtins = values.builtins
+    builtins["type"] = default_type
+    builtins["subject"] = default_subject or ""
+    event_type = default_type
+    if trigger.type_template is not None:
+        event_type = trigger.type_template.render(values) or default_type
+        builtins["type"] = event_type
+    subject = default_subject
+    if trigger.subject_template is not None:
+        subject = trigger.subject_template.render(values) or default_subject
+        builtins["subject"] = subject or ""
+    return event_type, subject
 
 
 def _too_large(trigger: Trigger) -> Outcome:

@@ -5,9 +5,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
+
 from hookgate.core.settings import TopicSettings
-from hookgate.gateway.config import TriggerConfig
+from hookgate.gateway.bodies import BodyKind
+from hookgate.gateway.config import ResponseConfig, TriggerConfig
+from hookgate.gateway.extract import Extractor
+from hookgate.gateway.filter import IngressFilter
+from hookgate.gateway.templates import Template
 from hookgate.gateway.verify.base import Verifier
+
+_VALIDATED_BY_DEFAULT = frozenset((BodyKind.JSON, BodyKind.XML))
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptReply:
+    """The reply to an accepted request: a status and either a static body or ``{"id": ...}``."""
+
+    status: int
+    body: bytes | None
+    content_type: str
+
+    @classmethod
+    def from_config(cls, cfg: ResponseConfig) -> AcceptReply:
+        if cfg.body is None:
+            return cls(cfg.status, None, cfg.content_type or "application/json")
+        if isinstance(cfg.body, str):
+            return cls(cfg.status, cfg.body.encode(), cfg.content_type or "text/plain; charset=utf-8")
+        return cls(cfg.status, orjson.dumps(cfg.body), cfg.content_type or "application/json")
+
+    def body_for(self, event_id: str) -> bytes:
+        return self.body if self.body is not None else orjson.dumps({"id": event_id})
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +47,24 @@ class Trigger:
     topic: str
     source: str
     max_body_bytes: int
+    extractor: Extractor
+    key_template: Template
+    type_template: Template | None
+    subject_template: Template | None
+    ingress_filter: IngressFilter | None
+    reply: AcceptReply
+    websub_token: str | None
+
+    def should_parse(self, kind: BodyKind) -> bool:
+        """Whether a body of this kind is parsed: something reads it, or it is to be validated."""
+        if kind is BodyKind.BINARY:
+            return False
+        if self.extractor.reads_body:
+            return True
+        validate = self.config.validate_body
+        if validate is None:
+            return not self.config.accept_raw and kind in _VALIDATED_BY_DEFAULT
+        return validate
 
     @property
     def name(self) -> str:
@@ -43,6 +89,13 @@ class TriggerRegistry:
                 topic=cfg.topic or topics.topic_for(cfg.tenant),
                 source=cfg.source or f"/hookgate/{cfg.name}",
                 max_body_bytes=cfg.max_body_bytes or default_max_body,
+                extractor=Extractor(cfg.variables),
+                key_template=Template(cfg.key),
+                type_template=Template(cfg.event.type) if cfg.event.type is not None else None,
+                subject_template=Template(cfg.event.subject) if cfg.event.subject is not None else None,
+                ingress_filter=cfg.filter.build() if cfg.filter is not None else None,
+                reply=AcceptReply.from_config(cfg.response),
+                websub_token=_websub_token(cfg),
             )
 
     def get(self, trigger_id: str) -> Trigger | None:
@@ -54,3 +107,9 @@ class TriggerRegistry:
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+
+def _websub_token(cfg: TriggerConfig) -> str | None:
+    if cfg.websub is None or cfg.websub.verify_token is None:
+        return None
+    return cfg.websub.verify_token.get_secret_value()
