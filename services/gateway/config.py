@@ -9,9 +9,13 @@ from pydantic import Field, field_validator, model_validator
 
 from hookgate.core.config import Secret, StrictModel
 from hookgate.core.settings import KafkaSettings
+from hookgate.gateway.audit import AuditSettings
+from hookgate.gateway.clientip import Cidr, ProxySettings
 from hookgate.gateway.extract import VARIABLE_NAME, VariableConfig
 from hookgate.gateway.filter import FilterConfig
+from hookgate.gateway.limits import LimitSettings, RateLimit
 from hookgate.gateway.templates import Template, TemplateError
+from hookgate.gateway.tls import TlsSettings
 from hookgate.gateway.verify.registry import VerifyConfig
 
 TRIGGER_ID = re.compile(r"^[A-Za-z0-9_-]{22,128}$")
@@ -58,6 +62,10 @@ class GatewaySettings(StrictModel):
         default=False, description="Label request metrics by trigger name (bounded by the config)"
     )
     producer: ProducerSettings = Field(default_factory=ProducerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    proxies: ProxySettings = Field(default_factory=ProxySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    tls: TlsSettings | None = Field(default=None, description="Terminate TLS (and mTLS) in the gateway itself")
 
 
 def _template(v: str | None) -> str | None:
@@ -122,6 +130,11 @@ class TriggerConfig(StrictModel):
     key: str = Field(default="{tenant}", description="Record key template")
     topic: str | None = Field(default=None, description="Override the topic template for this trigger")
     max_body_bytes: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
+    rate_limit: RateLimit | None = Field(default=None, description="Token bucket for this trigger (per replica)")
+    allow_ips: list[Cidr] | None = Field(default=None, description="Client addresses allowed (CIDRs); others get 401")
+    client_cert_subjects: list[str] | None = Field(
+        default=None, description="TLS client certificate CN/SAN names allowed (needs gateway.tls.client_ca)"
+    )
     accept_raw: bool = Field(
         default=False, description="Accept bodies that do not parse as their media type (body variables stay unset)"
     )

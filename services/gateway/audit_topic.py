@@ -1,0 +1,127 @@
+"""Produce audit records to ``{prefix}._audit``, fire-and-forget.
+
+A webhook reply never waits for, or fails because of, the audit topic: :meth:`AuditTopicWriter.submit`
+only puts the record on a bounded queue and counts it as dropped when the queue is full. One task
+connects (retrying with back-off), creates the topic with explicit settings, and hands records to its
+own producer, so a slow or absent audit path cannot contend with event publishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.logging import get_logger
+from hookgate.core.settings import KafkaSettings
+from hookgate.gateway.audit import AuditRecord, AuditSettings
+
+log = get_logger("hookgate.gateway.audit")
+
+
+class AuditTopicWriter:
+    """Owns the audit producer and its bounded queue."""
+
+    def __init__(self, kafka: KafkaSettings, settings: AuditSettings, registry: CollectorRegistry) -> None:
+        self.topic = kafka.topics.internal("audit")
+        self._kafka = kafka
+        self._settings = settings
+        self._admin = TopicAdmin(kafka)
+        self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=settings.queue_size)
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.written = Counter(
+            "hookgate_gateway_audit_records_written",
+            "Audit records the broker acknowledged on the audit topic.",
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "hookgate_gateway_audit_records_dropped",
+            "Audit records not written to the audit topic (queue_full, kafka_error); the log line was still written.",
+            ["reason"],
+            registry=registry,
+        )
+        depth = Gauge(
+            "hookgate_gateway_audit_queue_depth", "Audit records waiting for the audit topic.", registry=registry
+        )
+        depth.set_function(self._queue.qsize)
+
+    def submit(self, record: AuditRecord) -> None:
+        """Enqueue without waiting; a full queue drops the record (and counts it)."""
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.dropped.labels("queue_full").inc()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-topic")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Hand over what is queued (up to ``timeout``), flush, close."""
+        if self._producer is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError, TimeoutError):
+                await asyncio.wait_for(self._producer.flush(), timeout)
+            await self._producer.stop()
+            self._producer = None
+
+    async def _run(self) -> None:
+        await self._connect()
+        assert self._producer is not None
+        while True:
+            record = await self._queue.get()
+            try:
+                await self._send(self._producer, record)
+            finally:
+                self._queue.task_done()
+
+    async def _connect(self) -> None:
+        delay = 0.2
+        retention_ms = str(self._settings.retention_hours * 3_600_000)
+        while True:
+            producer = make_producer(self._kafka, linger_ms=50)
+            try:
+                await producer.start()
+                await self._admin.ensure(
+                    [self.topic], config={"cleanup.policy": "delete", "retention.ms": retention_ms}
+                )
+            except (KafkaError, OSError, RuntimeError) as exc:
+                log.warning("audit_topic_connect_failed", reason=type(exc).__name__, retry_in_s=delay)
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            self._producer = producer
+            return
+
+    async def _send(self, producer: AIOKafkaProducer, record: AuditRecord) -> None:
+        try:
+            fut = await producer.send(
+                self.topic,
+                value=orjson.dumps(record.to_dict()),
+                key=(record.tenant or "").encode() or None,
+                headers=[("content-type", b"application/json")],
+            )
+        except (KafkaError, RuntimeError):
+            self.dropped.labels("kafka_error").inc()
+            return
+        fut.add_done_callback(self._acked)
+
+    def _acked(self, fut: asyncio.Future[object]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self.dropped.labels("kafka_error").inc()
+        else:
+            self.written.inc()
