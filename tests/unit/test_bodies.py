@@ -1,0 +1,277 @@
+"""Body parsing: every media type, charsets, and malicious XML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hookgate.gateway.bodies import (
+    MAX_FORM_FIELDS,
+    BodyKind,
+    InvalidBody,
+    ParsedBody,
+    media_type,
+    parse_body,
+)
+
+
+def parse(body: bytes, content_type: str, **kw: int) -> ParsedBody:
+    return parse_body(body, media_type(content_type), **kw)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "kind"),
+    [
+        ("application/json", BodyKind.JSON),
+        ("application/cloudevents+json; charset=utf-8", BodyKind.JSON),
+        ("Application/JSON", BodyKind.JSON),
+        ("application/xml", BodyKind.XML),
+        ("text/xml; charset=iso-8859-1", BodyKind.XML),
+        ("application/atom+xml", BodyKind.XML),
+        ("application/x-www-form-urlencoded", BodyKind.FORM),
+        ("multipart/form-data; boundary=x", BodyKind.MULTIPART),
+        ("text/plain", BodyKind.TEXT),
+        ("text/csv", BodyKind.TEXT),
+        ("application/octet-stream", BodyKind.BINARY),
+        ("", BodyKind.BINARY),
+    ],
+)
+def test_media_type_kinds(content_type: str, kind: BodyKind) -> None:
+    assert media_type(content_type).kind is kind
+
+
+def test_media_type_parameters() -> None:
+    mt = media_type('multipart/form-data; boundary="a b"; charset=UTF-8')
+    assert (mt.essence, mt.boundary, mt.charset) == ("multipart/form-data", "a b", "utf-8")
+
+
+# JSON
+
+
+def test_json_document() -> None:
+    parsed = parse(b'{"action": "opened", "n": [1, 2]}', "application/json")
+    assert parsed.has_json
+    assert parsed.json == {"action": "opened", "n": [1, 2]}
+
+
+def test_json_null_is_a_document() -> None:
+    parsed = parse(b"null", "application/json")
+    assert parsed.has_json
+    assert parsed.json is None
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1', b"{'a': 1}", b"[1,]", b"\xff\xfe{}", b'{"a": "\xc3"}'])
+def test_invalid_json(body: bytes) -> None:
+    with pytest.raises(InvalidBody, match="not valid JSON"):
+        parse(body, "application/json")
+
+
+def test_json_in_declared_charset() -> None:
+    parsed = parse('{"name": "café"}'.encode("latin-1"), "application/json; charset=ISO-8859-1")
+    assert parsed.json == {"name": "café"}
+    parsed = parse('{"name": "café"}'.encode("utf-16"), "application/json; charset=utf-16")
+    assert parsed.json == {"name": "café"}
+
+
+def test_unknown_charset() -> None:
+    with pytest.raises(InvalidBody, match="charset 'x-nope' is not known"):
+        parse(b"{}", "application/json; charset=x-nope")
+
+
+def test_empty_body_is_not_invalid() -> None:
+    parsed = parse(b"", "application/json")
+    assert parsed.kind is BodyKind.JSON
+    assert not parsed.has_json
+
+
+# XML
+
+
+def test_xml_document() -> None:
+    parsed = parse(b'<?xml version="1.0"?><order id="7"><item>t\xc3\xa9</item></order>', "application/xml")
+    assert parsed.xml is not None
+    assert parsed.xml.tag == "order"
+    assert parsed.xml.get("id") == "7"
+    assert parsed.xml[0].text == "té"
+
+
+def test_xml_in_declared_charset() -> None:
+    parsed = parse("<a>café</a>".encode("latin-1"), "text/xml; charset=iso-8859-1")
+    assert parsed.xml is not None
+    assert parsed.xml.text == "café"
+
+
+def test_xml_declaration_encoding_honoured() -> None:
+    parsed = parse('<?xml version="1.0" encoding="ISO-8859-1"?><a>café</a>'.encode("latin-1"), "application/xml")
+    assert parsed.xml is not None
+    assert parsed.xml.text == "café"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<a><b></a>", b"<a>", b"not xml", b"<a>&undefined;</a>", b"<a>\xff</a>", b"<a/><b/>"],
+)
+def test_malformed_xml(body: bytes) -> None:
+    with pytest.raises(InvalidBody, match="not well-formed XML"):
+        parse(body, "application/xml")
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<lolz>&lol9;</lolz>"""
+
+QUADRATIC_BLOWUP = (
+    b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "' + b"x" * 10_000 + b'">]><b>' + b"&a;" * 1000 + b"</b>"
+)
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, QUADRATIC_BLOWUP])
+def test_entity_expansion_is_refused(body: bytes) -> None:
+    with pytest.raises(InvalidBody, match="document type declaration"):
+        parse(body, "application/xml")
+
+
+def test_xxe_file_entity_is_refused_and_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    body = f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]><r>&x;</r>'.encode()
+    with pytest.raises(InvalidBody, match="document type declaration") as info:
+        parse(body, "application/xml")
+    assert "TOP-SECRET" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "http://127.0.0.1:9/x">]><r>&x;</r>',
+        b'<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://127.0.0.1:9/r.dtd"><r/>',
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]><r/>',
+        b"<!DOCTYPE r><r/>",
+    ],
+)
+def test_external_references_and_any_dtd_are_refused(body: bytes) -> None:
+    with pytest.raises(InvalidBody):
+        parse(body, "application/xml")
+
+
+def test_xml_depth_is_bounded() -> None:
+    ok = b"<a>" * 10 + b"</a>" * 10
+    assert parse(ok, "application/xml", max_xml_depth=10).xml is not None
+    deep = b"<a>" * 11 + b"</a>" * 11
+    with pytest.raises(InvalidBody, match="deeper than 10 levels"):
+        parse(deep, "application/xml", max_xml_depth=10)
+    with pytest.raises(InvalidBody):
+        parse(b"<a>" * 5000 + b"</a>" * 5000, "application/xml")
+
+
+def test_oversized_xml_text_node_is_refused() -> None:
+    # libxml2's non-huge limit on a single text node is 10 MB; the gateway never asks for huge trees.
+    body = b"<a>" + b"x" * (10_000_000 + 1) + b"</a>"
+    with pytest.raises(InvalidBody):
+        parse(body, "application/xml")
+
+
+# forms
+
+
+def test_urlencoded_form() -> None:
+    parsed = parse(b"a=1&b=caf%C3%A9&b=two&empty=&plus=x+y", "application/x-www-form-urlencoded")
+    assert parsed.form.get("a") == "1"
+    assert parsed.form.getall("b") == ["café", "two"]
+    assert parsed.form.get("empty") == ""
+    assert parsed.form.get("plus") == "x y"
+    assert not parsed.has_json
+
+
+def test_urlencoded_form_in_declared_charset() -> None:
+    parsed = parse(b"name=caf%E9", "application/x-www-form-urlencoded; charset=iso-8859-1")
+    assert parsed.form.get("name") == "café"
+
+
+def test_urlencoded_form_not_utf8() -> None:
+    with pytest.raises(InvalidBody, match="not valid utf-8"):
+        parse(b"name=caf%E9", "application/x-www-form-urlencoded")
+
+
+def test_urlencoded_form_field_count_is_bounded() -> None:
+    body = "&".join(f"f{i}=1" for i in range(MAX_FORM_FIELDS + 1)).encode()
+    with pytest.raises(InvalidBody, match="more than"):
+        parse(body, "application/x-www-form-urlencoded")
+
+
+def test_slack_payload_field_is_json() -> None:
+    body = b"payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%7B%22id%22%3A%22U1%22%7D%7D"
+    parsed = parse(body, "application/x-www-form-urlencoded")
+    assert parsed.has_json
+    assert parsed.json == {"type": "block_actions", "user": {"id": "U1"}}
+
+
+def test_slack_payload_field_invalid_json() -> None:
+    with pytest.raises(InvalidBody, match="'payload' is not valid JSON"):
+        parse(b"payload=%7Bnope", "application/x-www-form-urlencoded")
+
+
+def test_payload_field_that_is_not_json_is_just_a_field() -> None:
+    parsed = parse(b"payload=hello", "application/x-www-form-urlencoded")
+    assert not parsed.has_json
+    assert parsed.form.get("payload") == "hello"
+
+
+MULTIPART = (
+    b"--XyZ\r\n"
+    b'Content-Disposition: form-data; name="title"\r\n\r\n'
+    b"caf\xc3\xa9\r\n"
+    b"--XyZ\r\n"
+    b'Content-Disposition: form-data; name="upload"; filename="a.bin"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n"
+    b"\x00\xff\x01\r\n"
+    b"--XyZ--\r\n"
+)
+
+
+def test_multipart_fields() -> None:
+    parsed = parse(MULTIPART, "multipart/form-data; boundary=XyZ")
+    assert parsed.form.get("title") == "café"
+    assert "upload" not in parsed.form  # file parts are not variables
+
+
+def test_multipart_without_boundary() -> None:
+    with pytest.raises(InvalidBody, match="no boundary"):
+        parse(MULTIPART, "multipart/form-data")
+
+
+@pytest.mark.parametrize("body", [b"garbage", MULTIPART[:-12], MULTIPART.replace(b"caf\xc3\xa9", b"caf\xc3")])
+def test_malformed_multipart(body: bytes) -> None:
+    with pytest.raises(InvalidBody):
+        parse(body, "multipart/form-data; boundary=XyZ")
+
+
+# text and binary
+
+
+def test_text_default_utf8_and_declared_charset() -> None:
+    assert parse("naïve".encode(), "text/plain").text == "naïve"
+    assert parse("naïve".encode("cp1252"), "text/plain; charset=windows-1252").text == "naïve"
+
+
+def test_text_not_in_its_charset() -> None:
+    with pytest.raises(InvalidBody, match="not valid utf-8 text"):
+        parse(b"caf\xe9", "text/plain")
+
+
+def test_binary_is_never_parsed() -> None:
+    parsed = parse(b"\x00\xff\xfe garbage", "application/octet-stream")
+    assert parsed.kind is BodyKind.BINARY
+    assert (parsed.has_json, parsed.xml, parsed.text, len(parsed.form)) == (False, None, None, 0)

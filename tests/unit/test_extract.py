@@ -1,0 +1,166 @@
+"""Variable extraction: each source, regex, default, missing values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from multidict import CIMultiDict, MultiDict
+from pydantic import ValidationError
+
+from hookgate.gateway.bodies import media_type, parse_body
+from hookgate.gateway.extract import Extractor, RequestParts, VariableConfig
+
+
+def extract(variables: dict[str, dict[str, Any]], parts: RequestParts) -> dict[str, str]:
+    return Extractor({k: VariableConfig.model_validate(v) for k, v in variables.items()}).extract(parts)
+
+
+def body(raw: bytes, content_type: str) -> RequestParts:
+    return RequestParts(body=parse_body(raw, media_type(content_type)))
+
+
+GITHUB = body(
+    b'{"action": "opened", "number": 7, "draft": false, "pull_request": {"head": {"ref": "refs/heads/feat/x"}},'
+    b' "labels": [{"name": "a"}, {"name": "b"}], "assignee": null, "repository": {"full_name": "acme/api"}}',
+    "application/json",
+)
+
+
+def test_jsonpath_strings_numbers_booleans_objects() -> None:
+    out = extract(
+        {
+            "action": {"jsonpath": "$.action"},
+            "number": {"jsonpath": "$.number"},
+            "draft": {"jsonpath": "$.draft"},
+            "repo": {"jsonpath": "$.repository"},
+            "labels": {"jsonpath": "$.labels[*].name"},
+            "first_label": {"jsonpath": "$.labels[0].name"},
+        },
+        GITHUB,
+    )
+    assert out == {
+        "action": "opened",
+        "number": "7",
+        "draft": "false",
+        "repo": '{"full_name":"acme/api"}',
+        "labels": '["a","b"]',
+        "first_label": "a",
+    }
+
+
+def test_missing_and_null_are_absent_unless_defaulted() -> None:
+    out = extract(
+        {
+            "assignee": {"jsonpath": "$.assignee"},
+            "nothing": {"jsonpath": "$.no.such.key"},
+            "fallback": {"jsonpath": "$.no.such.key", "default": "none"},
+        },
+        GITHUB,
+    )
+    assert out == {"fallback": "none"}
+
+
+def test_regex_keeps_first_group_or_whole_match() -> None:
+    out = extract(
+        {
+            "branch": {"jsonpath": "$.pull_request.head.ref", "regex": r"^refs/heads/(.+)$"},
+            "prefix": {"jsonpath": "$.pull_request.head.ref", "regex": r"refs/\w+"},
+            "nomatch": {"jsonpath": "$.action", "regex": r"^closed$"},
+            "nomatch_default": {"jsonpath": "$.action", "regex": r"^closed$", "default": "other"},
+        },
+        GITHUB,
+    )
+    assert out == {"branch": "feat/x", "prefix": "refs/heads", "nomatch_default": "other"}
+
+
+def test_headers_are_case_insensitive_query_and_path() -> None:
+    parts = RequestParts(
+        headers=CIMultiDict({"X-GitHub-Event": "push"}),
+        query=MultiDict([("env", "prod"), ("env", "dev")]),
+        path="/deploy/eu-west",
+    )
+    out = extract(
+        {
+            "event": {"header": "x-github-event"},
+            "env": {"query": "env"},
+            "region": {"path": True, "regex": r"^/deploy/([\w-]+)"},
+            "whole_path": {"path": True},
+            "absent": {"header": "X-Nope"},
+        },
+        parts,
+    )
+    assert out == {"event": "push", "env": "prod", "region": "eu-west", "whole_path": "/deploy/eu-west"}
+
+
+def test_xpath_elements_attributes_and_functions() -> None:
+    parts = body(
+        b'<order id="42" xmlns:p="urn:p"><item>pen</item><item>ink</item><p:note>hi</p:note><total>9.5</total></order>',
+        "application/xml",
+    )
+    out = extract(
+        {
+            "id": {"xpath": "/order/@id"},
+            "items": {"xpath": "/order/item"},
+            "first": {"xpath": "/order/item[1]/text()"},
+            "count": {"xpath": "count(/order/item)"},
+            "total": {"xpath": "number(/order/total)"},
+            "has_items": {"xpath": "boolean(/order/item)"},
+            "note": {"xpath": "/order/p:note", "namespaces": {"p": "urn:p"}},
+            "missing": {"xpath": "/order/none"},
+        },
+        parts,
+    )
+    assert out == {
+        "id": "42",
+        "items": '["pen","ink"]',
+        "first": "pen",
+        "count": "2",
+        "total": "9.5",
+        "has_items": "true",
+        "note": "hi",
+    }
+
+
+def test_form_fields_and_slack_payload() -> None:
+    parts = body(
+        b"token=t&team_domain=acme&payload=%7B%22type%22%3A%22block_actions%22%2C%22user%22%3A%7B%22id%22%3A%22U1%22%7D%7D",
+        "application/x-www-form-urlencoded",
+    )
+    out = extract(
+        {"team": {"form": "team_domain"}, "type": {"jsonpath": "$.type"}, "user": {"jsonpath": "$.user.id"}}, parts
+    )
+    assert out == {"team": "acme", "type": "block_actions", "user": "U1"}
+
+
+def test_body_variables_take_defaults_when_the_body_is_not_parsed_or_of_another_kind() -> None:
+    variables = {
+        "a": {"jsonpath": "$.a", "default": "d"},
+        "x": {"xpath": "/a"},
+        "f": {"form": "f"},
+    }
+    assert extract(variables, RequestParts(body=None)) == {"a": "d"}
+    assert extract(variables, body(b"\x00\x01", "application/octet-stream")) == {"a": "d"}
+    assert extract(variables, body(b'{"f": 1}', "application/json")) == {"a": "d"}
+
+
+def test_reads_body() -> None:
+    assert not Extractor({"e": VariableConfig(header="X-E")}).reads_body
+    assert Extractor({"e": VariableConfig(header="X-E"), "f": VariableConfig(form="f")}).reads_body
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        ({}, "set exactly one of"),
+        ({"jsonpath": "$.a", "header": "X"}, "set exactly one of"),
+        ({"jsonpath": "$.[[["}, "jsonpath does not compile"),
+        ({"xpath": "/a[["}, "xpath does not compile"),
+        ({"header": "X", "regex": "(unclosed"}, "regex does not compile"),
+        ({"header": "X", "namespaces": {"p": "urn:p"}}, "namespaces only apply to xpath"),
+        ({"header": "X", "unknown": 1}, "Extra inputs"),
+    ],
+)
+def test_bad_declarations_fail_at_start_up(cfg: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        VariableConfig.model_validate(cfg)

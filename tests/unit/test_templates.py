@@ -1,0 +1,73 @@
+"""Templates for type, subject and key: syntax, lookups, defaults, errors."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict, MultiDict
+
+from hookgate.gateway.templates import Placeholder, Template, TemplateError, TemplateValues
+
+VALUES = TemplateValues(
+    builtins={"tenant": "acme", "trigger": "gh", "id": "e1", "type": "com.github.push", "subject": ""},
+    variables={"action": "opened", "repo": "acme/api"},
+    headers=CIMultiDict({"X-GitHub-Event": "pull_request"}),
+    query=MultiDict([("env", "prod"), ("env", "dev")]),
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{tenant}", "acme"),
+        ("static", "static"),
+        ("", ""),
+        ("com.github.{header.X-GitHub-Event}.{vars.action}", "com.github.pull_request.opened"),
+        ("{header.x-github-event}", "pull_request"),
+        ("{query.env}", "prod"),
+        ("{tenant}/{vars.repo}#{id}", "acme/acme/api#e1"),
+        ("{vars.missing}", ""),
+        ("{vars.missing|none}", "none"),
+        ("{subject|-}", "-"),
+        ("{vars.action|x}", "opened"),
+        ("{{literal}} {type}", "{literal} com.github.push"),
+        ("{ tenant }", "acme"),
+    ],
+)
+def test_render(source: str, expected: str) -> None:
+    assert Template(source).render(VALUES) == expected
+
+
+def test_parts_and_variables() -> None:
+    t = Template("a.{vars.x}.{header.H|d}.{tenant}")
+    assert t.parts == (
+        "a.",
+        Placeholder("vars", "x"),
+        ".",
+        Placeholder("header", "H", "d"),
+        ".",
+        Placeholder("builtin", "tenant"),
+    )
+    assert t.variables == {"x"}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{nope}", "unknown placeholder {nope}"),
+        ("{vars.}", "unknown placeholder"),
+        ("{env.HOME}", "unknown placeholder"),
+        ("{$.action}", "unknown placeholder"),
+        ("{__class__}", "unknown placeholder"),
+        ("open {", "unmatched '{'"),
+        ("close }", "unmatched '}'"),
+        ("{a{b}", "unmatched"),
+    ],
+)
+def test_syntax_errors(source: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        Template(source)
+
+
+def test_no_evaluation_of_values() -> None:
+    values = TemplateValues(variables={"x": "{tenant}"}, builtins={"tenant": "acme"})
+    assert Template("{vars.x}").render(values) == "{tenant}"
