@@ -1,68 +1,75 @@
-"""Workflow subscriptions declared in YAML: their config models and the workflows built from them."""
+"""Workflow subscriptions declared in YAML: their config models and the workflows built from them.
+
+::
+
+    workflows:
+      - name: deploy
+        topics: ["hookgate.acme"]          # optional: record topics (globs); default every topic read
+        tenants: [acme]                     # optional: the event's tenant
+        match: {type: com.github.push, vars: {ref: refs/heads/main}}
+        action: {type: http, url: "https://ci.internal/deploy?ref={vars.ref}"}
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from typing import Literal
-from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import Field, field_validator
 
-from hookgate.consumer.actions.http import run_http
+from hookgate.consumer.actions.http import HttpAction, HttpRequest, run_http
+from hookgate.consumer.event import event_of
+from hookgate.consumer.match_config import MatchConfig
+from hookgate.consumer.predicates import AllOf, Attribute, Condition, Predicate
 from hookgate.consumer.workflows import ActionResult
-from hookgate.core.config import Secret, StrictModel
+from hookgate.core.config import StrictModel
 from hookgate.core.envelope import Envelope
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
-
-class Match(StrictModel):
-    """Which events a workflow wants. Empty fields match anything; ``type`` may end in ``*`` (prefix)."""
-
-    tenant: str | None = None
-    type: str | None = None
-
-    def matches(self, event: Envelope) -> bool:
-        if self.tenant is not None and self.tenant != event.tenant:
-            return False
-        if self.type is not None:
-            if self.type.endswith("*"):
-                return event.type.startswith(self.type[:-1])
-            return event.type == self.type
-        return True
+__all__ = ["HttpAction", "HttpWorkflow", "MatchConfig", "WorkflowConfig", "build_workflows", "valid_name"]
 
 
-class HttpAction(StrictModel):
-    type: Literal["http"] = "http"
-    url: AnyHttpUrl
-    method: Literal["POST", "PUT", "PATCH"] = "POST"
-    headers: dict[str, Secret] = Field(default_factory=dict)
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+def valid_name(name: str) -> str:
+    """Workflow names label metrics and key dedupe records: short, lower-case, stable."""
+    if not _NAME.match(name):
+        raise ValueError("expected lower-case letters, digits, '.', '-' or '_' (1-63), starting with a letter/digit")
+    return name
 
 
 class WorkflowConfig(StrictModel):
+    """One subscription: which records (topics, tenants, match) and what to do (action)."""
+
     name: str
-    match: Match = Field(default_factory=Match)
+    topics: list[str] = Field(default_factory=list, description="Record topics (glob patterns); empty = all")
+    tenants: list[str] = Field(default_factory=list, description="Event tenants; empty = all")
+    match: MatchConfig = Field(default_factory=MatchConfig)
     action: HttpAction
     ordered: bool = False
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError("expected lower-case letters, digits, '.', '-' or '_' (1-63)")
-        return v
+        return valid_name(v)
+
+    def predicate(self) -> Predicate:
+        """The match, with ``tenants`` folded in (topics are a property of the record, not the event)."""
+        match = self.match.predicate()
+        if self.tenants:
+            return AllOf((Attribute("tenant", Condition(one_of=tuple(self.tenants))), match))
+        return match
 
 
 class HttpWorkflow:
-    """A YAML workflow whose action is an HTTP request."""
+    """A YAML workflow whose action is an HTTP request; everything is compiled at construction."""
 
     def __init__(self, config: WorkflowConfig, session: aiohttp.ClientSession) -> None:
         self.config = config
         self._session = session
-        parts = urlsplit(str(config.action.url))
-        self._target = f"{parts.scheme}://{parts.netloc}"
+        self._predicate = config.predicate()
+        self._request = HttpRequest(config.action)
+        self.topics: tuple[str, ...] = tuple(config.topics)
 
     @property
     def name(self) -> str:
@@ -74,13 +81,16 @@ class HttpWorkflow:
 
     @property
     def target(self) -> str:
-        return self._target
+        return self._request.target
 
     def matches(self, event: Envelope) -> bool:
-        return self.config.match.matches(event)
+        return self._predicate.test(event_of(event))
+
+    def reads_topic(self, topic: str) -> bool:
+        return not self.topics or any(fnmatch.fnmatchcase(topic, t) for t in self.topics)
 
     async def run(self, event: Envelope) -> ActionResult:
-        return await run_http(self._session, self.name, self.config.action, event)
+        return await run_http(self._session, self.name, self._request, event)
 
 
 def build_workflows(configs: list[WorkflowConfig], session: aiohttp.ClientSession) -> list[HttpWorkflow]:

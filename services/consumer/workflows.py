@@ -8,9 +8,9 @@ the SDK (``sdk.py``); both reach the runner through a :class:`WorkflowSet`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hookgate.core.envelope import Envelope
 
@@ -51,20 +51,38 @@ class Workflow(Protocol):
     async def run(self, event: Envelope) -> ActionResult: ...
 
 
+@runtime_checkable
+class ReadsTopics(Protocol):
+    """Optional: a workflow that reads only some record topics (YAML ``topics:``)."""
+
+    def reads_topic(self, topic: str) -> bool: ...
+
+
 class WorkflowSet:
     """The workflows currently in force; replaced whole on reload so a record sees one consistent set."""
 
     def __init__(self, workflows: Sequence[Workflow] = ()) -> None:
-        self._workflows: tuple[Workflow, ...] = tuple(workflows)
-        self._by_name = {w.name: w for w in self._workflows}
+        self._workflows: tuple[Workflow, ...] = ()
+        self._filtered: tuple[tuple[Workflow, ReadsTopics | None], ...] = ()
+        self._by_name: dict[str, Workflow] = {}
+        self.replace(workflows)
 
     def replace(self, workflows: Sequence[Workflow]) -> None:
+        """Swap in a new set (a reload); records dispatched from now on see only the new workflows."""
         self._workflows = tuple(workflows)
+        self._filtered = tuple((w, w if isinstance(w, ReadsTopics) else None) for w in self._workflows)
         self._by_name = {w.name: w for w in self._workflows}
 
-    def select(self, event: Envelope) -> list[Workflow]:
-        """The workflows subscribed to ``event``, in configuration order."""
-        return [w for w in self._workflows if w.matches(event)]
+    def select(self, event: Envelope, topic: str | None = None) -> list[Workflow]:
+        """The workflows subscribed to ``event``, in configuration order.
+
+        ``topic`` is the record's topic; workflows that declare ``topics:`` (:class:`ReadsTopics`) only
+        see records of those topics. Without it, topic filters are not applied.
+        """
+        if topic is None:
+            return [w for w in self._workflows if w.matches(event)]
+        filtered = self._filtered  # one read: a replace() in between never mixes two sets
+        return [w for w, filt in filtered if (filt is None or filt.reads_topic(topic)) and w.matches(event)]
 
     def get(self, name: str) -> Workflow | None:
         return self._by_name.get(name)
@@ -74,3 +92,6 @@ class WorkflowSet:
 
     def __len__(self) -> int:
         return len(self._workflows)
+
+    def __iter__(self) -> Iterator[Workflow]:
+        return iter(self._workflows)

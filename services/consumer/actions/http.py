@@ -1,45 +1,217 @@
-"""Deliver an event to an HTTP workflow endpoint, CloudEvents HTTP binary mode.
+"""The HTTP action: its YAML form, the request built from one event, and the call itself.
 
-The body is the event data byte-exact, attributes travel as ``ce-<name>`` headers, and
+By default the request is the event in CloudEvents HTTP binary mode: the body is the event data
+byte-exact, attributes travel as ``ce-<name>`` headers. With ``json:``, ``form:`` or ``body:`` the
+request is whatever the target expects (Jenkins parameters, a GitHub ``repository_dispatch``, a Slack
+message), templated from the event (see :mod:`hookgate.consumer.templating`). Either way
 ``Idempotency-Key`` is stable per (workflow, event id) so a target can discard a repeat.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal, Self
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+import orjson
+from pydantic import Field, field_validator, model_validator
 
+from hookgate.consumer.actions.retry_after import parse_retry_after
+from hookgate.consumer.event import Event, event_of
+from hookgate.consumer.templating import (
+    Context,
+    JsonTemplate,
+    Placeholder,
+    Template,
+    TemplateError,
+    header_escape,
+    url_escape,
+)
 from hookgate.consumer.workflows import ActionResult
+from hookgate.core.config import Secret, StrictModel
 from hookgate.core.envelope import Envelope
 
-if TYPE_CHECKING:
-    from hookgate.consumer.subscriptions import HttpAction
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 header field name
+_RETRYABLE_4XX = frozenset((408, 425, 429))
 
 
-def request_headers(workflow: str, event: Envelope, extra: dict[str, str]) -> dict[str, str]:
+def _url_template(url: str) -> tuple[Template, str]:
+    """Parse the URL template; placeholders may only follow the authority, so the host stays fixed."""
+    template = Template.parse(url)
+    head = template.literal_prefix
+    parts = urlsplit(head)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http:// or https:// URL whose host is written out (no placeholder)")
+    target = f"{parts.scheme}://{parts.netloc}"
+    if template.placeholders and len(head) <= len(target):
+        raise ValueError("placeholders may appear only after the host (in the path, query or fragment)")
+    return template, target
+
+
+class HttpAction(StrictModel):
+    """An HTTP request per event. Choose at most one of ``json``, ``form`` and ``body``."""
+
+    type: Literal["http"] = "http"
+    url: str = Field(description="Template; placeholders only after the host, percent-encoded")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    headers: dict[str, Secret] = Field(default_factory=dict, description="Header templates (secret-safe)")
+    secrets: dict[str, Secret] = Field(default_factory=dict, description="Values for {secrets.NAME}")
+    json_: Any = Field(default=None, alias="json", description="JSON body; string leaves are templates")
+    form: dict[str, str] | None = Field(default=None, description="Form body; values are templates")
+    body: str | None = Field(default=None, description="Text body template")
+    content_type: str | None = Field(default=None, description="Content-Type for body: (default text/plain)")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        try:
+            _url_template(v)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, value in v.items():
+            if not _TOKEN.match(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            try:
+                Template.parse(value.get_secret_value(), reveal=False)
+            except TemplateError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return v
+
+    @field_validator("json_")
+    @classmethod
+    def _json(cls, v: Any) -> Any:
+        if v is not None:
+            try:
+                JsonTemplate.parse(v)
+            except TemplateError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("form", "body")
+    @classmethod
+    def _texts(cls, v: Any) -> Any:
+        texts = v.items() if isinstance(v, dict) else [("", v)] if v is not None else []
+        for key, text in texts:
+            try:
+                Template.parse(text)
+            except TemplateError as exc:
+                raise ValueError(f"{key}: {exc}" if key else str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        kinds = [k for k, v in (("json", self.json_), ("form", self.form), ("body", self.body)) if v is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"choose one of json, form and body (got {', '.join(kinds)})")
+        if self.content_type is not None and self.body is None:
+            raise ValueError("content_type applies to body: only (json and form set their own)")
+        for placeholder in HttpRequest.parse_all(self):
+            if placeholder.source == "secrets" and placeholder.name not in self.secrets:
+                raise ValueError(f"{{{placeholder.expr}}}: no secret named {placeholder.name!r} in secrets")
+        return self
+
+
+class HttpRequest:
+    """An :class:`HttpAction` with every template parsed once, ready to render per event."""
+
+    def __init__(self, action: HttpAction) -> None:
+        self.action = action
+        self.url, self.target = _url_template(action.url)
+        self.headers = {k: Template.parse(v.get_secret_value(), reveal=False) for k, v in action.headers.items()}
+        self.secrets = {k: v.get_secret_value() for k, v in action.secrets.items()}
+        self.json = JsonTemplate.parse(action.json_) if action.json_ is not None else None
+        self.form = {k: Template.parse(v) for k, v in action.form.items()} if action.form is not None else None
+        self.body = Template.parse(action.body) if action.body is not None else None
+
+    @staticmethod
+    def parse_all(action: HttpAction) -> list[Placeholder]:
+        request = HttpRequest(action)
+        found = list(request.url.placeholders)
+        for t in request.headers.values():
+            found.extend(t.placeholders)
+        if request.json is not None:
+            found.extend(request.json.placeholders)
+        for t in (request.form or {}).values():
+            found.extend(t.placeholders)
+        if request.body is not None:
+            found.extend(request.body.placeholders)
+        return found
+
+    def build(self, workflow: str, event: Event) -> tuple[str, dict[str, str], bytes]:
+        """URL, headers and body for one event; raises :class:`TemplateError` when a value is missing."""
+        ctx = Context(event, workflow, self.secrets)
+        url = self.url.render(ctx, url_escape)
+        headers: dict[str, str] = {}
+        if self.json is not None:
+            body = orjson.dumps(self.json.render(ctx))
+            headers["Content-Type"] = "application/json"
+        elif self.form is not None:
+            body = urlencode({k: t.render(ctx) for k, t in self.form.items()}).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif self.body is not None:
+            body = self.body.render(ctx).encode()
+            headers["Content-Type"] = self.action.content_type or "text/plain; charset=utf-8"
+        else:
+            body = event.data
+            headers.update(cloudevents_headers(event.envelope))
+        headers["Idempotency-Key"] = idempotency_key(workflow, event.id)
+        for name, template in self.headers.items():
+            headers[name] = template.render(ctx, header_escape)
+        return url, headers, body
+
+
+def idempotency_key(workflow: str, event_id: str) -> str:
+    """Stable per (workflow, event): a target that remembers it can discard a redelivered request."""
+    return f"{workflow}:{event_id}"
+
+
+def cloudevents_headers(event: Envelope) -> dict[str, str]:
+    """CloudEvents HTTP binary mode: ``ce-<attribute>`` headers plus ``Content-Type``."""
     headers = {f"ce-{k}": v for k, v in event.attributes().items() if k != "datacontenttype"}
     if event.datacontenttype:
         headers["Content-Type"] = event.datacontenttype
-    headers["Idempotency-Key"] = f"{workflow}:{event.id}"
-    headers.update(extra)
     return headers
 
 
-async def run_http(session: aiohttp.ClientSession, workflow: str, action: HttpAction, event: Envelope) -> ActionResult:
-    extra = {k: v.get_secret_value() for k, v in action.headers.items()}
+def classify(status: int, retry_after: str | None, now: datetime) -> ActionResult:
+    """2xx succeeds; 5xx, 408, 425 and 429 are worth repeating; anything else cannot succeed by repeating."""
+    if 200 <= status < 300:
+        return ActionResult(ok=True, status=status)
+    retryable = status >= 500 or status in _RETRYABLE_4XX
+    return ActionResult(
+        ok=False,
+        status=status,
+        error=f"HTTP {status}",
+        retryable=retryable,
+        retry_after=parse_retry_after(retry_after, now) if retryable else None,
+    )
+
+
+async def run_http(
+    session: aiohttp.ClientSession, workflow: str, request: HttpRequest, event: Envelope
+) -> ActionResult:
+    """One attempt. Template failures are permanent; transport failures and timeouts are retryable."""
+    try:
+        url, headers, body = request.build(workflow, event_of(event))
+    except TemplateError as exc:
+        return ActionResult(ok=False, error=f"template: {exc}", retryable=False)
     try:
         async with session.request(
-            action.method,
-            str(action.url),
-            data=event.data,
-            headers=request_headers(workflow, event, extra),
-            timeout=aiohttp.ClientTimeout(total=action.timeout_seconds),
+            request.action.method,
+            url,
+            data=body if body or request.action.method not in ("GET", "DELETE") else None,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=request.action.timeout_seconds),
         ) as resp:
             await resp.read()
-            if 200 <= resp.status < 300:
-                return ActionResult(ok=True, status=resp.status)
-            retryable = resp.status >= 500 or resp.status in (408, 425, 429)
-            return ActionResult(ok=False, status=resp.status, error=f"HTTP {resp.status}", retryable=retryable)
+            return classify(resp.status, resp.headers.get("Retry-After"), datetime.now(UTC))
     except (aiohttp.ClientError, TimeoutError) as exc:
         return ActionResult(ok=False, error=type(exc).__name__)
