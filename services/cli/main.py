@@ -40,17 +40,32 @@ def gateway(config: ConfigOpt) -> None:
 
 
 @app.command()
-def consumer(config: ConfigOpt) -> None:
-    """Run a consumer group that fans events out to workflows."""
+def consumer(
+    config: ConfigOpt,
+    handlers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--handlers",
+            help="Python handlers to run beside the YAML workflows: package.module:consumer (repeatable)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run a consumer group that fans events out to workflows (SIGHUP reloads workflows:)."""
     from hookgate.consumer.app import serve
     from hookgate.consumer.config import ConsumerConfig
+    from hookgate.consumer.sdk import collect, load_consumer
 
     try:
         cfg = load_yaml(ConsumerConfig, config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
+    try:
+        extra = collect(load_consumer(spec) for spec in handlers or ())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     configure_logging(cfg.consumer.log_level)
-    raise typer.Exit(run(lambda stop: serve(cfg, stop)))
+    raise typer.Exit(run(lambda stop: serve(cfg, stop, extra_workflows=extra, config_path=config)))
 
 
 @app.command("gen-id")
