@@ -14,10 +14,15 @@ from aiohttp import web
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
+from hookgate.gateway.admission import Admission
+from hookgate.gateway.audit import Auditor
+from hookgate.gateway.audit_topic import AuditTopicWriter
 from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.ingest import IngestHandler
+from hookgate.gateway.limits import server_handler_args
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish import Publisher
+from hookgate.gateway.tls import server_context
 from hookgate.gateway.triggers import TriggerRegistry
 
 log = get_logger("hookgate.gateway")
@@ -31,9 +36,13 @@ def create_app(config: GatewayConfig) -> web.Application:
     settings = config.gateway
     registry = TriggerRegistry(config.triggers, config.kafka.topics, settings.max_body_bytes)
     metrics = GatewayMetrics(trigger_labels=settings.trigger_labels)
-    publisher = Publisher(config.kafka, settings.producer, metrics, registry.topics())
+    # Each in-flight request has at most one event queued: the in-flight limit bounds the queue too.
+    publisher = Publisher(
+        config.kafka, settings.producer, metrics, registry.topics(), queue_size=settings.limits.max_in_flight
+    )
+    audit_topic = AuditTopicWriter(config.kafka, settings.audit, metrics.registry) if settings.audit.topic else None
     largest = max([settings.max_body_bytes, *(t.max_body_bytes or 0 for t in config.triggers)])
-    app = web.Application(client_max_size=largest + 1)
+    app = web.Application(client_max_size=largest + 1, handler_args=server_handler_args(settings.limits.headers))
     app[PUBLISHER] = publisher
     app[METRICS] = metrics
     handler = IngestHandler(
@@ -42,6 +51,8 @@ def create_app(config: GatewayConfig) -> web.Application:
         metrics,
         publish_timeout=settings.publish_timeout_seconds,
         retry_after=settings.retry_after_seconds,
+        admission=Admission(config, metrics.registry),
+        auditor=Auditor(settings.audit, audit_topic.submit if audit_topic else None),
     )
     app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)
     # Only triggers with allow_subpaths serve these; the rest answer 404 as for an unknown trigger.
@@ -50,9 +61,13 @@ def create_app(config: GatewayConfig) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await publisher.start()
+        if audit_topic is not None:
+            await audit_topic.start()
         log.info("gateway_started", triggers=len(registry), topics=registry.topics())
         yield
         await publisher.stop()
+        if audit_topic is not None:
+            await audit_topic.stop()
         log.info("gateway_stopped")
 
     app.cleanup_ctx.append(lifecycle)
@@ -65,9 +80,11 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:
     listen = config.gateway.listen
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.gateway.shutdown_grace_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, listen.host, listen.port, backlog=1024, reuse_address=True)
+    tls = config.gateway.tls
+    ssl_context = server_context(tls) if tls is not None else None
+    site = web.TCPSite(runner, listen.host, listen.port, backlog=1024, reuse_address=True, ssl_context=ssl_context)
     await site.start()
-    log.info("gateway_listening", host=listen.host, port=listen.port)
+    log.info("gateway_listening", host=listen.host, port=listen.port, tls=tls is not None)
     await stop.wait()
     log.info("gateway_stopping")
     await runner.cleanup()

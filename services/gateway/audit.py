@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
 from pydantic import Field, field_validator
 
 from hookgate.core.config import StrictModel
+from hookgate.core.envelope import rfc3339
 from hookgate.core.logging import get_logger
+from hookgate.gateway.clientip import ClientAddress
 
 log = get_logger("hookgate.gateway.audit")
 
@@ -140,3 +144,41 @@ class Auditor:
             log.info("audit", **fields)
         if self._topic is not None:
             self._topic(record)
+
+    def request(
+        self,
+        request: web.BaseRequest,
+        *,
+        request_id: str,
+        trigger: str | None,
+        tenant: str | None,
+        client: ClientAddress,
+        outcome: str,
+        reason: str,
+        status: int,
+        event_id: str | None,
+        seconds: float,
+    ) -> None:
+        """Record one handled request (sizes are as received: the head, and the body bytes read)."""
+        body = int(getattr(request.content, "total_bytes", 0))
+        head = len(request.method) + len(request.raw_path) + 12
+        head += sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
+        self.emit(
+            AuditRecord(
+                timestamp=rfc3339(datetime.now(UTC)),
+                request_id=request_id,
+                trigger=trigger,
+                tenant=tenant,
+                method=request.method,
+                outcome=outcome,
+                reason=reason,
+                status=status,
+                client_ip=client.ip,
+                peer=client.peer,
+                request_bytes=head + body,
+                body_bytes=body,
+                event_id=event_id,
+                duration_ms=round(seconds * 1000, 3),
+                headers=self.headers(request.headers.items()),
+            )
+        )

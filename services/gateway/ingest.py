@@ -1,9 +1,10 @@
 """The webhook handler: the request's path through the gateway, one step after another.
 
-route -> method -> size -> content type -> verify -> handshake -> body -> variables -> type, subject
--> filter -> envelope -> publish -> 202
+in-flight limit -> route -> method -> admission (header limits, IP allowlist / client cert, rate limits)
+-> size -> content type -> verify -> handshake -> body -> variables -> type, subject -> filter -> envelope
+-> publish -> 202
 
-Every step that rejects returns the reply at once; every reply is counted and logged once.
+Every step that rejects returns the reply at once; every reply is counted, logged and audited once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from aiohttp import web
 
 from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, EXT_VARS, Envelope, new_event_id, rfc3339
 from hookgate.core.logging import get_logger
+from hookgate.gateway.admission import Admission, Refusal
+from hookgate.gateway.audit import Auditor
 from hookgate.gateway.bodies import InvalidBody, ParsedBody, media_type, parse_body
+from hookgate.gateway.clientip import ClientAddress
 from hookgate.gateway.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
 from hookgate.gateway.extract import RequestParts
 from hookgate.gateway.metrics import GatewayMetrics
@@ -69,7 +73,11 @@ class IngestHandler:
         *,
         publish_timeout: float,
         retry_after: int,
+        admission: Admission,
+        auditor: Auditor,
     ) -> None:
+        self._admission = admission
+        self._auditor = auditor
         self._registry = registry
         self._publisher = publisher
         self._metrics = metrics
@@ -82,11 +90,16 @@ class IngestHandler:
         if not _REQUEST_ID.match(rid):
             rid = uuid.uuid4().hex
         trigger = self._registry.get(request.match_info.get("trigger_id", ""))
-        self._metrics.in_flight.inc()
-        try:
-            result = await self._handle(request, trigger)
-        finally:
-            self._metrics.in_flight.dec()
+        client = self._admission.client(request)
+        if not self._admission.in_flight.try_acquire():  # shed before reading anything more
+            result = _refused(self._admission.overloaded())
+        else:
+            self._metrics.in_flight.inc()
+            try:
+                result = await self._handle(request, trigger, client)
+            finally:
+                self._metrics.in_flight.dec()
+                self._admission.in_flight.release()
         elapsed = time.perf_counter() - started
         status = result.response.status
         name = trigger.name if trigger else None
@@ -105,9 +118,21 @@ class IngestHandler:
             method=request.method,
             duration_ms=round(elapsed * 1000, 3),
         )
+        self._auditor.request(
+            request,
+            request_id=rid,
+            trigger=name,
+            tenant=trigger.tenant if trigger else None,
+            client=client,
+            outcome=result.outcome,
+            reason=result.reason,
+            status=status,
+            event_id=result.event_id,
+            seconds=elapsed,
+        )
         return result.response
 
-    async def _handle(self, request: web.Request, trigger: Trigger | None) -> Outcome:
+    async def _handle(self, request: web.Request, trigger: Trigger | None, client: ClientAddress) -> Outcome:
         if trigger is None:
             return Outcome(error_response(*NOT_FOUND), "rejected", "unknown_trigger")
         cfg = trigger.config
@@ -125,6 +150,13 @@ class IngestHandler:
                 "rejected",
                 "method_not_allowed",
             )
+        refusal = (
+            self._admission.head(request)
+            or self._admission.network(trigger.name, client, request)
+            or self._admission.rate(trigger.name, trigger.tenant)
+        )
+        if refusal is not None:
+            return _refused(refusal)
         if request.content_length is not None and request.content_length > trigger.max_body_bytes:
             return _too_large(trigger)
         body = await _read_limited(request, trigger.max_body_bytes)
@@ -140,11 +172,11 @@ class IngestHandler:
         verdict = trigger.verifier.verify(
             WebhookRequest(
                 method=request.method,
-                url=str(request.url),
+                url=client.url,
                 headers=request.headers,
                 body=body,
                 query=request.query,
-                client_ip=request.remote or "",
+                client_ip=client.ip,
                 now=time.time(),
             )
         )
@@ -230,6 +262,14 @@ def shape_event(
         subject = trigger.subject_template.render(values) or default_subject
         builtins["subject"] = subject or ""
     return event_type, subject
+
+
+def _refused(refusal: Refusal) -> Outcome:
+    return Outcome(
+        error_response(refusal.status, refusal.code, refusal.message, refusal.headers),
+        refusal.outcome,
+        refusal.reason,
+    )
 
 
 def _too_large(trigger: Trigger) -> Outcome:
