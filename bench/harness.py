@@ -5,6 +5,8 @@ Scenarios, each server in a fresh process so its peak RSS is its own:
 * ``ceiling``: a bare aiohttp server answering 202 (bench/ceiling.py), same interpreter and uvloop;
 * ``github``: ``hookgate gateway`` with the GitHub preset, real broker, acks=all, idempotent;
 * ``none``: the same gateway with ``verify: {type: none}`` on the same body;
+* ``produce``: the produce path alone (bench/produce.py): each coroutine awaiting ``send_and_wait``
+  (aiokafka issue 528) against the gateway's single-pump :class:`Publisher`;
 * ``consumer``: events/s from a preloaded topic through ``hookgate consumer`` to a bare HTTP target,
   then end-to-end latency (load sender -> gateway -> Kafka -> consumer -> target) at a paced rate.
 
@@ -20,6 +22,7 @@ import hmac
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,8 +62,8 @@ def options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
         "--scenarios",
-        default=os.environ.get("BENCH_SCENARIOS", "ceiling,github,none,consumer"),
-        help="comma-separated subset of ceiling,github,none,consumer",
+        default=os.environ.get("BENCH_SCENARIOS", "ceiling,github,none,produce,consumer"),
+        help="comma-separated subset of ceiling,github,none,produce,consumer",
     )
     p.add_argument("--keep-topics", action="store_true", default=os.environ.get("BENCH_KEEP_TOPICS") == "1")
     return p.parse_args(argv)
@@ -165,6 +168,19 @@ class Bench:
         out["kafka_records"] = asyncio.run(kafka_io.record_count(self.bootstrap, topic))
         out["accepted_responses"] = out["requests"] + out["warmup_requests"] - out["non_2xx"] - out["warmup_non_2xx"]
         return out
+
+    # --- produce path alone ---------------------------------------------------------------------
+
+    def produce(self) -> dict[str, Any]:
+        cmd = [sys.executable, "-m", "bench.produce", "--bootstrap", self.bootstrap, "--prefix", self.prefix]
+        cmd += ["--seconds", str(max(2, self.opts.duration // 4)), "--size", str(self.opts.body_bytes)]
+        if self.server_cpu is not None:
+            cmd = ["taskset", "-c", self.server_cpu, *cmd]
+        res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
+        if res.returncode != 0:
+            raise RuntimeError(f"bench.produce failed ({res.returncode}):\n{res.stderr[-3000:]}{res.stdout[-3000:]}")
+        result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        return result
 
     # --- consumer ----------------------------------------------------------------------------------
 
@@ -310,7 +326,16 @@ def render(results: dict[str, Any]) -> str:
     for name in ("github", "none"):
         r = http.get(name)
         if r:
-            lines.append(f"{name}: {r['accepted_responses']} accepted replies, {r['kafka_records']} records in Kafka")
+            lines.append(
+                f"{name}: {r['accepted_responses']} accepted replies, {r['kafka_records']} records in Kafka"
+                " (more records than counted replies = requests still in flight when wrk stopped)"
+            )
+    for mode, rows in results.get("produce", {}).items():
+        for r in rows:
+            lines.append(
+                f"produce {mode:<6} x{r['concurrency']:<4} {r['events_per_second']:>9.0f} events/s"
+                f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
+            )
     c = results.get("consumer")
     if c:
         lines.append(
@@ -362,6 +387,9 @@ def main(argv: list[str]) -> int:
             if "none" in wanted:
                 print("bench: gateway, verify none ...", flush=True)
                 results["http"]["none"] = bench.gateway("none", {"type": "none"})
+            if "produce" in wanted:
+                print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
+                results["produce"] = bench.produce()
             if "consumer" in wanted:
                 print(f"bench: consumer, {opts.consumer_events} events, then e2e ...", flush=True)
                 results["consumer"] = bench.consumer()

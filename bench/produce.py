@@ -1,0 +1,120 @@
+"""The produce path alone (aiokafka issue 528): acknowledged events/s with many concurrent senders.
+
+``direct``: every sender coroutine awaits ``producer.send_and_wait()`` itself (the pattern that
+collapses); ``pump``: senders go through the gateway's :class:`Publisher`, which funnels them into one
+task feeding the producer. Same producer settings (idempotent, acks=all), same 1 KB value and headers.
+Prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, Envelope
+from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.runtime import run
+from hookgate.core.settings import KafkaSettings, TopicSettings
+from hookgate.gateway.config import ProducerSettings
+from hookgate.gateway.metrics import GatewayMetrics
+from hookgate.gateway.publish import Publisher
+
+Send = Callable[[], Awaitable[object]]
+
+
+def envelope(size: int) -> Envelope:
+    return Envelope(
+        id="00000000-0000-0000-0000-000000000000",
+        source="/hookgate/bench",
+        type="com.github.push",
+        data=b"x" * size,
+        time="2026-01-01T00:00:00.000Z",
+        datacontenttype="application/json",
+        extensions={EXT_TENANT: "produce", EXT_TRIGGER: "bench"},
+    )
+
+
+async def drive(send: Send, concurrency: int, seconds: float) -> dict[str, Any]:
+    """``concurrency`` coroutines sending in a loop for ``seconds``; acknowledged events/s and latency."""
+    done = 0
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            await send()
+            latencies.append(time.perf_counter() - t)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "concurrency": concurrency,
+        "events_per_second": round(done / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+    }
+
+
+async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
+    del stop
+    kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topics=TopicSettings(prefix=args.prefix, partitions=3))
+    topic = kafka.topics.topic_for("produce")
+    ev = envelope(args.size)
+    headers = ev.to_headers()
+    results: dict[str, Any] = {"direct": [], "pump": []}
+
+    await TopicAdmin(kafka).ensure([topic])
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for c in args.concurrency:
+
+            async def direct() -> object:
+                return await producer.send_and_wait(topic, ev.data, key=b"produce", headers=headers)
+
+            await drive(direct, c, 1.0)  # warm-up: metadata, connections, topic creation
+            results["direct"].append(await drive(direct, c, args.seconds))
+    finally:
+        await producer.stop()
+
+    publisher = Publisher(kafka, ProducerSettings(), GatewayMetrics(), [topic])
+    await publisher.start()
+    try:
+        if not await publisher.wait_ready(30):
+            raise RuntimeError("publisher did not connect")
+        for c in args.concurrency:
+
+            async def pumped() -> object:
+                return await publisher.publish(topic, b"produce", ev, 10.0)
+
+            await drive(pumped, c, 1.0)
+            results["pump"].append(await drive(pumped, c, args.seconds))
+    finally:
+        await publisher.stop()
+    print(json.dumps(results))
+    return 0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[64, 512])
+    args = p.parse_args()
+    sys.exit(run(lambda stop: main_async(args, stop)))
+
+
+if __name__ == "__main__":
+    main()
