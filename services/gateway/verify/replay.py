@@ -1,0 +1,48 @@
+"""Replay protection: a signed timestamp must fall within a tolerance of the gateway's clock.
+
+Senders that sign a timestamp make a captured request useless after the window; requests dated too
+far in the future are refused as well, so a skewed or forged clock cannot extend that window.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from hookgate.gateway.verify.base import reject
+
+_UNIX = re.compile(r"\d{1,16}(?:\.\d{1,9})?")
+
+
+def parse_unix(value: str | None, *, milliseconds: bool = False) -> float:
+    """A unix timestamp (seconds, or milliseconds when so declared) from a header or body field."""
+    if value is None or value == "":
+        reject("missing_timestamp")
+    value = value.strip()
+    if not _UNIX.fullmatch(value):
+        reject("malformed_timestamp")
+    seconds = float(value)
+    return seconds / 1000 if milliseconds else seconds
+
+
+def parse_rfc3339(value: str | None) -> float:
+    """An RFC 3339 timestamp (Twitch sends nanoseconds; the digits past microseconds are dropped)."""
+    if value is None or value == "":
+        reject("missing_timestamp")
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", value.strip())
+    if m is None:
+        reject("malformed_timestamp")
+    base, frac, zone = m.groups()
+    text = base + (f".{frac[:6]}" if frac else "") + ("+00:00" if zone == "Z" else zone)
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        reject("malformed_timestamp")
+
+
+def check_window(timestamp: float, now: float, tolerance: float) -> None:
+    """Reject ``stale_timestamp`` / ``future_timestamp`` when ``timestamp`` is outside ``now ± tolerance``."""
+    if timestamp < now - tolerance:
+        reject("stale_timestamp")
+    if timestamp > now + tolerance:
+        reject("future_timestamp")

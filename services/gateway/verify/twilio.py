@@ -1,0 +1,117 @@
+"""Twilio: ``X-Twilio-Signature: <base64 HMAC-SHA1 of URL + sorted form parameters>`` keyed by the auth token.
+
+The URL is the one Twilio requested, query string included, as the gateway reconstructs it
+behind proxies (``request.url``); like Twilio's own validators both the form with and without the
+scheme's default port are accepted. Form parameters are appended name then value, sorted by
+name (and by value for a repeated name). JSON callbacks instead carry ``bodySHA256`` in the query:
+the signature then covers the URL alone and the body's hex SHA-256 must equal that parameter.
+Requests signed with a SharedKey announce ``algorithm=HMAC_SHA256`` in
+``X-Twilio-Webhooks-Signature-Settings``. The delivery id is ``I-Twilio-Idempotency-Token``; the
+subject the ``MessageSid`` or ``CallSid``. Twilio sends no event name: set the trigger's ``type``.
+https://www.twilio.com/docs/usage/webhooks/webhooks-security
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import defaultdict
+from typing import Literal
+from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
+
+from pydantic import Field
+
+from hookgate.core.config import Secret
+from hookgate.gateway.verify.base import (
+    CheckedVerifier,
+    PresetConfig,
+    Verdict,
+    Verifier,
+    WebhookRequest,
+    decode_b64,
+    header_once,
+    hmac_digests,
+    optional_header,
+    reject,
+    require_match,
+    secrets_bytes,
+)
+
+_ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class TwilioConfig(PresetConfig):
+    type: Literal["twilio"]
+    secrets: list[Secret] = Field(min_length=1)  # auth tokens (or SharedKey secrets)
+
+    def build(self) -> Verifier:
+        return TwilioVerifier(self)
+
+
+def url_variants(url: str) -> list[str]:
+    """The URL without and with the scheme's default port (Twilio signs either, depending on the product)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    userinfo = userinfo + "@" if userinfo else ""
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    without = urlunsplit(parts._replace(netloc=userinfo + host))
+    with_port = urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{port}")) if port else without
+    return [without] if with_port == without else [without, with_port]
+
+
+def signed_params(body: bytes) -> str:
+    """The form parameters as Twilio concatenates them: sorted names, each name's distinct values sorted."""
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        reject("malformed_body")
+    values: defaultdict[str, set[str]] = defaultdict(set)
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        values[name].add(value)
+    return "".join(name + value for name in sorted(values) for value in sorted(values[name]))
+
+
+def signature_algorithm(settings: str | None) -> str:
+    for part in (settings or "").split(","):
+        name, eq, value = part.partition("=")
+        if eq and name.strip() == "algorithm" and value.strip():
+            algo = _ALGORITHMS.get(value.strip().upper())
+            if algo is None:
+                reject("unsupported_algorithm")
+            return algo
+    return "sha1"
+
+
+class TwilioVerifier(CheckedVerifier):
+    def __init__(self, config: TwilioConfig) -> None:
+        self._secrets = secrets_bytes(config.secrets)
+
+    def check(self, request: WebhookRequest) -> Verdict:
+        h = request.headers
+        sig = decode_b64(header_once(h, "X-Twilio-Signature"))
+        algorithm = signature_algorithm(optional_header(h, "X-Twilio-Webhooks-Signature-Settings"))
+        body_hashes = parse_qs(urlsplit(request.url).query).get("bodySHA256")
+        if body_hashes is not None:
+            params = ""
+        elif request.method == "POST":
+            params = signed_params(request.body)
+        else:
+            params = ""
+        expected = [
+            digest
+            for url in url_variants(request.url)
+            for digest in hmac_digests(self._secrets, (url + params).encode(), algorithm)
+        ]
+        require_match([sig], expected)
+        if body_hashes is not None:
+            actual = hashlib.sha256(request.body).hexdigest().encode()
+            if len(body_hashes) != 1 or not hmac.compare_digest(actual, body_hashes[0].lower().encode()):
+                reject("bad_body_hash")
+        form = parse_qs(request.body.decode(errors="replace")) if params else {}
+        sids = form.get("MessageSid") or form.get("CallSid") or []
+        sid = sids[0] if sids else None
+        return Verdict(ok=True, delivery_id=optional_header(h, "I-Twilio-Idempotency-Token"), subject=sid)
