@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA := deploy/kafka-local/kafka.sh
+PY_PATHS := $(wildcard $(PY_PATHS))
 
 .PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean
 
@@ -53,13 +54,13 @@ test-e2e: install
 	$(PY) -m pytest tests/e2e
 
 lint: install
-	$(VENV)/bin/ruff check services tests bench examples
-	$(VENV)/bin/ruff format --check services tests bench examples
+	$(VENV)/bin/ruff check $(PY_PATHS)
+	$(VENV)/bin/ruff format --check $(PY_PATHS)
 	$(VENV)/bin/mypy -p hookgate
 
 fmt: install
-	$(VENV)/bin/ruff format services tests bench examples
-	$(VENV)/bin/ruff check --fix services tests bench examples
+	$(VENV)/bin/ruff format $(PY_PATHS)
+	$(VENV)/bin/ruff check --fix $(PY_PATHS)
 
 bench: install
 	@bash bench/run.sh
