@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA := deploy/kafka-local/kafka.sh
-PY_PATHS := $(wildcard $(PY_PATHS))
+PY_PATHS := $(wildcard services tests bench examples)
 
 .PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean
 
