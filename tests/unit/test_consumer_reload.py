@@ -1,0 +1,72 @@
+"""Reloading workflows: a valid file swaps the set whole; anything wrong keeps the old set and says where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from structlog.testing import capture_logs
+
+from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.reload import reload_workflows
+from hookgate.consumer.subscriptions import build_workflows
+from hookgate.consumer.workflows import Workflow, WorkflowSet
+from hookgate.core.envelope import Envelope
+
+PUSH = Envelope(id="1", source="/s", type="com.github.push", data=b"{}", extensions={"tenant": "acme"})
+
+
+def write(path: Path, workflows: list[dict[str, Any]] | str) -> None:
+    if isinstance(workflows, str):
+        path.write_text(workflows)
+        return
+    path.write_text(yaml.safe_dump({"consumer": {"topics": ["hookgate.acme"]}, "workflows": workflows}))
+
+
+def wf(name: str, **match: Any) -> dict[str, Any]:
+    return {"name": name, "match": match, "action": {"url": f"http://127.0.0.1:9/{name}"}}
+
+
+async def test_reload_swaps_and_keeps_on_errors(tmp_path: Path) -> None:
+    path = tmp_path / "consumer.yaml"
+    async with aiohttp.ClientSession() as session:
+
+        def build(config: ConsumerConfig) -> list[Workflow]:
+            built: list[Workflow] = list(build_workflows(config.workflows, session))
+            if any(w.name == "reserved" for w in built):
+                raise ValueError("workflow name(s) defined twice (YAML and Python handlers): reserved")
+            return built
+
+        ws = WorkflowSet()
+        write(path, [wf("a", type="com.github.push")])
+        assert reload_workflows(path, ws, build)
+        assert [w.name for w in ws.select(PUSH)] == ["a"]
+
+        write(path, [wf("b", type="com.github.*"), wf("c", tenant="globex")])
+        with capture_logs() as logs:
+            assert reload_workflows(path, ws, build, reason="file_changed")
+        assert [w.name for w in ws.select(PUSH)] == ["b"]
+        assert ws.names() == ["b", "c"]
+        done = next(e for e in logs if e["event"] == "workflows_reloaded")
+        assert done["added"] == ["b", "c"] and done["removed"] == ["a"] and done["reason"] == "file_changed"
+
+        bad_files: list[tuple[list[dict[str, Any]] | str, str]] = [
+            ([wf("d", subject={"regex": "("})], "workflows[0].match.subject.regex"),
+            ([wf("d", tpye="x")], "workflows[0].match.tpye: unknown key"),
+            ("workflows: [\n", "not valid YAML"),
+            ([wf("reserved")], "defined twice"),
+        ]
+        for content, words in bad_files:
+            write(path, content)
+            with capture_logs() as logs:
+                assert not reload_workflows(path, ws, build)
+            failed = next(e for e in logs if e["event"] == "workflows_reload_failed")
+            assert words in failed["error"]
+            assert failed["outcome"] == "kept_previous"
+            assert ws.names() == ["b", "c"]
+
+        path.unlink()
+        assert not reload_workflows(path, ws, build)
+        assert ws.names() == ["b", "c"]
