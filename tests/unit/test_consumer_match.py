@@ -188,7 +188,8 @@ class TestJsonPath:
         assert calls == []
         body1 = match.data("$.repository.full_name", "acme/api")
         body2 = match.data("$.ref", prefix="refs/")
-        assert body1(ev) and body2(ev)
+        assert body1(ev)
+        assert body2(ev)
         assert event_of(ev).json()["ref"] == "refs/heads/main"
         assert len(calls) == 1
 

@@ -50,7 +50,9 @@ async def test_reload_swaps_and_keeps_on_errors(tmp_path: Path) -> None:
         assert [w.name for w in ws.select(PUSH)] == ["b"]
         assert ws.names() == ["b", "c"]
         done = next(e for e in logs if e["event"] == "workflows_reloaded")
-        assert done["added"] == ["b", "c"] and done["removed"] == ["a"] and done["reason"] == "file_changed"
+        assert done["added"] == ["b", "c"]
+        assert done["removed"] == ["a"]
+        assert done["reason"] == "file_changed"
 
         bad_files: list[tuple[list[dict[str, Any]] | str, str]] = [
             ([wf("d", subject={"regex": "("})], "workflows[0].match.subject.regex"),

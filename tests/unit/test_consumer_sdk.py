@@ -20,7 +20,7 @@ def envelope(type: str = "com.github.push", ref: str = "refs/heads/main") -> Env
         source="/hookgate/github",
         type=type,
         data=b'{"ok": true}',
-        extensions={"tenant": "acme", "vars": '{"ref": "%s"}' % ref},
+        extensions={"tenant": "acme", "vars": f'{{"ref": "{ref}"}}'},
     )
 
 
@@ -102,9 +102,13 @@ def test_exceptions_steer_retries() -> None:
     assert outcome(permanent) == ActionResult(ok=False, error="unknown environment", retryable=False)
     assert outcome(transient) == ActionResult(ok=False, error="flaky", retryable=True)
     bug_result = outcome(bug)
-    assert not bug_result.ok and bug_result.retryable and bug_result.error == "KeyError: 'missing'"
+    assert not bug_result.ok
+    assert bug_result.retryable
+    assert bug_result.error == "KeyError: 'missing'"
     slow_result = outcome(slow, timeout=0.01)
-    assert not slow_result.ok and slow_result.retryable and "timed out" in (slow_result.error or "")
+    assert not slow_result.ok
+    assert slow_result.retryable
+    assert "timed out" in (slow_result.error or "")
 
 
 def test_load_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,11 +127,11 @@ def test_load_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
     try:
         assert [w.name for w in load_consumer("teampkg.handlers:app").workflows] == ["hello"]
-        with pytest.raises(ValueError, match="expected package.module:attribute"):
+        with pytest.raises(ValueError, match=r"expected package\.module:attribute"):
             load_consumer("teampkg.handlers")
         with pytest.raises(ValueError, match="cannot import"):
             load_consumer("teampkg.nope:app")
-        with pytest.raises(ValueError, match="not a hookgate.consumer.Consumer"):
+        with pytest.raises(ValueError, match=r"not a hookgate\.consumer\.Consumer"):
             load_consumer("teampkg.handlers:not_a_consumer")
     finally:
         for mod in [m for m in sys.modules if m.startswith("teampkg")]:

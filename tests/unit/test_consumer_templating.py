@@ -67,7 +67,8 @@ class TestTemplate:
     def test_hidden_template_errors_do_not_echo_text(self) -> None:
         with pytest.raises(TemplateError) as err:
             Template.parse("Bearer s3cr3t{oops}", reveal=False)
-        assert "s3cr3t" not in str(err.value) and "oops" not in str(err.value)
+        assert "s3cr3t" not in str(err.value)
+        assert "oops" not in str(err.value)
 
     def test_sources(self) -> None:
         ctx = Context(event(), "wf", {"tok": "t0k"})
@@ -198,7 +199,8 @@ class TestRequests:
         _, headers, _ = HttpRequest(act).build("deploy", event())
         assert headers["Authorization"] == "from-env"
         assert headers["X-Other"] == "Token from-file"
-        assert "from-env" not in repr(act) and "from-file" not in repr(act)
+        assert "from-env" not in repr(act)
+        assert "from-file" not in repr(act)
 
     @pytest.mark.parametrize(
         ("fields", "path", "words"),
@@ -254,8 +256,13 @@ class TestRetryAfter:
         assert classify(204, None, self.NOW).ok
         for status in (400, 401, 403, 404, 410, 422):
             r = classify(status, "10", self.NOW)
-            assert not r.ok and not r.retryable and r.retry_after is None
+            assert not r.ok
+            assert not r.retryable
+            assert r.retry_after is None
         for status in (408, 425, 429, 500, 502, 503):
             r = classify(status, "7", self.NOW)
-            assert not r.ok and r.retryable and r.retry_after == 7.0 and r.status == status
+            assert not r.ok
+            assert r.retryable
+            assert r.retry_after == 7.0
+            assert r.status == status
         assert classify(503, None, self.NOW).retry_after is None
