@@ -1,8 +1,8 @@
 """The webhook handler: the request's path through the gateway, one step after another.
 
 in-flight limit -> route -> method -> admission (header limits, IP allowlist / client cert, rate limits)
--> size -> content type -> verify -> handshake -> body -> variables -> type, subject -> filter -> envelope
--> publish -> 202
+-> size -> content type -> verify -> handshake (or WebSub GET challenge) -> body -> variables
+-> type, subject -> filter -> envelope -> publish -> 202
 
 Every step that rejects returns the reply at once; every reply is counted, logged and audited once.
 """
@@ -26,11 +26,12 @@ from hookgate.gateway.bodies import InvalidBody, ParsedBody, media_type, parse_b
 from hookgate.gateway.clientip import ClientAddress
 from hookgate.gateway.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
 from hookgate.gateway.extract import RequestParts
+from hookgate.gateway.handshakes import websub_challenge
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish import Publisher, PublishError
 from hookgate.gateway.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger, TriggerRegistry
-from hookgate.gateway.verify.base import WebhookRequest
+from hookgate.gateway.verify.base import HandshakeReply, WebhookRequest
 
 log = get_logger("hookgate.gateway")
 
@@ -139,7 +140,8 @@ class IngestHandler:
         subpath = request.match_info.get("subpath", "")
         if subpath and not cfg.allow_subpaths:
             return Outcome(error_response(*NOT_FOUND), "rejected", "unknown_path")
-        if request.method not in cfg.methods:
+        websub = cfg.websub is not None and request.method == "GET" and "hub.challenge" in request.query
+        if request.method not in cfg.methods and not websub:
             return Outcome(
                 error_response(
                     405,
@@ -157,6 +159,8 @@ class IngestHandler:
         )
         if refusal is not None:
             return _refused(refusal)
+        if websub:
+            return _websub(request, trigger, client)
         if request.content_length is not None and request.content_length > trigger.max_body_bytes:
             return _too_large(trigger)
         body = await _read_limited(request, trigger.max_body_bytes)
@@ -182,6 +186,8 @@ class IngestHandler:
         )
         if not verdict.ok:
             return Outcome(error_response(*UNAUTHORIZED), "rejected", verdict.reason)
+        if verdict.handshake is not None:  # the sender validating the endpoint: answer, never produce
+            return _handshake(verdict.handshake, "handshake", verdict.delivery_id)
 
         parsed: ParsedBody | None = None
         media = media_type(content_type)
@@ -262,6 +268,30 @@ def shape_event(
         subject = trigger.subject_template.render(values) or default_subject
         builtins["subject"] = subject or ""
     return event_type, subject
+
+
+def _handshake(reply: HandshakeReply, reason: str, event_id: str | None = None) -> Outcome:
+    response = web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
+    return Outcome(response, "handshake", reason, event_id)
+
+
+def _websub(request: web.Request, trigger: Trigger, client: ClientAddress) -> Outcome:
+    """WebSub intent verification (an unsigned GET): echo the challenge, or 404 to decline."""
+    reply = websub_challenge(
+        WebhookRequest(
+            method=request.method,
+            url=client.url,
+            headers=request.headers,
+            body=b"",
+            query=request.query,
+            client_ip=client.ip,
+            now=time.time(),
+        ),
+        trigger.websub_token,
+    )
+    if reply is None:
+        return Outcome(error_response(*NOT_FOUND), "rejected", "websub_declined")
+    return _handshake(reply, "websub")
 
 
 def _refused(refusal: Refusal) -> Outcome:

@@ -1,0 +1,89 @@
+"""Sender handshakes through the gateway: answered after verification, never produced to Kafka."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from hookgate.core.envelope import Envelope
+from hookgate.gateway.app import PUBLISHER, create_app
+from tests.support.builders import gateway_config, new_trigger_id, read_topic
+
+pytestmark = pytest.mark.kafka
+
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@asynccontextmanager
+async def gateway(bootstrap: str, prefix: str, triggers: list[dict[str, Any]]) -> AsyncIterator[TestClient]:
+    app = create_app(gateway_config(bootstrap, prefix, triggers))
+    async with TestClient(TestServer(app)) as client:
+        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+        yield client
+
+
+def slack_headers(body: bytes, secret: str = SLACK_SECRET) -> dict[str, str]:
+    ts = str(int(time.time()))
+    sig = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={sig}"}
+
+
+async def test_slack_url_verification_is_answered_and_never_produced(kafka_bootstrap: str, topic_prefix: str) -> None:
+    tid = new_trigger_id()
+    trigger = {"id": tid, "name": "slack", "tenant": "acme", "verify": {"type": "slack", "secrets": [SLACK_SECRET]}}
+    challenge = (
+        b'{"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",'
+        b' "type": "url_verification"}'
+    )
+    event = orjson.dumps(
+        {"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "app_mention"}}
+    )
+    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+        forged = await client.post(f"/hooks/{tid}", data=challenge, headers=slack_headers(challenge, "wrong"))
+        assert forged.status == 401
+        resp = await client.post(f"/hooks/{tid}", data=challenge, headers=slack_headers(challenge))
+        assert resp.status == 200
+        assert await resp.text() == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        delivered = await client.post(f"/hooks/{tid}", data=event, headers=slack_headers(event))
+        assert delivered.status == 202
+        metrics = await (await client.get("/metrics")).text()
+    records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=2, timeout=5)
+    assert [Envelope.from_record(r.headers, r.value).id for r in records] == ["Ev1"]
+    assert 'hookgate_gateway_requests_total{outcome="handshake",reason="handshake",status_class="2xx"} 1.0' in metrics
+
+
+async def test_websub_challenge_get_only_for_verification(kafka_bootstrap: str, topic_prefix: str) -> None:
+    tid = new_trigger_id()
+    trigger = {
+        "id": tid,
+        "name": "feed",
+        "tenant": "acme",
+        "verify": {"type": "none"},
+        "websub": {"verify_token": "tok-123"},
+    }
+    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+        query = {"hub.mode": "subscribe", "hub.topic": "https://example.com/feed", "hub.challenge": "c-42"}
+        ok = await client.get(f"/hooks/{tid}", params={**query, "hub.verify_token": "tok-123"})
+        assert ok.status == 200
+        assert await ok.text() == "c-42"
+        wrong_token = await client.get(f"/hooks/{tid}", params={**query, "hub.verify_token": "nope"})
+        assert wrong_token.status == 404
+        plain_get = await client.get(f"/hooks/{tid}")
+        assert plain_get.status == 405
+        assert plain_get.headers["Allow"] == "POST"
+        note = b'<?xml version="1.0"?><feed><entry>1</entry></feed>'
+        posted = await client.post(f"/hooks/{tid}", data=note, headers={"Content-Type": "application/atom+xml"})
+        assert posted.status == 202
+        metrics = await (await client.get("/metrics")).text()
+    records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=2, timeout=5)
+    assert [r.value for r in records] == [note]
+    assert 'hookgate_gateway_requests_total{outcome="handshake",reason="websub",status_class="2xx"} 1.0' in metrics
