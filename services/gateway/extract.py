@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from hookgate.core.config import StrictModel
 from hookgate.gateway.bodies import ParsedBody
+from hookgate.gateway.headertext import header_text
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SOURCES = ("jsonpath", "xpath", "form", "header", "query", "path")
@@ -141,7 +142,7 @@ def _reader(cfg: VariableConfig) -> Reader:
         return lambda parts: parts.body.form.get(form_field) if parts.body is not None else None
     if cfg.header is not None:
         header = cfg.header
-        return lambda parts: parts.headers.get(header)
+        return lambda parts: header_text(parts.headers.get(header))
     if cfg.query is not None:
         query = cfg.query
         return lambda parts: parts.query.get(query)

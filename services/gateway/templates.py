@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from multidict import MultiMapping
 
+from hookgate.gateway.headertext import header_text
+
 BUILTINS = ("tenant", "trigger", "id", "type", "subject")
 _SCOPED = re.compile(r"^(vars|header|query)\.([A-Za-z0-9_.-]{1,128})$")
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -53,7 +55,7 @@ class TemplateValues:
         if p.scope == "vars":
             return self.variables.get(p.name)
         if p.scope == "header":
-            return self.headers.get(p.name)
+            return header_text(self.headers.get(p.name))
         return self.query.get(p.name)
 
 

@@ -164,3 +164,10 @@ def test_reads_body() -> None:
 def test_bad_declarations_fail_at_start_up(cfg: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         VariableConfig.model_validate(cfg)
+
+
+def test_header_bytes_that_are_not_utf8_become_replacement_characters() -> None:
+    # aiohttp hands over non-UTF-8 header bytes as lone surrogates (surrogateescape)
+    parts = RequestParts(headers=CIMultiDict({"X-Name": "caf\udce9", "X-Ok": "café"}))
+    out = extract({"name": {"header": "X-Name"}, "ok": {"header": "X-Ok"}}, parts)
+    assert out == {"name": "caf\ufffd", "ok": "café"}

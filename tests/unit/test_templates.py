@@ -71,3 +71,8 @@ def test_syntax_errors(source: str, message: str) -> None:
 def test_no_evaluation_of_values() -> None:
     values = TemplateValues(variables={"x": "{tenant}"}, builtins={"tenant": "acme"})
     assert Template("{vars.x}").render(values) == "{tenant}"
+
+
+def test_header_values_that_are_not_utf8_are_made_valid() -> None:
+    values = TemplateValues(headers=CIMultiDict({"X-E": "caf\udce9"}))
+    assert Template("t.{header.X-E}").render(values) == "t.caf\ufffd"
