@@ -219,6 +219,25 @@ def require_match(given: Sequence[bytes], expected: Sequence[bytes]) -> int:
     return index
 
 
+def hex_signatures(values: Sequence[str]) -> list[bytes]:
+    """The decodable hex signatures of a sender's list (Stripe ``v1``, Paddle ``h1``, PagerDuty ``v1``).
+
+    An entry that is not hex can match nothing and is skipped, as the senders' SDKs do; a list in
+    which no entry decodes is malformed, and an empty one is a missing signature.
+    """
+    if not values:
+        reject("missing_signature")
+    out = []
+    for value in values:
+        try:
+            out.append(bytes.fromhex(value.strip()))
+        except ValueError:
+            continue
+    if not out:
+        reject("malformed_signature")
+    return out
+
+
 def secrets_bytes(secrets: Sequence[object]) -> list[bytes]:
     """Secret values (pydantic ``SecretStr``) as bytes; several are active during a rotation."""
     out = []

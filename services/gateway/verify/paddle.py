@@ -20,12 +20,11 @@ from hookgate.gateway.verify.base import (
     Verdict,
     Verifier,
     WebhookRequest,
-    decode_hex,
     header_once,
+    hex_signatures,
     hmac_digests,
     only_value,
     parse_pairs,
-    reject,
     require_match,
     secrets_bytes,
 )
@@ -52,9 +51,7 @@ class PaddleVerifier(CheckedVerifier):
         pairs = parse_pairs(header_once(request.headers, "Paddle-Signature"), ";")
         ts = only_value(pairs, "ts", "missing_timestamp")
         timestamp = parse_unix(ts)
-        given = [decode_hex(v) for k, v in pairs if k == "h1"]
-        if not given:
-            reject("missing_signature")
+        given = hex_signatures([v for k, v in pairs if k == "h1"])
         require_match(given, hmac_digests(self._secrets, ts.encode() + b":" + request.body))
         check_window(timestamp, request.now, self._tolerance)
         event = json_object(request.body)

@@ -19,11 +19,10 @@ from hookgate.gateway.verify.base import (
     Verdict,
     Verifier,
     WebhookRequest,
-    decode_hex,
     header_once,
+    hex_signatures,
     hmac_digests,
     parse_pairs,
-    reject,
     require_match,
     secrets_bytes,
 )
@@ -45,9 +44,7 @@ class PagerDutyVerifier(CheckedVerifier):
 
     def check(self, request: WebhookRequest) -> Verdict:
         pairs = parse_pairs(header_once(request.headers, "X-PagerDuty-Signature"))
-        given = [decode_hex(v) for k, v in pairs if k == "v1"]
-        if not given:
-            reject("missing_signature")
+        given = hex_signatures([v for k, v in pairs if k == "v1"])
         require_match(given, hmac_digests(self._secrets, request.body))
         event = json_object(request.body)
         return Verdict(
