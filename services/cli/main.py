@@ -1,4 +1,7 @@
-"""``hookgate gateway``, ``hookgate consumer``, ``hookgate gen-id``, ``hookgate check-config``."""
+"""``hookgate gateway``, ``consumer``, ``gen-id``, ``check-config``.
+
+``send``, ``tail``, ``inspect`` and ``replay`` live in their own modules and are registered here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from hookgate.cli import inspect_event, replay, send, tail
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import configure_logging
 from hookgate.core.runtime import run
@@ -90,6 +94,12 @@ def check_config(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{config}: ok")
+
+
+app.command("send")(send.send)
+app.command("tail")(tail.tail)
+app.command("inspect")(inspect_event.inspect_event)
+app.command("replay")(replay.replay)
 
 
 def main() -> None:

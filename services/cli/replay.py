@@ -1,0 +1,212 @@
+"""``hookgate replay``: re-produce events byte-exact (value, key, headers) from one topic to another.
+
+The source range is fixed when the command starts (the end offsets of that moment), so replaying a
+topic into itself terminates. Sources: a topic, a tenant's topic, or a consumer group's dead-letter
+topic; a range by offsets (one partition) or by time; filters by CloudEvents type and id.
+Dead letters keep their ``hookgate_*`` headers; without ``--to-topic`` each goes back to the topic it
+came from (its ``hookgate_source_topic`` header).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import orjson
+import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from hookgate.cli.errors import CliError, exit_with
+from hookgate.cli.kafka_access import (
+    BootstrapOpt,
+    ConfigOpt,
+    KafkaAccess,
+    consumer,
+    load_access,
+    partitions_of,
+    producer,
+    run_async,
+    start_client,
+    topic_names,
+)
+from hookgate.cli.records import RecordFilter, parse_time, record_json
+
+SOURCE_TOPIC_HEADER = "hookgate_source_topic"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to replay: where from, which part of it, which records, and where to."""
+
+    source: str
+    target: str | None  # None: each record's SOURCE_TOPIC_HEADER
+    partition: int | None = None
+    start_offset: int | None = None
+    end_offset: int | None = None  # exclusive
+    since_ms: int | None = None
+    until_ms: int | None = None  # exclusive
+    wanted: RecordFilter = field(default_factory=RecordFilter)
+    limit: int | None = None
+    dry_run: bool = False
+    body: bool = False
+
+
+@dataclass(slots=True)
+class Summary:
+    scanned: int = 0
+    matched: int = 0
+    produced: int = 0
+    targets: dict[str, int] = field(default_factory=dict)
+
+
+def target_of(plan: Plan, headers: list[tuple[str, bytes]]) -> str:
+    if plan.target is not None:
+        return plan.target
+    for name, value in headers:
+        if name == SOURCE_TOPIC_HEADER and value:
+            return value.decode()
+    raise CliError(f"a record has no {SOURCE_TOPIC_HEADER} header: give --to-topic or --to-tenant", 1)
+
+
+async def _ranges(client: AIOKafkaConsumer, plan: Plan) -> dict[TopicPartition, tuple[int, int]]:
+    parts = await partitions_of(client, plan.source)
+    if plan.partition is not None:
+        tp = TopicPartition(plan.source, plan.partition)
+        if tp not in parts:
+            raise CliError(f"topic {plan.source!r} has partitions 0..{len(parts) - 1}, not {plan.partition}", 1)
+        parts = [tp]
+    firsts = await client.beginning_offsets(parts)
+    ends = await client.end_offsets(parts)
+    since = await client.offsets_for_times(dict.fromkeys(parts, plan.since_ms)) if plan.since_ms is not None else {}
+    until = await client.offsets_for_times(dict.fromkeys(parts, plan.until_ms)) if plan.until_ms is not None else {}
+    out: dict[TopicPartition, tuple[int, int]] = {}
+    for tp in parts:
+        start, end = firsts[tp], ends[tp]
+        if plan.start_offset is not None:
+            start = max(start, plan.start_offset)
+        if plan.end_offset is not None:
+            end = min(end, plan.end_offset)
+        if tp in since:
+            start = max(start, since[tp].offset if since[tp] is not None else end)
+        if tp in until and until[tp] is not None:
+            end = min(end, until[tp].offset)
+        if start < end:
+            out[tp] = (start, end)
+    return out
+
+
+async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
+    """Copy the planned records; returns once the broker acknowledged every one (acks=all)."""
+    client = consumer(access)
+    await start_client(client, access)
+    out = producer(access) if not plan.dry_run else None
+    summary = Summary()
+    try:
+        ranges = await _ranges(client, plan)
+        if out is not None:
+            await start_client(out, access)
+        pending: list[Any] = []
+        for tp, (start, end) in ranges.items():
+            client.assign([tp])
+            client.seek(tp, start)
+            position = start
+            while position < end:
+                batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
+                records = batch.get(tp, [])
+                if not records:
+                    position = max(position, await client.position(tp))
+                    continue
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    summary.scanned += 1
+                    headers = list(record.headers or ())
+                    if not plan.wanted.matches(headers):
+                        continue
+                    if plan.limit is not None and summary.matched >= plan.limit:
+                        break
+                    summary.matched += 1
+                    target = target_of(plan, headers)
+                    summary.targets[target] = summary.targets.get(target, 0) + 1
+                    if out is None:
+                        doc = {**record_json(record, body=plan.body), "replay_to": target}
+                        sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
+                        continue
+                    pending.append(await out.send(target, value=record.value, key=record.key, headers=headers))
+                position = records[-1].offset + 1
+                if plan.limit is not None and summary.matched >= plan.limit:
+                    break
+        for fut in pending:
+            await fut
+            summary.produced += 1
+        sys.stdout.buffer.flush()
+    finally:
+        await client.stop()
+        if out is not None:
+            await out.stop()
+    return summary
+
+
+def replay(
+    from_topic: Annotated[str | None, typer.Option("--from-topic", help="Source topic")] = None,
+    from_tenant: Annotated[str | None, typer.Option("--from-tenant", help="Or a tenant's event topic")] = None,
+    dead_letter: Annotated[
+        str | None, typer.Option("--dead-letter", help="Or the dead-letter topic of this consumer group")
+    ] = None,
+    to_topic: Annotated[str | None, typer.Option("--to-topic", help="Target topic")] = None,
+    to_tenant: Annotated[str | None, typer.Option("--to-tenant", help="Or a tenant's event topic")] = None,
+    partition: Annotated[int | None, typer.Option("--partition", "-p", min=0, help="Only this partition")] = None,
+    start_offset: Annotated[int | None, typer.Option("--start-offset", min=0, help="First offset (inclusive)")] = None,
+    end_offset: Annotated[int | None, typer.Option("--end-offset", min=0, help="Last offset (exclusive)")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="From this time (ISO 8601 or unix ms)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Before this time (ISO 8601 or unix ms)")] = None,
+    event_type: Annotated[list[str] | None, typer.Option("--type", help="Only this type (x.* = prefix)")] = None,
+    event_id: Annotated[list[str] | None, typer.Option("--id", help="Only this event id (repeatable)")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many events")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be replayed; write nothing")] = False,
+    body: Annotated[bool, typer.Option("--body", help="With --dry-run: print bodies too")] = False,
+    config: ConfigOpt = None,
+    bootstrap: BootstrapOpt = None,
+) -> None:
+    """Re-produce events (value, key and headers byte-exact) from a topic or dead letters to a topic."""
+    try:
+        access = load_access(config, bootstrap)
+        sources = topic_names(access, [from_topic] if from_topic else [], [from_tenant] if from_tenant else [])
+        if dead_letter:
+            sources.append(access.settings.topics.internal(f"deadletter.{dead_letter}"))
+        if len(sources) != 1:
+            raise CliError("name exactly one source: --from-topic, --from-tenant or --dead-letter")
+        targets = topic_names(access, [to_topic] if to_topic else [], [to_tenant] if to_tenant else [])
+        if len(targets) > 1:
+            raise CliError("name at most one target: --to-topic or --to-tenant")
+        if not targets and not dead_letter:
+            raise CliError("name the target: --to-topic or --to-tenant (only dead letters know where they came from)")
+        if (start_offset is not None or end_offset is not None) and partition is None:
+            raise CliError("offsets are per partition: add --partition with --start-offset/--end-offset")
+        try:
+            since_ms = parse_time(since) if since else None
+            until_ms = parse_time(until) if until else None
+        except ValueError as exc:
+            raise CliError(f"--since/--until: {exc}") from None
+        plan = Plan(
+            source=sources[0],
+            target=targets[0] if targets else None,
+            partition=partition,
+            start_offset=start_offset,
+            end_offset=end_offset,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            wanted=RecordFilter(types=tuple(event_type or ()), ids=frozenset(event_id or ())),
+            limit=limit,
+            dry_run=dry_run,
+            body=body,
+        )
+        summary = run_async(replay_events(access, plan))
+    except CliError as exc:
+        raise exit_with(exc) from None
+    verb = "would replay" if dry_run else "replayed"
+    where = ", ".join(f"{n} to {t}" for t, n in summary.targets.items()) or "nothing"
+    typer.echo(
+        f"replay: scanned {summary.scanned} records of {plan.source}; {verb} {summary.matched}: {where}", err=True
+    )
