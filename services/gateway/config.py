@@ -223,3 +223,13 @@ class GatewayConfig(StrictModel):
                     raise ValueError(f"triggers[{i}].{attr}: duplicate {attr}")
                 seen.add(value)
         return self
+
+    @model_validator(mode="after")
+    def _client_certs_need_mtls(self) -> Self:
+        tls = self.gateway.tls
+        for i, t in enumerate(self.triggers):
+            if t.client_cert_subjects and (tls is None or tls.client_ca is None):
+                raise ValueError(
+                    f"triggers[{i}].client_cert_subjects: needs gateway.tls.client_ca (the gateway terminating mTLS)"
+                )
+        return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hookgate.core.config import ConfigError, load_model
+from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.tls import TlsSettings, certificate_names, subject_allowed
 
 PEERCERT = {
@@ -31,3 +32,18 @@ def test_required_client_cert_needs_a_ca() -> None:
         load_model(TlsSettings, {"certfile": "c.pem", "keyfile": "k.pem", "require_client_cert": True}, "<t>")
     ok = load_model(TlsSettings, {"certfile": "c.pem", "keyfile": "k.pem", "client_ca": "ca.pem"}, "<t>")
     assert not ok.require_client_cert
+
+
+def test_client_cert_subjects_need_the_gateway_to_terminate_mtls() -> None:
+    trigger = {
+        "id": "abcdefghijklmnopqrstuvwxyz012345",
+        "name": "relay",
+        "tenant": "acme",
+        "verify": {"type": "none"},
+        "client_cert_subjects": ["relay.example.com"],
+    }
+    with pytest.raises(ConfigError, match=r"triggers\[0\]\.client_cert_subjects: needs gateway.tls.client_ca"):
+        load_model(GatewayConfig, {"triggers": [trigger]}, "<t>", env={})
+    tls = {"certfile": "c.pem", "keyfile": "k.pem", "client_ca": "ca.pem"}
+    cfg = load_model(GatewayConfig, {"gateway": {"tls": tls}, "triggers": [trigger]}, "<t>", env={})
+    assert cfg.triggers[0].client_cert_subjects == ["relay.example.com"]
