@@ -17,12 +17,13 @@ import io
 import urllib.parse
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import multipart
 import orjson
 from lxml import etree
-from multidict import MultiDict
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 MAX_XML_DEPTH = 100
 """Elements nested deeper than this make an XML body invalid."""
@@ -32,6 +33,7 @@ SLACK_PAYLOAD_FIELD = "payload"
 """The form field Slack (and others) carry a JSON document in."""
 
 _UTF8 = frozenset(("utf-8", "utf8"))
+_NO_FIELDS: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 
 
 class BodyKind(StrEnum):
@@ -59,6 +61,7 @@ class MediaType:
     boundary: str | None = None
 
 
+@lru_cache(maxsize=256)  # senders repeat a handful of Content-Type values
 def media_type(content_type: str) -> MediaType:
     """Classify a ``Content-Type`` value (``+json`` and ``+xml`` suffixes included)."""
     essence, params = multipart.parse_options_header(content_type)
@@ -93,7 +96,7 @@ class ParsedBody:
     json: Any = None
     has_json: bool = False
     xml: etree._Element | None = None
-    form: MultiDict[str] = field(default_factory=MultiDict)
+    form: MultiMapping[str] = field(default_factory=lambda: _NO_FIELDS)  # shared, read-only
     text: str | None = None
 
 

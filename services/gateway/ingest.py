@@ -197,7 +197,11 @@ class IngestHandler:
             except InvalidBody as exc:
                 if not cfg.accept_raw:
                     return Outcome(error_response(400, "invalid_body", str(exc)), "rejected", "invalid_body")
-        variables = trigger.extractor.extract(RequestParts(request.headers, request.query, subpath, parsed))
+        variables = (
+            trigger.extractor.extract(RequestParts(request.headers, request.query, subpath, parsed))
+            if trigger.extractor
+            else {}
+        )
 
         event_id = verdict.delivery_id or new_event_id()
         builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
