@@ -7,7 +7,8 @@ first group (or the whole match when it has none), and ``default`` stands in whe
 
 Values are strings: JSON strings as they are, other JSON values as compact JSON (``true``, ``3``,
 ``{"a":1}``), several matches as a JSON array; XPath elements as their text. A variable with no
-value and no default is absent, so a filter can test that it ``exists``.
+value and no default is absent, so a filter can test that it ``exists``. Values longer than
+``max_length`` (default 4096 characters) are cut, so a large JSON subtree cannot bloat the record.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from hookgate.gateway.bodies import ParsedBody
 from hookgate.gateway.headertext import header_text
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_LENGTH = 4096
+"""Default cap on a variable's length: variables ride in a Kafka header next to the whole body."""
 _SOURCES = ("jsonpath", "xpath", "form", "header", "query", "path")
 
 
@@ -44,6 +47,9 @@ class VariableConfig(StrictModel):
     path: bool = Field(default=False, description="The request path after /hooks/{id} (e.g. /deploy/prod)")
     regex: str | None = Field(default=None, description="Keep the first group (or the whole match)")
     default: str | None = None
+    max_length: int = Field(
+        default=MAX_LENGTH, ge=1, le=65_536, description="Longer values are cut to this many characters"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -85,13 +91,16 @@ class Variable:
     read: Reader
     regex: re.Pattern[str] | None
     default: str | None
+    max_length: int = MAX_LENGTH
 
     def value(self, parts: RequestParts) -> str | None:
         raw: str | None = self.read(parts)
         if raw is not None and self.regex is not None:
             m = self.regex.search(raw)
             raw = (m.group(1) if self.regex.groups else m.group(0)) if m else None
-        return self.default if raw is None else raw
+        if raw is None:
+            return self.default
+        return raw if len(raw) <= self.max_length else raw[: self.max_length]
 
 
 class Extractor:
@@ -121,7 +130,7 @@ def compile_variable(name: str, cfg: VariableConfig) -> Variable:
             regex = re.compile(cfg.regex)
         except re.error as exc:
             raise ValueError(f"regex does not compile: {exc}") from None
-    return Variable(name, _reader(cfg), regex, cfg.default)
+    return Variable(name, _reader(cfg), regex, cfg.default, cfg.max_length)
 
 
 def _reader(cfg: VariableConfig) -> Reader:

@@ -171,3 +171,9 @@ def test_header_bytes_that_are_not_utf8_become_replacement_characters() -> None:
     parts = RequestParts(headers=CIMultiDict({"X-Name": "caf\udce9", "X-Ok": "café"}))
     out = extract({"name": {"header": "X-Name"}, "ok": {"header": "X-Ok"}}, parts)
     assert out == {"name": "caf\ufffd", "ok": "café"}
+
+
+def test_long_values_are_cut_to_max_length() -> None:
+    parts = body(b'{"big": "' + b"x" * 5000 + b'", "list": [1, 2, 3]}', "application/json")
+    out = extract({"big": {"jsonpath": "$.big"}, "list": {"jsonpath": "$.list", "max_length": 4}}, parts)
+    assert out == {"big": "x" * 4096, "list": "[1,2"}
