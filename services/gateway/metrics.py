@@ -14,7 +14,7 @@ class GatewayMetrics:
         req_labels = ["outcome", "reason", "status_class"] + (["trigger"] if trigger_labels else [])
         self.requests = Counter(
             "hookgate_gateway_requests",
-            "Webhook requests by outcome (accepted, rejected, ignored, failed), reason and status class.",
+            "Webhook requests by outcome (accepted, rejected, ignored, handshake, failed), reason and status class.",
             req_labels,
             registry=self.registry,
         )
