@@ -17,13 +17,54 @@ class ListenSettings(StrictModel):
     port: int = Field(default=8081, ge=0, le=65535)
 
 
+class RetrySettings(StrictModel):
+    """Exponential backoff with jitter between attempts; ``Retry-After`` is honoured up to ``max_delay_seconds``."""
+
+    attempts: int = Field(default=5, ge=1, le=100, description="Tries in all, the first included.")
+    base_delay_seconds: float = Field(default=0.5, gt=0, le=3600)
+    max_delay_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        if self.max_delay_seconds < self.base_delay_seconds:
+            raise ValueError("max_delay_seconds must be at least base_delay_seconds")
+        return self
+
+
+class DedupeSettings(StrictModel):
+    """The (workflow, event id) store that keeps an action from running twice; see docs/consumers.md."""
+
+    enabled: bool = True
+    retention_seconds: float = Field(default=7 * 24 * 3600, ge=60, description="Also the changelog's retention.ms.")
+    max_entries: int = Field(default=100_000, ge=100, description="Per changelog partition; oldest evicted first.")
+    topic: str | None = Field(default=None, description="Default {prefix}._dedupe.{group_id}.")
+
+
+class DeadLetterSettings(StrictModel):
+    topic: str | None = Field(default=None, description="Default {prefix}._deadletter.{group_id}.")
+
+
+class BreakerSettings(StrictModel):
+    """Per-target circuit breaker (target = the workflow URL's scheme://host:port)."""
+
+    enabled: bool = True
+    failure_threshold: int = Field(default=5, ge=1, le=10_000, description="Consecutive failures that open it.")
+    reset_seconds: float = Field(default=30.0, gt=0, le=3600, description="Open this long before one probe.")
+
+
 class ConsumerSettings(StrictModel):
-    group_id: str = "hookgate-workflows"
+    group_id: str = Field(default="hookgate-workflows", pattern=r"^[a-zA-Z0-9._-]{1,200}$")
     topics: list[str] = Field(default_factory=list)
     topic_pattern: str | None = Field(default=None, description="Regex over topic names, e.g. ^hookgate\\.")
     listen: ListenSettings = Field(default_factory=ListenSettings)
     log_level: str = "info"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+    max_in_flight: int = Field(default=1000, ge=1, le=1_000_000, description="Records read but not finished.")
+    commit_interval_seconds: float = Field(default=1.0, gt=0, le=300)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
+    dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     @field_validator("topic_pattern")
     @classmethod

@@ -1,43 +1,90 @@
-"""The consumer's Prometheus metrics, in a registry of its own."""
+"""The consumer's Prometheus metrics, in a registry of its own.
+
+Labels stay bounded: topic and partition (bounded by the topics subscribed), workflow (by config),
+target (scheme://host:port of configured URLs), outcome and reason (fixed vocabularies).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hookgate.core.metrics import LATENCY_BUCKETS
+
+# End-to-end latency includes queueing and retries, so it reaches further than one action.
+E2E_BUCKETS = (*LATENCY_BUCKETS, 30.0, 60.0, 300.0)
 
 
 class ConsumerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.consumed = Counter(
-            "hookgate_consumer_events_consumed", "Records read from Kafka.", ["topic"], registry=self.registry
-        )
+        r = self.registry
+        self.consumed = Counter("hookgate_consumer_events_consumed", "Records read from Kafka.", ["topic"], registry=r)
         self.invalid = Counter(
             "hookgate_consumer_events_invalid",
             "Records that are not hookgate CloudEvents (skipped).",
             ["topic"],
-            registry=self.registry,
+            registry=r,
         )
         self.matched = Counter(
-            "hookgate_consumer_events_matched",
-            "Events matched to a workflow.",
-            ["workflow"],
-            registry=self.registry,
+            "hookgate_consumer_events_matched", "Events matched to a workflow.", ["workflow"], registry=r
+        )
+        self.deliveries = Counter(
+            "hookgate_consumer_deliveries",
+            "Events finished per workflow by outcome: succeeded, deadlettered, deduplicated (already done before).",
+            ["workflow", "outcome"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "hookgate_consumer_retries",
+            "Attempts scheduled again after a failure, by reason (status_5xx, status_4xx, error, circuit_open).",
+            ["workflow", "reason"],
+            registry=r,
         )
         self.actions = Counter(
             "hookgate_consumer_actions",
-            "Workflow action attempts by outcome (succeeded, failed).",
+            "Workflow action attempts by outcome (succeeded, failed, rejected by an open circuit).",
             ["workflow", "outcome"],
-            registry=self.registry,
+            registry=r,
         )
         self.action_seconds = Histogram(
             "hookgate_consumer_action_duration_seconds",
             "Duration of one workflow action attempt.",
             ["workflow"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=r,
         )
-        self.commits = Counter(
-            "hookgate_consumer_commits", "Offset commits by outcome.", ["outcome"], registry=self.registry
+        self.end_to_end_seconds = Histogram(
+            "hookgate_consumer_end_to_end_seconds",
+            "From the event's CloudEvents time to its workflow action finishing successfully.",
+            ["workflow"],
+            buckets=E2E_BUCKETS,
+            registry=r,
+        )
+        self.lag = Gauge(
+            "hookgate_consumer_lag_records",
+            "Records of an assigned partition not yet finished: high watermark minus committable offset.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.assigned = Gauge(
+            "hookgate_consumer_assigned_partitions", "Partitions this member currently owns.", registry=r
+        )
+        self.in_flight = Gauge("hookgate_consumer_in_flight_records", "Records read but not finished.", registry=r)
+        self.rebalances = Counter(
+            "hookgate_consumer_rebalances", "Partition assignments and revocations.", ["kind"], registry=r
+        )
+        self.circuit = Gauge(
+            "hookgate_consumer_circuit_state",
+            "Circuit breaker state per target: 0 closed, 1 half-open, 2 open.",
+            ["target"],
+            registry=r,
+        )
+        self.commits = Counter("hookgate_consumer_commits", "Offset commits by outcome.", ["outcome"], registry=r)
+        self.dedupe_entries = Gauge(
+            "hookgate_consumer_dedupe_entries", "Finished runs held in memory by the dedupe store.", registry=r
+        )
+        self.dedupe_restored = Counter(
+            "hookgate_consumer_dedupe_restored_records",
+            "Changelog records read while restoring dedupe state on assignment.",
+            registry=r,
         )

@@ -1,40 +1,82 @@
-"""The fetch loop: read records, run the matching workflows, commit what is finished.
+"""The fetch loop: read records, hand each to its workflows, commit what is finished.
 
-Offsets are committed only after every matching workflow of a record succeeded, so a crash
-replays from the last finished record (at least once). Partitions of one fetch are processed
-concurrently; records of one partition in order.
+- **At least once.** Auto-commit is off. A record's offset counts as finished only when every matching
+  workflow succeeded, was deduplicated or was dead-lettered (and the done record / dead letter was
+  acknowledged by Kafka); :class:`PartitionOffsets` commits up to the first unfinished record. Commits
+  happen every ``commit_interval_seconds``, on partition revocation and on shutdown.
+- **Bounded concurrency.** At most ``max_in_flight`` records are read but unfinished; beyond that the
+  assigned partitions are paused (the loop keeps polling so the member stays in the group).
+- **Order.** Runs of one (partition, workflow, record key) start in offset order (``ordering.py``);
+  different keys, partitions and workflows run concurrently.
+- **Rebalance.** On revocation, no new attempt starts for the revoked partitions, attempts already running
+  finish (their done records are written), backoff waits are abandoned, and what is finished is committed
+  before the partitions are given up. On assignment, the dedupe changelog is restored first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+import re
 import time
+from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
+from hookgate.consumer.breaker import Breakers, BreakerState, CircuitBreaker
 from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.deadletter import DeadLetters
+from hookgate.consumer.dedupe import DedupeTable
+from hookgate.consumer.dedupe_changelog import DedupeChangelog
+from hookgate.consumer.delivery import Deliverer, Job
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.workflows import Workflow, WorkflowSet
+from hookgate.consumer.offsets import PartitionOffsets
+from hookgate.consumer.ordering import KeySequencer
+from hookgate.consumer.retry import RetryPolicy
+from hookgate.consumer.workflows import WorkflowSet
 from hookgate.core.envelope import Envelope, EnvelopeError
-from hookgate.core.kafka import make_consumer
+from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer
 from hookgate.core.logging import get_logger
 
 log = get_logger("hookgate.consumer")
 
 
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+def source_pattern(config: ConsumerConfig) -> str:
+    """The configured topic pattern minus hookgate's internal topics (``{prefix}._*``), which it would match."""
+    internal = re.escape(config.kafka.topics.internal(""))
+    return f"(?!{internal})(?:{config.consumer.topic_pattern})"
+
+
+def dedupe_topic(config: ConsumerConfig) -> str:
+    s = config.consumer
+    return s.dedupe.topic or config.kafka.topics.internal(f"dedupe.{s.group_id}")
+
+
+def dead_letter_topic(config: ConsumerConfig) -> str:
+    s = config.consumer
+    return s.dead_letter.topic or config.kafka.topics.internal(f"deadletter.{s.group_id}")
+
+
+@dataclass
+class _Partition:
+    tp: TopicPartition
+    offsets: PartitionOffsets = field(default_factory=PartitionOffsets)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    abort: asyncio.Event = field(default_factory=asyncio.Event)
+    committed: int | None = None
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._runner.commit_finished()
+        await self._runner.on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        log.info("partitions_assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+        await self._runner.on_assigned(assigned)
 
 
 class Runner:
@@ -45,113 +87,279 @@ class Runner:
         self._workflows = workflows
         self._metrics = metrics
         self._consumer: AIOKafkaConsumer | None = None
-        self._finished: dict[TopicPartition, int] = {}
-        self._stop = asyncio.Event()
-        self.assigned = False
+        self._producer: AIOKafkaProducer | None = None
+        self._dedupe: DedupeChangelog | None = None
+        self._deliverer: Deliverer | None = None
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._sequencer = KeySequencer()
+        self._in_flight = 0
+        self._paused: set[TopicPartition] = set()
+        self._joined = False
+        self._stopping = False
+        s = config.consumer
+
+        def breaker(target: str) -> CircuitBreaker:
+            gauge = metrics.circuit.labels(target)
+            gauge.set(BreakerState.CLOSED)
+            threshold = s.breaker.failure_threshold if s.breaker.enabled else 2**31
+            return CircuitBreaker(threshold, s.breaker.reset_seconds, on_change=lambda st: gauge.set(st))
+
+        self._breakers = Breakers(breaker)
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Ready once connected and a member of the group (an assignment arrived, possibly empty)."""
+        if self._stopping:
+            return False, {"kafka": "stopping"}
         if self._consumer is None:
             return False, {"kafka": "connecting"}
-        return True, {"kafka": "ok"}
+        if not self._joined:
+            return False, {"kafka": "ok", "group": "joining"}
+        return True, {"kafka": "ok", "group": "member"}
 
-    async def commit_finished(self) -> None:
-        consumer, finished = self._consumer, self._finished
-        if consumer is None or not finished:
-            return
-        self._finished = {}
-        offsets = {tp: OffsetAndMetadata(off, "") for tp, off in finished.items()}
-        try:
-            await consumer.commit(offsets)
-            self._metrics.commits.labels("ok").inc()
-        except (CommitFailedError, KafkaError) as exc:
-            # The group moved on; the new owner replays from the last committed offset.
-            self._metrics.commits.labels("failed").inc()
-            log.warning("commit_failed", reason=type(exc).__name__)
+    # -- lifecycle -------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        settings = self._config.consumer
-        self._stop = stop
-        consumer = make_consumer(self._config.kafka, group_id=settings.group_id, max_poll_records=500)
-        listener = _CommitOnRevoke(self)
-        if settings.topic_pattern:
-            consumer.subscribe(pattern=settings.topic_pattern, listener=listener)
-        else:
-            consumer.subscribe(topics=settings.topics, listener=listener)
-        await self._start(consumer, stop)
-        if stop.is_set():
+        """Consume until ``stop`` is set; then finish in-flight work within the grace period and commit."""
+        if not await self._connect(stop):
             return
-        self._consumer = consumer
+        consumer = self._consumer
+        assert consumer is not None
         try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500)
-                if not batches:
-                    continue
-                await asyncio.gather(*(self._partition(tp, recs) for tp, recs in batches.items()))
-                await self.commit_finished()
+            await self._loop(consumer, stop)
         finally:
-            await self.commit_finished()
+            self._stopping = True
+            # Stop fetching (pause everything), let running attempts finish, commit, leave the group.
+            with contextlib.suppress(Exception):
+                consumer.pause(*consumer.assignment())
+            await self._drain(list(self._parts.values()), self._config.consumer.shutdown_grace_seconds)
+            await self._commit(list(self._parts.values()))
             await consumer.stop()
             self._consumer = None
+            if self._dedupe is not None:
+                await self._dedupe.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+            log.info("consumer_left_group", group=self._config.consumer.group_id)
 
-    async def _start(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+    async def _connect(self, stop: asyncio.Event) -> bool:
+        """Create the internal topics, start the producer, restore-consumer and group consumer."""
+        cfg, s = self._config, self._config.consumer
         delay = 0.2
+        while not stop.is_set():
+            producer: AIOKafkaProducer | None = None
+            try:
+                admin = TopicAdmin(cfg.kafka)
+                await admin.ensure([dead_letter_topic(cfg)])
+                if s.dedupe.enabled:
+                    retention_ms = str(int(s.dedupe.retention_seconds * 1000))
+                    await admin.ensure(
+                        [dedupe_topic(cfg)],
+                        config={"cleanup.policy": "compact,delete", "retention.ms": retention_ms},
+                    )
+                producer = make_producer(cfg.kafka)
+                await producer.start()
+                if s.dedupe.enabled:
+                    dedupe = DedupeChangelog(
+                        cfg.kafka,
+                        producer,
+                        dedupe_topic(cfg),
+                        lambda: DedupeTable(s.dedupe.retention_seconds, s.dedupe.max_entries),
+                    )
+                    await dedupe.start()
+                    self._dedupe = dedupe
+                self._producer = producer
+                break
+            except (KafkaError, OSError, RuntimeError) as exc:
+                if producer is not None:
+                    await producer.stop()
+                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 5.0)
+        if stop.is_set():
+            if self._producer is not None:
+                await self._producer.stop()
+            return False
+        self._deliverer = Deliverer(
+            policy=RetryPolicy(s.retry.attempts, s.retry.base_delay_seconds, s.retry.max_delay_seconds),
+            breakers=self._breakers,
+            dedupe=self._dedupe,
+            dead_letters=DeadLetters(self._producer, dead_letter_topic(cfg)),
+            metrics=self._metrics,
+            sequencer=self._sequencer,
+        )
+        consumer = make_consumer(
+            cfg.kafka,
+            group_id=s.group_id,
+            max_poll_records=min(s.max_in_flight, 500),
+            # A pattern picks up a new tenant's topic at the next metadata refresh: keep that short.
+            metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
+        )
+        listener = _Listener(self)
+        if s.topic_pattern:
+            consumer.subscribe(pattern=source_pattern(cfg), listener=listener)
+        else:
+            consumer.subscribe(topics=s.topics, listener=listener)
         while not stop.is_set():
             try:
                 await consumer.start()
-                return
+                self._consumer = consumer
+                return True
             except (KafkaError, OSError) as exc:
                 log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 5.0)
+        return False
 
-    async def _partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        for record in records:
-            if not await self._record(tp, record):
-                return  # stopping: leave this record uncommitted
-            self._finished[tp] = record.offset + 1
+    async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        s = self._config.consumer
+        next_commit = time.monotonic() + s.commit_interval_seconds
+        while not stop.is_set():
+            self._apply_backpressure(consumer)
+            room = max(1, s.max_in_flight - self._in_flight)
+            batches = await consumer.getmany(timeout_ms=200, max_records=room)
+            for tp, records in batches.items():
+                part = self._parts.get(tp)
+                if part is None or part.abort.is_set():
+                    continue  # fetched before a revocation: the new owner reads it again
+                for record in records:
+                    self._dispatch(part, record)
+            if time.monotonic() >= next_commit:
+                await self._commit(list(self._parts.values()))
+                self._observe(consumer)
+                next_commit = time.monotonic() + s.commit_interval_seconds
 
-    async def _record(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> bool:
+    def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
+        full = self._in_flight >= self._config.consumer.max_in_flight
+        if full:
+            assigned = consumer.assignment() - self._paused
+            if assigned:
+                consumer.pause(*assigned)
+                self._paused |= assigned
+        elif self._paused:
+            still = self._paused & consumer.assignment()
+            if still:
+                consumer.resume(*still)
+            self._paused.clear()
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def _dispatch(self, part: _Partition, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Hand a record to its workflows. Synchronous, so per-key gates are taken in offset order."""
+        tp = part.tp
         self._metrics.consumed.labels(tp.topic).inc()
+        part.offsets.add(record.offset)
         try:
             event = Envelope.from_record(record.headers, record.value)
         except EnvelopeError as exc:
             self._metrics.invalid.labels(tp.topic).inc()
-            log.warning(
-                "invalid_record",
-                topic=tp.topic,
-                partition=tp.partition,
-                offset=record.offset,
-                reason=str(exc),
-            )
-            return True
-        for wf in self._workflows.select(event):
+            log.warning("invalid_record", topic=tp.topic, partition=tp.partition, offset=record.offset, reason=str(exc))
+            part.offsets.finish(record.offset)
+            return
+        workflows = self._workflows.select(event, tp.topic)
+        if not workflows:
+            part.offsets.finish(record.offset)
+            return
+        assert self._deliverer is not None
+        jobs = []
+        for wf in workflows:
             self._metrics.matched.labels(wf.name).inc()
-            if not await self._deliver(wf, event):
-                return False
-        return True
+            seq_key = (tp, wf.name, record.key)
+            after, gate = self._sequencer.enter(seq_key)
+            jobs.append(Job(wf, event, record, tp, seq_key, after, gate, part.abort))
+        self._in_flight += 1
+        self._metrics.in_flight.set(self._in_flight)
+        task = asyncio.create_task(self._run_record(part, record.offset, jobs))
+        part.tasks.add(task)
+        task.add_done_callback(part.tasks.discard)
 
-    async def _deliver(self, wf: Workflow, event: Envelope) -> bool:
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            result = await wf.run(event)
-            self._metrics.action_seconds.labels(wf.name).observe(time.perf_counter() - started)
-            self._metrics.actions.labels(wf.name, "succeeded" if result.ok else "failed").inc()
-            log.info(
-                "action",
-                workflow=wf.name,
-                event_id=event.id,
-                tenant=event.tenant,
-                outcome="succeeded" if result.ok else "failed",
-                reason=result.error,
-                attempt=attempt,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
-            if result.ok:
-                return True
-            delay = min(0.2 * 2 ** min(attempt, 8), 30.0) * random.uniform(0.5, 1.0)  # noqa: S311
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
-            if self._stop.is_set():
-                return False
+    async def _run_record(self, part: _Partition, offset: int, jobs: list[Job]) -> None:
+        deliverer = self._deliverer
+        assert deliverer is not None
+        try:
+            results = await asyncio.gather(*(deliverer.run(job) for job in jobs))
+            if all(results):
+                part.offsets.finish(offset)
+        finally:
+            self._in_flight -= 1
+            self._metrics.in_flight.set(self._in_flight)
+
+    # -- commits and rebalances ------------------------------------------------------------------
+
+    async def _commit(self, parts: list[_Partition]) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for part in parts:
+            off = part.offsets.committable()
+            if off is not None and off != part.committed:
+                offsets[part.tp] = OffsetAndMetadata(off, "")
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+            for part in parts:
+                if part.tp in offsets:
+                    part.committed = offsets[part.tp].offset
+            self._metrics.commits.labels("ok").inc()
+        except (CommitFailedError, KafkaError) as exc:
+            # The group moved on; the new owner replays from the last committed offset, and dedupe
+            # keeps the replayed runs from happening again.
+            self._metrics.commits.labels("failed").inc()
+            log.warning("commit_failed", reason=type(exc).__name__)
+
+    def _observe(self, consumer: AIOKafkaConsumer) -> None:
+        for part in self._parts.values():
+            hw = consumer.highwater(part.tp)
+            low = part.offsets.lowest_pending
+            if low is None:
+                low = part.offsets.committable()
+            if hw is not None and low is not None:
+                self._metrics.lag.labels(part.tp.topic, str(part.tp.partition)).set(max(0, hw - low))
+        if self._dedupe is not None:
+            self._metrics.dedupe_entries.set(self._dedupe.entries())
+
+    async def _drain(self, parts: list[_Partition], grace: float) -> None:
+        """Abort retries and queued runs; let running attempts finish within ``grace``, then cancel."""
+        tasks: set[asyncio.Task[None]] = set()
+        for part in parts:
+            part.abort.set()
+            tasks |= part.tasks
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            # An attempt cut off here may have reached its target without a done record: the next owner
+            # runs it again, and the Idempotency-Key lets the target drop the repeat.
+            log.warning("drain_timeout", cancelled=len(late), grace_s=grace)
+            await asyncio.wait(late)
+
+    async def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels("revoked").inc()
+        parts = [self._parts[tp] for tp in revoked if tp in self._parts]
+        await self._drain(parts, self._config.consumer.shutdown_grace_seconds)
+        await self._commit(parts)
+        for part in parts:
+            del self._parts[part.tp]
+            self._paused.discard(part.tp)
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(part.tp.topic, str(part.tp.partition))
+        self._metrics.assigned.set(len(self._parts))
+        log.info("partitions_revoked", partitions=[f"{tp.topic}:{tp.partition}" for tp in revoked])
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels("assigned").inc()
+        owned = [*self._parts, *assigned]
+        if self._dedupe is not None:
+            self._dedupe.forget(tp.partition for tp in owned)
+            restored = await self._dedupe.restore(tp.partition for tp in assigned)
+            self._metrics.dedupe_restored.inc(restored)
+        for tp in assigned:
+            self._parts.setdefault(tp, _Partition(tp))
+        self._metrics.assigned.set(len(self._parts))
+        self._joined = True
+        log.info("partitions_assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])

@@ -1,0 +1,86 @@
+"""The dead-letter topic: where an event goes when a workflow gave up on it.
+
+The record is the original one, value byte-exact and headers kept, plus ``hookgate_*`` headers saying
+which workflow failed, how, after how many attempts, and where the event came from, so an operator can
+inspect it and re-drive it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+
+from hookgate.consumer.workflows import ActionResult
+
+H_WORKFLOW = "hookgate_workflow"
+H_ERROR = "hookgate_error"
+H_STATUS = "hookgate_status"
+H_ATTEMPTS = "hookgate_attempts"
+H_TOPIC = "hookgate_source_topic"
+H_PARTITION = "hookgate_source_partition"
+H_OFFSET = "hookgate_source_offset"
+H_FAILED_AT = "hookgate_failed_at"
+_OURS = frozenset((H_WORKFLOW, H_ERROR, H_STATUS, H_ATTEMPTS, H_TOPIC, H_PARTITION, H_OFFSET, H_FAILED_AT))
+
+
+def dead_letter_headers(
+    original: Sequence[tuple[str, bytes]],
+    *,
+    workflow: str,
+    result: ActionResult,
+    attempts: int,
+    topic: str,
+    partition: int,
+    offset: int,
+    failed_at: float,
+) -> list[tuple[str, bytes]]:
+    """The original headers (minus earlier ``hookgate_*`` ones, when a dead letter is re-driven) plus ours."""
+    headers = [(k, v) for k, v in original if k not in _OURS]
+    headers += [
+        (H_WORKFLOW, workflow.encode()),
+        (H_ERROR, (result.error or "failed").encode()),
+        (H_ATTEMPTS, str(attempts).encode()),
+        (H_TOPIC, topic.encode()),
+        (H_PARTITION, str(partition).encode()),
+        (H_OFFSET, str(offset).encode()),
+        (H_FAILED_AT, str(int(failed_at * 1000)).encode()),
+    ]
+    if result.status is not None:
+        headers.append((H_STATUS, str(result.status).encode()))
+    return headers
+
+
+class DeadLetters:
+    """Writes dead letters with the shared idempotent ``acks=all`` producer."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._producer = producer
+        self.topic = topic
+
+    async def publish(
+        self,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        workflow: str,
+        result: ActionResult,
+        attempts: int,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> None:
+        """Returns once the broker acknowledged the record; raises a KafkaError otherwise."""
+        all_headers = dead_letter_headers(
+            headers,
+            workflow=workflow,
+            result=result,
+            attempts=attempts,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            failed_at=time.time(),
+        )
+        await self._producer.send_and_wait(self.topic, value=value, key=key, headers=all_headers)
