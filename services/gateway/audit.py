@@ -11,7 +11,7 @@ signatures and configured headers are redacted.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,10 +116,13 @@ class AuditRecord:
     headers: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if self.headers is None:
-            del d["headers"]
+        d = {name: getattr(self, name) for name in _FIELDS}
+        if self.headers is not None:
+            d["headers"] = dict(self.headers)
         return d
+
+
+_FIELDS = tuple(f.name for f in fields(AuditRecord) if f.name != "headers")
 
 
 class Auditor:

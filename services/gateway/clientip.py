@@ -12,6 +12,7 @@ Pure: no I/O; the handler passes in the peer address, the headers and the reques
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -72,8 +73,12 @@ class ProxySettings(StrictModel):
         return v.rstrip("/")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ip(value: str) -> IpAddress | None:
-    """An address; IPv4-mapped IPv6 (``::ffff:192.0.2.1``) becomes IPv4, so one rule covers both."""
+    """An address; IPv4-mapped IPv6 (``::ffff:192.0.2.1``) becomes IPv4, so one rule covers both.
+
+    Cached: proxies and senders repeat a few addresses, and parsing is most of the resolution's cost.
+    """
     try:
         ip = ipaddress.ip_address(value.strip())
     except ValueError:
