@@ -22,19 +22,26 @@ from hookgate.cli.kafka_access import (
 )
 from hookgate.cli.records import RecordFilter, record_json
 
+STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
+
 
 async def _read_range(client: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int) -> list[Any]:
     """Records of ``tp`` with offsets in [start, end) (compacted or aborted offsets may be missing)."""
     client.assign([tp])
     client.seek(tp, start)
     out: list[Any] = []
+    idle = 0
     while start < end:
         batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
         records = batch.get(tp, [])
         if not records:
             if await client.position(tp) >= end:
                 break
+            idle += 1
+            if idle > STALL_FETCHES:
+                raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {start} before {end}", 1)
             continue
+        idle = 0
         for record in records:
             if record.offset >= end:
                 return out

@@ -16,7 +16,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hookgate.cli.errors import CliError
 from hookgate.core.config import ConfigError, load_model
@@ -101,6 +102,26 @@ async def partitions_of(client: AIOKafkaConsumer, topic: str) -> list[TopicParti
     if not parts:
         raise CliError(f"topic {topic!r} does not exist", code=1)
     return [TopicPartition(topic, p) for p in sorted(parts)]
+
+
+async def ensure_topic(access: KafkaAccess, topic: str) -> None:
+    """Create ``topic`` when missing, with the configured partitions and replication (never broker auto-create)."""
+    ts = access.settings.topics
+    admin = AIOKafkaAdminClient(**access.kwargs())
+    try:
+        await admin.start()
+        if topic in set(await admin.list_topics()):
+            return
+        resp = await admin.create_topics(
+            [NewTopic(topic, ts.partitions, ts.replication_factor, topic_configs=dict(ts.config))]
+        )
+        for name, code, *_ in resp.topic_errors:
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise CliError(f"creating topic {name} failed with Kafka error code {code}", 1)
+    except (KafkaError, OSError) as exc:
+        raise CliError(f"cannot create topic {topic} at {access.bootstrap}: {exc}", 1) from None
+    finally:
+        await admin.close()
 
 
 async def start_client(client: AIOKafkaConsumer | AIOKafkaProducer, access: KafkaAccess) -> None:

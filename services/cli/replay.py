@@ -23,6 +23,7 @@ from hookgate.cli.kafka_access import (
     ConfigOpt,
     KafkaAccess,
     consumer,
+    ensure_topic,
     load_access,
     partitions_of,
     producer,
@@ -33,6 +34,7 @@ from hookgate.cli.kafka_access import (
 from hookgate.cli.records import RecordFilter, parse_time, record_json
 
 SOURCE_TOPIC_HEADER = "hookgate_source_topic"
+STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +109,22 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
         if out is not None:
             await start_client(out, access)
         pending: list[Any] = []
+        created: set[str] = set()
         for tp, (start, end) in ranges.items():
             client.assign([tp])
             client.seek(tp, start)
-            position = start
+            position, idle = start, 0
             while position < end:
                 batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
                 records = batch.get(tp, [])
                 if not records:
-                    position = max(position, await client.position(tp))
+                    moved = await client.position(tp)
+                    idle = idle + 1 if moved <= position else 0
+                    if idle > STALL_FETCHES:
+                        raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {position} before {end}", 1)
+                    position = max(position, moved)
                     continue
+                idle = 0
                 for record in records:
                     if record.offset >= end:
                         break
@@ -133,6 +141,9 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
                         doc = {**record_json(record, body=plan.body), "replay_to": target}
                         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
                         continue
+                    if target not in created:
+                        await ensure_topic(access, target)
+                        created.add(target)
                     pending.append(await out.send(target, value=record.value, key=record.key, headers=headers))
                 position = records[-1].offset + 1
                 if plan.limit is not None and summary.matched >= plan.limit:
