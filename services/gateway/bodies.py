@@ -136,6 +136,8 @@ def _parse_json(data: bytes | str, charset: str | None, what: str) -> Any:
     # JSON is UTF-8 (RFC 8259); honour another declared charset by decoding first.
     if isinstance(data, bytes) and charset and charset not in _UTF8:
         source = decode_text(data, charset)
+    elif isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf"):
+        source = data[3:]  # RFC 8259 lets parsers ignore a byte order mark; orjson refuses one
     try:
         return orjson.loads(source)
     except orjson.JSONDecodeError as exc:

@@ -74,6 +74,10 @@ def test_json_in_declared_charset() -> None:
     assert parsed.json == {"name": "café"}
 
 
+def test_json_byte_order_mark_is_ignored() -> None:
+    assert parse(b'\xef\xbb\xbf{"a": 1}', "application/json").json == {"a": 1}
+
+
 def test_unknown_charset() -> None:
     with pytest.raises(InvalidBody, match="charset 'x-nope' is not known"):
         parse(b"{}", "application/json; charset=x-nope")
