@@ -139,7 +139,7 @@ def _reader(cfg: VariableConfig) -> Reader:
             path = jsonpath.compile(cfg.jsonpath)
         except jsonpath.JSONPathError as exc:
             raise ValueError(f"jsonpath does not compile: {exc}") from None
-        return lambda parts: _from_json(path, parts.body)
+        return lambda parts: json_value(path, parts.body)
     if cfg.xpath is not None:
         try:
             xpath = etree.XPath(cfg.xpath, namespaces=cfg.namespaces or None)
@@ -158,7 +158,8 @@ def _reader(cfg: VariableConfig) -> Reader:
     return lambda parts: parts.path
 
 
-def _from_json(path: jsonpath.JSONPath | jsonpath.CompoundJSONPath, body: ParsedBody | None) -> str | None:
+def json_value(path: jsonpath.JSONPath | jsonpath.CompoundJSONPath, body: ParsedBody | None) -> str | None:
+    """What ``path`` selects in the body's JSON document, as a variable value (``None``: nothing)."""
     if body is None or not body.has_json:
         return None
     found = path.findall(body.json)

@@ -205,7 +205,7 @@ class IngestHandler:
 
         event_id = verdict.delivery_id or new_event_id()
         builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
-        values = TemplateValues(builtins, variables, request.headers, request.query)
+        values = TemplateValues(builtins, variables, request.headers, request.query, parsed)
         event_type, subject = shape_event(trigger, verdict.event_type or cfg.type, verdict.subject, values)
         if trigger.ingress_filter is not None:
             ignored = trigger.ingress_filter.ignore_reason(event_type, variables)

@@ -6,7 +6,10 @@ literal braces. A placeholder is one of
 - ``tenant``, ``trigger``, ``id``, ``type``, ``subject``: the event's own values;
 - ``vars.NAME``: a variable extracted for the trigger (see :mod:`hookgate.gateway.extract`);
 - ``header.NAME``: a request header (case-insensitive, first value);
-- ``query.NAME``: a query parameter (first value).
+- ``query.NAME``: a query parameter (first value);
+- ``$...``: a JSONPath into the JSON body (or a form's JSON ``payload``), e.g. ``{$.action}``; the value
+  follows the rules of JSONPath variables. Such a path may not contain ``|``, ``{`` or ``}``: declare a
+  variable for those.
 
 A missing value renders as the default, or as nothing when there is none. Nothing is evaluated:
 templates are parsed once at start-up into literal and lookup parts.
@@ -18,8 +21,11 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+import jsonpath
 from multidict import MultiMapping
 
+from hookgate.gateway.bodies import ParsedBody
+from hookgate.gateway.extract import json_value
 from hookgate.gateway.headertext import header_text
 
 BUILTINS = ("tenant", "trigger", "id", "type", "subject")
@@ -33,7 +39,7 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Placeholder:
-    """One ``{...}`` lookup: its scope (``builtin``, ``vars``, ``header``, ``query``), name and default."""
+    """One ``{...}`` lookup: its scope (``builtin``, ``vars``, ``header``, ``query``, ``body``), name and default."""
 
     scope: str
     name: str
@@ -48,6 +54,7 @@ class TemplateValues:
     variables: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     query: MultiMapping[str] | Mapping[str, str] = field(default_factory=dict)
+    body: ParsedBody | None = None
 
     def lookup(self, p: Placeholder) -> str | None:
         if p.scope == "builtin":
@@ -62,11 +69,18 @@ class TemplateValues:
 class Template:
     """A parsed template; :meth:`render` fills it for one request."""
 
-    __slots__ = ("parts", "source")
+    __slots__ = ("_paths", "parts", "source")
 
     def __init__(self, source: str, builtins: Collection[str] = BUILTINS) -> None:
         self.source = source
         self.parts: tuple[str | Placeholder, ...] = tuple(_parse(source, builtins))
+        self._paths: dict[str, jsonpath.JSONPath | jsonpath.CompoundJSONPath] = {}
+        for p in self.placeholders:
+            if p.scope == "body":
+                try:
+                    self._paths[p.name] = jsonpath.compile(p.name)
+                except jsonpath.JSONPathError as exc:
+                    raise TemplateError(f"{{{p.name}}}: JSONPath does not compile: {exc}") from None
 
     @property
     def placeholders(self) -> list[Placeholder]:
@@ -77,15 +91,25 @@ class Template:
         """Names of the extracted variables the template uses."""
         return {p.name for p in self.placeholders if p.scope == "vars"}
 
+    @property
+    def reads_body(self) -> bool:
+        """Whether rendering needs the parsed body (a ``{$...}`` placeholder)."""
+        return bool(self._paths)
+
     def render(self, values: TemplateValues) -> str:
         out: list[str] = []
         for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
-            else:
-                value = values.lookup(part)
-                out.append(part.default if value is None or value == "" else value)
+                continue
+            value = self._value(part, values)
+            out.append(part.default if value is None or value == "" else value)
         return "".join(out)
+
+    def _value(self, part: Placeholder, values: TemplateValues) -> str | None:
+        if part.scope == "body":
+            return json_value(self._paths[part.name], values.body)
+        return values.lookup(part)
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
@@ -117,10 +141,12 @@ def _parse(source: str, builtins: Collection[str]) -> list[str | Placeholder]:
 def _placeholder(text: str, builtins: Collection[str]) -> Placeholder:
     name, _, default = text.partition("|")
     name = name.strip()
+    if name.startswith("$"):
+        return Placeholder("body", name, default)
     if name in builtins:
         return Placeholder("builtin", name, default)
     m = _SCOPED.match(name)
     if m is None:
-        allowed = ", ".join([*builtins, "vars.NAME", "header.NAME", "query.NAME"])
+        allowed = ", ".join([*builtins, "vars.NAME", "header.NAME", "query.NAME", "$.json.path"])
         raise TemplateError(f"unknown placeholder {{{name}}}; expected one of {allowed}")
     return Placeholder(m.group(1), m.group(2), default)

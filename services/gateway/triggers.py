@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -54,12 +54,22 @@ class Trigger:
     ingress_filter: IngressFilter | None
     reply: AcceptReply
     websub_token: str | None
+    reads_body: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A body variable or a {$...} template placeholder needs the parsed body.
+        reads = self.extractor.reads_body or any(t.reads_body for t in self.templates)
+        object.__setattr__(self, "reads_body", reads)
+
+    @property
+    def templates(self) -> list[Template]:
+        return [t for t in (self.key_template, self.type_template, self.subject_template) if t is not None]
 
     def should_parse(self, kind: BodyKind) -> bool:
         """Whether a body of this kind is parsed: something reads it, or it is to be validated."""
         if kind is BodyKind.BINARY:
             return False
-        if self.extractor.reads_body:
+        if self.reads_body:
             return True
         validate = self.config.validate_body
         if validate is None:

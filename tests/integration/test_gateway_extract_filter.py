@@ -60,7 +60,7 @@ async def test_variables_travel_as_ce_vars_and_templates_shape_type_subject_key(
     trigger = github_trigger(
         tid,
         variables=GITHUB_VARIABLES,
-        event={"type": "com.github.{header.X-GitHub-Event}.{vars.action|none}", "subject": "{vars.repo}#{vars.number}"},
+        event={"type": "com.github.{header.X-GitHub-Event}.{$.action|none}", "subject": "{vars.repo}#{vars.number}"},
         key="{tenant}/{vars.repo}",
     )
     async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, MultiDict
 
+from hookgate.gateway.bodies import media_type, parse_body
 from hookgate.gateway.templates import Placeholder, Template, TemplateError, TemplateValues
 
 VALUES = TemplateValues(
@@ -56,7 +57,7 @@ def test_parts_and_variables() -> None:
         ("{nope}", "unknown placeholder {nope}"),
         ("{vars.}", "unknown placeholder"),
         ("{env.HOME}", "unknown placeholder"),
-        ("{$.action}", "unknown placeholder"),
+        ("{$.[[[}", "JSONPath does not compile"),
         ("{__class__}", "unknown placeholder"),
         ("open {", "unmatched '{'"),
         ("close }", "unmatched '}'"),
@@ -76,3 +77,14 @@ def test_no_evaluation_of_values() -> None:
 def test_header_values_that_are_not_utf8_are_made_valid() -> None:
     values = TemplateValues(headers=CIMultiDict({"X-E": "caf\udce9"}))
     assert Template("t.{header.X-E}").render(values) == "t.caf\ufffd"
+
+
+def test_jsonpath_placeholders_read_the_body() -> None:
+    parsed = parse_body(b'{"action": "opened", "n": 3, "tags": ["a", "b"]}', media_type("application/json"))
+    values = TemplateValues(headers=CIMultiDict({"X-GitHub-Event": "pull_request"}), body=parsed)
+    t = Template("com.github.{header.X-GitHub-Event}.{$.action}")
+    assert t.reads_body
+    assert t.render(values) == "com.github.pull_request.opened"
+    assert Template("{$.n}/{$.tags}/{$.missing|none}").render(values) == '3/["a","b"]/none'
+    assert Template("{$.action|unparsed}").render(TemplateValues()) == "unparsed"
+    assert not Template("{vars.x}").reads_body

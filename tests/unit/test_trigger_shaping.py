@@ -62,6 +62,10 @@ def test_existing_key_templates_keep_working() -> None:
         ({"accept_raw": True}, set()),
         ({"variables": {"e": {"header": "X-E"}}}, {BodyKind.JSON, BodyKind.XML}),
         (
+            {"accept_raw": True, "event": {"type": "t.{$.action}"}},
+            {BodyKind.JSON, BodyKind.XML, BodyKind.FORM, BodyKind.MULTIPART, BodyKind.TEXT},
+        ),
+        (
             {"validate_body": False, "variables": {"f": {"form": "f"}}},
             {BodyKind.JSON, BodyKind.XML, BodyKind.FORM, BodyKind.MULTIPART, BodyKind.TEXT},
         ),
