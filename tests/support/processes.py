@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,19 @@ class Service:
 
 
 def start_service(
-    kind: str, config: dict[str, Any], workdir: Path, port: int, env: dict[str, str] | None = None
+    kind: str,
+    config: dict[str, Any],
+    workdir: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Service:
-    """Write ``config`` to a file and start ``hookgate <kind> -c file``."""
+    """Write ``config`` to ``workdir/<kind>-<port>.yaml`` and start ``hookgate <kind> -c file [args]``."""
     cfg_path = workdir / f"{kind}-{port}.yaml"
     cfg_path.write_text(yaml.safe_dump(config))
     log_path = workdir / f"{kind}-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hookgate", kind, "-c", str(cfg_path)],
+        [sys.executable, "-m", "hookgate", kind, "-c", str(cfg_path), *args],
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

@@ -15,6 +15,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""  # the raw query string, as sent
 
 
 @dataclass
@@ -39,7 +40,7 @@ async def run_receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
 
     async def handle(request: web.Request) -> web.Response:
-        item = Received(request.path, dict(request.headers), await request.read())
+        item = Received(request.path, dict(request.headers), await request.read(), request.query_string)
         rec.received.append(item)
         rec.arrived.set()
         return web.Response(status=rec.respond(item))
