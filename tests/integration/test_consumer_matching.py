@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import signal
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
 import orjson
 import pytest
+import yaml
 
 from hookgate.consumer import Consumer, Event, match
 from hookgate.consumer.app import serve
@@ -29,6 +32,7 @@ from hookgate.core.config import load_model
 from hookgate.core.envelope import Envelope
 from tests.support.consumer_group import create_topics, produce, wait_committed
 from tests.support.kafka import free_port
+from tests.support.processes import Service, start_service
 from tests.support.receiver import Received, run_receiver
 
 pytestmark = pytest.mark.kafka
@@ -235,3 +239,101 @@ async def test_every_event_reaches_every_matching_workflow_and_only_those(
         spec = next(s for s in specs if s.id == r.headers["ce-id"])
         assert r.body == spec.envelope().data
         assert r.headers["ce-tenant"] == "acme"
+
+
+def push(event_id: str, ref: str, type: str = "com.github.push") -> Envelope:
+    return Envelope(
+        id=event_id,
+        source="/hookgate/github",
+        type=type,
+        data=b'{"repository": {"full_name": "acme/api"}}',
+        datacontenttype="application/json",
+        extensions={"tenant": "acme", "trigger": "github", "vars": orjson.dumps({"ref": ref}).decode()},
+    )
+
+
+async def wait_log(service: Service, event: str, after: int = 0, timeout: float = 30.0) -> dict[str, Any]:
+    """The first JSON log line of ``service`` with this ``event``, among lines after the first ``after``."""
+    async with asyncio.timeout(timeout):
+        while True:
+            lines = [ln for ln in service.logs().splitlines() if ln.startswith("{")][after:]
+            for line in lines:
+                entry: dict[str, Any] = orjson.loads(line)
+                if entry.get("event") == event:
+                    return entry
+            await asyncio.sleep(0.1)
+
+
+def log_count(service: Service) -> int:
+    return sum(1 for ln in service.logs().splitlines() if ln.startswith("{"))
+
+
+async def test_sighup_reloads_workflows_and_keeps_them_when_the_new_file_is_invalid(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    topic = f"{topic_prefix}.acme"
+    await create_topics(kafka_bootstrap, [topic])
+    group = f"{topic_prefix}-reload"
+    port = free_port()
+
+    async with run_receiver() as receiver:
+
+        def config(workflows: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "consumer": {"group_id": group, "topics": [topic], "listen": {"host": "127.0.0.1", "port": port}},
+                "kafka": {"bootstrap_servers": kafka_bootstrap, "topics": {"prefix": topic_prefix, "partitions": 3}},
+                "workflows": workflows,
+            }
+
+        def wf(name: str, **match_: Any) -> dict[str, Any]:
+            return {"name": name, "match": match_, "action": {"type": "http", "url": f"{receiver.url}/{name}"}}
+
+        service = start_service("consumer", config([wf("before", type="com.github.push")]), tmp_path, port)
+        config_file = tmp_path / f"consumer-{port}.yaml"
+        try:
+            await asyncio.to_thread(service.wait_ready)
+            await produce(kafka_bootstrap, [(topic, b"acme", push("e1", "refs/heads/main"))])
+            await receiver.wait_for(1)
+            await wait_committed(kafka_bootstrap, group, [topic])
+
+            # A new set: "before" goes away, two workflows arrive.
+            seen = log_count(service)
+            config_file.write_text(
+                yaml.safe_dump(
+                    config([wf("after", type="com.github.*"), wf("main-only", vars={"ref": "refs/heads/main"})])
+                )
+            )
+            service.proc.send_signal(signal.SIGHUP)
+            reloaded = await wait_log(service, "workflows_reloaded", after=seen)
+            assert reloaded["added"] == ["after", "main-only"]
+            assert reloaded["removed"] == ["before"]
+            await produce(
+                kafka_bootstrap,
+                [(topic, b"acme", push("e2", "refs/heads/main")), (topic, b"acme", push("e3", "refs/heads/dev"))],
+            )
+            await receiver.wait_for(1 + 3)
+            await wait_committed(kafka_bootstrap, group, [topic])
+
+            # An invalid file: logged with its key path, the running set stays in force.
+            seen = log_count(service)
+            config_file.write_text(yaml.safe_dump(config([wf("broken", type={"regex": "("})])))
+            service.proc.send_signal(signal.SIGHUP)
+            failed = await wait_log(service, "workflows_reload_failed", after=seen)
+            assert "workflows[0].match.type.regex" in failed["error"]
+            await produce(kafka_bootstrap, [(topic, b"acme", push("e4", "refs/heads/main"))])
+            await receiver.wait_for(1 + 3 + 2)
+            await wait_committed(kafka_bootstrap, group, [topic])
+        finally:
+            code = service.stop()
+    assert code == 0, service.logs()
+    assert service.proc.returncode == 0
+    assert deliveries(receiver.received) == Counter(
+        {
+            ("before", "e1"): 1,
+            ("after", "e2"): 1,
+            ("main-only", "e2"): 1,
+            ("after", "e3"): 1,
+            ("after", "e4"): 1,
+            ("main-only", "e4"): 1,
+        }
+    )
