@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from hookgate.consumer.breaker import Breakers, BreakerState, CircuitBreaker
@@ -222,7 +222,11 @@ class Runner:
             for tp, records in batches.items():
                 part = self._parts.get(tp)
                 if part is None or part.abort.is_set():
-                    continue  # fetched before a revocation: the new owner reads it again
+                    # Fetched while the partition was being restored (assignment) or given up (revocation):
+                    # read it again later, or leave it to the new owner.
+                    with contextlib.suppress(IllegalStateError, AssertionError):
+                        consumer.seek(tp, records[0].offset)
+                    continue
                 for record in records:
                     self._dispatch(part, record)
             if time.monotonic() >= next_commit:
@@ -355,9 +359,14 @@ class Runner:
         self._metrics.rebalances.labels("assigned").inc()
         owned = [*self._parts, *assigned]
         if self._dedupe is not None:
+            # No records of these partitions until their dedupe state is restored.
+            if self._consumer is not None and assigned:
+                self._consumer.pause(*assigned)
             self._dedupe.forget(tp.partition for tp in owned)
             restored = await self._dedupe.restore(tp.partition for tp in assigned)
             self._metrics.dedupe_restored.inc(restored)
+            if self._consumer is not None and assigned:
+                self._consumer.resume(*assigned)
         for tp in assigned:
             self._parts.setdefault(tp, _Partition(tp))
         self._metrics.assigned.set(len(self._parts))
