@@ -165,15 +165,20 @@ class Consumer:
     def run(self, config_path: str | Path) -> int:
         """Run a consumer process from ``config_path`` with these handlers beside its YAML workflows.
 
-        Blocks until SIGTERM/SIGINT; returns the process exit code.
+        Blocks until SIGTERM/SIGINT; returns the process exit code (2 when the file is invalid, with
+        every problem on stderr). SIGHUP reloads the file's ``workflows:``.
         """
         from hookgate.consumer.app import serve
         from hookgate.consumer.config import ConsumerConfig
-        from hookgate.core.config import load_yaml
+        from hookgate.core.config import ConfigError, load_yaml
         from hookgate.core.logging import configure_logging
         from hookgate.core.runtime import run
 
-        config = load_yaml(ConsumerConfig, config_path)
+        try:
+            config = load_yaml(ConsumerConfig, config_path)
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            return 2
         configure_logging(config.consumer.log_level)
         workflows = self.workflows
         return run(lambda stop: serve(config, stop, extra_workflows=workflows, config_path=Path(config_path)))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +14,7 @@ import yaml
 from structlog.testing import capture_logs
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.reload import reload_workflows
+from hookgate.consumer.reload import install_reload, reload_workflows
 from hookgate.consumer.subscriptions import build_workflows
 from hookgate.consumer.workflows import Workflow, WorkflowSet
 from hookgate.core.envelope import Envelope
@@ -72,3 +76,33 @@ async def test_reload_swaps_and_keeps_on_errors(tmp_path: Path) -> None:
         path.unlink()
         assert not reload_workflows(path, ws, build)
         assert ws.names() == ["b", "c"]
+
+
+async def test_install_reload_on_sighup_and_on_file_change(tmp_path: Path) -> None:
+    path = tmp_path / "consumer.yaml"
+    write(path, [wf("a")])
+    stop = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        ws = WorkflowSet(build_workflows([], session))
+
+        def build(config: ConsumerConfig) -> list[Workflow]:
+            return list(build_workflows(config.workflows, session))
+
+        async def until(done: Callable[[], bool]) -> None:
+            async with asyncio.timeout(10):
+                while True:
+                    if done():
+                        return
+                    await asyncio.sleep(0.01)
+
+        with capture_logs() as logs:
+            task = install_reload(path, ws, build, stop, interval=0.05)
+            await until(lambda: any(e["event"] == "workflow_reload_ready" for e in logs))
+            os.kill(os.getpid(), signal.SIGHUP)  # the handler is installed: this reloads, it does not kill
+            await until(lambda: ws.names() == ["a"])
+            write(path, [wf("b"), wf("c")])  # the file watch notices the new content
+            await until(lambda: ws.names() == ["b", "c"])
+            stop.set()
+            await asyncio.wait_for(task, 5)
+        reasons = [e["reason"] for e in logs if e["event"] == "workflows_reloaded"]
+        assert reasons == ["signal", "file_changed"]
