@@ -91,7 +91,7 @@ def condition(
         f: getattr(explicit, f) if _given(getattr(explicit, f)) else getattr(base, f) for f in Condition.__slots__
     }
     cond = Condition(**merged)
-    if not cond._value_ops() and cond.exists is None:
+    if not cond.has_value_ops() and cond.exists is None:
         return Condition(exists=True)
     return cond
 

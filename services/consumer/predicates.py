@@ -79,7 +79,8 @@ class Condition:
             return cls(one_of=tuple(value))
         return cls(equals=value)
 
-    def _value_ops(self) -> bool:
+    def has_value_ops(self) -> bool:
+        """True when some operator tests the value itself (anything but ``exists``)."""
         return not (
             isinstance(self.equals, _Missing)
             and self.one_of is None
@@ -108,7 +109,7 @@ class Condition:
     def test(self, values: Sequence[Any]) -> bool:
         if self.exists is not None and bool(values) != self.exists:
             return False
-        if not self._value_ops():
+        if not self.has_value_ops():
             return self.exists is not None or bool(values)
         return any(self._one(v) for v in values)
 

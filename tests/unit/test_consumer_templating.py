@@ -111,6 +111,12 @@ class TestRequests:
         assert headers["Content-Type"] == "application/json"
         assert headers["Idempotency-Key"] == "deploy:d-1"
 
+    def test_a_get_carries_the_event_in_headers_only(self) -> None:
+        url, headers, body = build(method="GET", url="http://127.0.0.1:9/status?id={attr.id}")
+        assert url == "http://127.0.0.1:9/status?id=d-1"
+        assert body == b""
+        assert headers["ce-id"] == "d-1"
+
     def test_url_placeholders_are_percent_encoded(self) -> None:
         ev = event(variables={"ref": "refs/heads/a&b=c d", "env": "../../admin"})
         url, _, _ = build(ev, url="http://ci:8080/job/{vars.env}/buildWithParameters?token=t&REF={vars.ref}")

@@ -160,7 +160,8 @@ class HttpRequest:
             body = self.body.render(ctx).encode()
             headers["Content-Type"] = self.action.content_type or "text/plain; charset=utf-8"
         else:
-            body = event.data
+            # A GET or DELETE carries the event in its ce-* headers only: a body there is undefined.
+            body = event.data if self.action.method not in ("GET", "DELETE") else b""
             headers.update(cloudevents_headers(event.envelope))
         headers["Idempotency-Key"] = idempotency_key(workflow, event.id)
         for name, template in self.headers.items():
@@ -207,7 +208,7 @@ async def run_http(
         async with session.request(
             request.action.method,
             url,
-            data=body if body or request.action.method not in ("GET", "DELETE") else None,
+            data=body if body else None,
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=request.action.timeout_seconds),
         ) as resp:
