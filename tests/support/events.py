@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.metrics import ConsumerMetrics
@@ -42,15 +44,25 @@ async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 async def produce(
-    bootstrap: str, topic: str, events: Sequence[Envelope], *, key: bytes | None = None, pace: float = 0.0
+    bootstrap: str,
+    topic: str,
+    events: Sequence[Envelope],
+    *,
+    key: bytes | None = None,
+    spread: int = 0,
+    pace: float = 0.0,
 ) -> None:
-    """Write ``events`` as binary-mode records (key = tenant unless given), ``pace`` seconds apart per 100."""
+    """Write ``events`` as binary-mode records, ``pace`` seconds apart per 100.
+
+    The key is ``key`` when given, else ``k{i % spread}`` with ``spread`` (events spread over partitions),
+    else the tenant (as the gateway does by default).
+    """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         futures = []
         for i, ev in enumerate(events):
-            k = key if key is not None else (ev.tenant or "").encode()
+            k = key if key is not None else f"k{i % spread}".encode() if spread else (ev.tenant or "").encode()
             futures.append(await producer.send(topic, value=ev.data, key=k, headers=ev.to_headers()))
             if pace and i % 100 == 99:
                 await asyncio.sleep(pace)
@@ -140,3 +152,14 @@ async def running_consumer(
     finally:
         stop.set()
         await task
+
+
+async def scrape(url: str, name: str, **labels: str) -> float:
+    """One sample from a service's ``/metrics`` (0 when absent)."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
