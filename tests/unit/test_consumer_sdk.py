@@ -136,3 +136,18 @@ def test_load_consumer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         for mod in [m for m in sys.modules if m.startswith("teampkg")]:
             del sys.modules[mod]
+
+
+def test_the_copyable_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hookgate.consumer.config import ConsumerConfig
+    from hookgate.core.config import load_yaml
+
+    root = Path(__file__).resolve().parents[2]
+    config = load_yaml(ConsumerConfig, root / "examples/workflows/consumer.yaml", env={})
+    assert [w.name for w in config.workflows] == ["jenkins-build", "dispatch-e2e", "slack-failures"]
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    app = load_consumer("examples.workflows.deploy_handler:app")
+    assert [w.name for w in app.workflows] == ["deploy-main", "announce-release"]
+    names = [w.name for w in collect([app])] + [w.name for w in config.workflows]
+    assert len(names) == len(set(names))
