@@ -17,11 +17,13 @@ class PartitionOffsets:
         self._pending: deque[int] = deque()
         self._done: set[int] = set()
         self._frontier: int | None = None
+        self._last: int | None = None
 
     def add(self, offset: int) -> None:
         """A record was read and handed to the workflows; offsets arrive in increasing order."""
-        if self._pending and offset <= self._pending[-1]:
-            raise ValueError(f"offset {offset} read out of order (last {self._pending[-1]})")
+        if self._last is not None and offset <= self._last:
+            raise ValueError(f"offset {offset} read out of order (last {self._last})")
+        self._last = offset
         self._pending.append(offset)
 
     def finish(self, offset: int) -> None:
@@ -40,6 +42,10 @@ class PartitionOffsets:
     def in_flight(self) -> int:
         """Records read but not yet finished."""
         return len(self._pending) - len(self._done)
+
+    @property
+    def last_read(self) -> int | None:
+        return self._last
 
     @property
     def lowest_pending(self) -> int | None:

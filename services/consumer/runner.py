@@ -227,8 +227,10 @@ class Runner:
                     with contextlib.suppress(IllegalStateError, AssertionError):
                         consumer.seek(tp, records[0].offset)
                     continue
+                last = part.offsets.last_read
                 for record in records:
-                    self._dispatch(part, record)
+                    if last is None or record.offset > last:  # never hand a record out twice
+                        self._dispatch(part, record)
             if time.monotonic() >= next_commit:
                 await self._commit(list(self._parts.values()))
                 self._observe(consumer)
