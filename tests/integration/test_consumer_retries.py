@@ -117,3 +117,37 @@ async def test_the_circuit_breaker_stops_hammering_a_dead_target(kafka_bootstrap
     assert len(dead) == 3
     assert {dict(r.headers)[H_WORKFLOW] for r in dead} == {b"down"}
     assert b"circuit_open" in {dict(r.headers)[H_ERROR] for r in dead}
+
+
+async def test_an_ordered_workflow_holds_later_events_of_the_key_until_the_failing_one_is_finished(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic = f"{topic_prefix}.acme"
+    await create_topic(kafka_bootstrap, topic, 1)
+    async with run_receiver() as receiver:
+        receiver.respond = lambda r: 503 if _id(r) == "o-fail" else 200
+        config = consumer_config(
+            kafka_bootstrap,
+            topic_prefix,
+            f"{topic_prefix}-g",
+            [http_workflow("ordered", f"{receiver.url}/o", ordered=True)],
+            retry={"attempts": 3, "base_delay_seconds": 0.2, "max_delay_seconds": 1},
+        )
+        async with (
+            aiohttp.ClientSession() as session,
+            running_consumer(config, build_workflows(config.workflows, session)),
+        ):
+            # Key "a": o-fail then o-0..o-4; key "b": x-0, behind o-fail in the same partition.
+            await produce(kafka_bootstrap, topic, [event("o-fail")], key=b"a")
+            await produce(kafka_bootstrap, topic, [event("x-0")], key=b"b")
+            await produce(kafka_bootstrap, topic, [event(f"o-{i}") for i in range(5)], key=b"a")
+            await read_topic(kafka_bootstrap, dead_letter_topic(config), count=1, timeout=60)
+            await wait_committed(kafka_bootstrap, f"{topic_prefix}-g", topic)
+    order = [_id(r) for r in receiver.received]
+    assert order.count("o-fail") == 3
+    last_fail = max(i for i, x in enumerate(order) if x == "o-fail")
+    # Same key: held until the failing event was dead-lettered, then delivered in order.
+    assert [x for x in order if x.startswith("o-") and x != "o-fail"] == [f"o-{i}" for i in range(5)]
+    assert min(order.index(f"o-{i}") for i in range(5)) > last_fail
+    # Another key is not held.
+    assert order.index("x-0") < last_fail
