@@ -204,13 +204,14 @@ async def test_every_event_reaches_every_matching_workflow_and_only_those(
         expected = Counter({(w["name"], s.id): 1 for w, oracle in pairs for s in specs if oracle(s)})
         assert len(expected) > 100  # the mix exercises every workflow many times
 
+        records = [(f"{topic_prefix}.{s.tenant}", s.tenant.encode(), s.envelope()) for s in specs]
+        half = len(records) // 2
+        await produce(kafka_bootstrap, records[:half])  # a backlog waiting for the consumer ...
         stop = asyncio.Event()
         task = asyncio.create_task(serve(config, stop, extra_workflows=team.workflows))
         try:
             await wait_ready(config.consumer.listen.port)
-            await produce(
-                kafka_bootstrap, [(f"{topic_prefix}.{s.tenant}", s.tenant.encode(), s.envelope()) for s in specs]
-            )
+            await produce(kafka_bootstrap, records[half:])  # ... and events arriving while it runs
             await receiver.wait_for(sum(expected.values()), timeout=90)
             await wait_committed(kafka_bootstrap, group, topics)
         finally:
