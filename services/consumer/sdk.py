@@ -26,9 +26,10 @@ import asyncio
 import importlib
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hookgate.consumer.event import Event, event_of
 from hookgate.consumer.predicates import Everything, Predicate
@@ -104,6 +105,17 @@ class HandlerWorkflow:
         return ActionResult(ok=True)
 
 
+def _predicate(workflow: str, match: Predicate | Mapping[str, Any] | None) -> Predicate:
+    if match is None:
+        return Everything()
+    if isinstance(match, Predicate):
+        return match
+    from hookgate.consumer.match_config import MatchConfig
+    from hookgate.core.config import load_model
+
+    return load_model(MatchConfig, dict(match), f"workflow {workflow!r} match", env={}).predicate()
+
+
 class Consumer:
     """A team's set of Python handlers; ``name`` identifies the team in targets and logs."""
 
@@ -115,14 +127,16 @@ class Consumer:
         self,
         name: str,
         *,
-        match: Predicate | None = None,
+        match: Predicate | Mapping[str, Any] | None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated ``async def handler(event: Event) -> None`` as workflow ``name``.
 
-        ``match`` defaults to every event; ``ordered=True`` keeps a failing event from being overtaken
-        by later events of the same key; ``timeout_seconds`` bounds one attempt (None: unbounded).
+        ``match`` is a predicate built with :mod:`hookgate.consumer.match`, or a mapping in the YAML
+        grammar (``{"type": "com.github.push", "vars": {"ref": "refs/heads/main"}}``); None means every
+        event. ``ordered=True`` keeps a failing event from being overtaken by later events of the same
+        key; ``timeout_seconds`` bounds one attempt (None: unbounded).
         """
 
         def register(handler: Handler) -> Handler:
@@ -136,7 +150,7 @@ class Consumer:
         name: str,
         handler: Handler,
         *,
-        match: Predicate | None = None,
+        match: Predicate | Mapping[str, Any] | None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
     ) -> None:
@@ -151,7 +165,7 @@ class Consumer:
         self._workflows[name] = HandlerWorkflow(
             name=name,
             handler=handler,
-            predicate=match if match is not None else Everything(),
+            predicate=_predicate(name, match),
             ordered=ordered,
             target=f"python:{self.name}/{name}",
             timeout_seconds=timeout_seconds,

@@ -151,3 +151,15 @@ def test_the_copyable_example_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [w.name for w in app.workflows] == ["deploy-main", "announce-release"]
     names = [w.name for w in collect([app])] + [w.name for w in config.workflows]
     assert len(names) == len(set(names))
+
+
+def test_a_match_may_use_the_yaml_grammar() -> None:
+    from hookgate.core.config import ConfigError
+
+    app = Consumer("team")
+    app.add("wf", _noop, match={"type": "com.github.*", "vars": {"ref": {"suffix": "/main"}}})
+    assert app.workflows[0].matches(envelope())
+    assert not app.workflows[0].matches(envelope(ref="refs/heads/dev"))
+    with pytest.raises(ConfigError, match=r"workflow 'bad' match: invalid configuration") as err:
+        app.add("bad", _noop, match={"subject": {"regex": "("}})
+    assert "subject.regex" in str(err.value)
