@@ -107,13 +107,17 @@ class Runner:
         self._breakers = Breakers(breaker)
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
-        """Ready once connected and a member of the group (an assignment arrived, possibly empty)."""
+        """Ready while connected and a member of the group (an assignment arrived, possibly empty)."""
         if self._stopping:
             return False, {"kafka": "stopping"}
         if self._consumer is None:
             return False, {"kafka": "connecting"}
         if not self._joined:
             return False, {"kafka": "ok", "group": "joining"}
+        # aiokafka forgets the group coordinator when it cannot reach it (broker down, network cut).
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        if coordinator is not None and getattr(coordinator, "coordinator_id", 0) is None:
+            return False, {"kafka": "unreachable", "group": "coordinator unknown"}
         return True, {"kafka": "ok", "group": "member"}
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -284,8 +288,18 @@ class Runner:
         deliverer = self._deliverer
         assert deliverer is not None
         try:
-            results = await asyncio.gather(*(deliverer.run(job) for job in jobs))
-            if all(results):
+            results = await asyncio.gather(*(deliverer.run(job) for job in jobs), return_exceptions=True)
+            for job, res in zip(jobs, results, strict=True):
+                if isinstance(res, Exception):
+                    # A bug, not a failed attempt: keep the record unfinished (it is redelivered later).
+                    log.error(
+                        "delivery_crashed",
+                        workflow=job.workflow.name,
+                        event_id=job.event.id,
+                        reason=type(res).__name__,
+                        exc_info=res,
+                    )
+            if all(res is True for res in results):
                 part.offsets.finish(offset)
         finally:
             self._in_flight -= 1
