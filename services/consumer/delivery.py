@@ -133,6 +133,9 @@ class Deliverer:
             attempt += 1
             result = await self._attempt(wf, event, attempt)
             if result.ok:
+                # The next event of the key may start while the done record is written: order is about
+                # actions, and the offset still waits for the record.
+                self._sequencer.release(job.seq_key, job.gate)
                 if not await self._finish(job, key, "succeeded"):
                     return False
                 if event.time:
