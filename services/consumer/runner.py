@@ -153,7 +153,7 @@ class Runner:
             producer: AIOKafkaProducer | None = None
             try:
                 admin = TopicAdmin(cfg.kafka)
-                await admin.ensure([dead_letter_topic(cfg)])
+                await admin.ensure([dead_letter_topic(cfg)], config={"cleanup.policy": "delete"})
                 if s.dedupe.enabled:
                     retention_ms = str(int(s.dedupe.retention_seconds * 1000))
                     await admin.ensure(
