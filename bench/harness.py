@@ -22,18 +22,21 @@ import hmac
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
+from aiokafka.errors import KafkaError
 
 from bench import kafka_io
 from bench.procs import Proc, free_port, pinning, start
@@ -58,6 +61,12 @@ def options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 64), help="wrk connections")
     p.add_argument("--body-bytes", type=int, default=env_int("BENCH_BODY_BYTES", 1024))
     p.add_argument("--consumer-events", type=int, default=env_int("BENCH_CONSUMER_EVENTS", 20_000))
+    p.add_argument(
+        "--consumer-timeout",
+        type=int,
+        default=env_int("BENCH_CONSUMER_TIMEOUT", 120),
+        help="seconds to wait for events",
+    )
     p.add_argument("--e2e-rate", type=int, default=env_int("BENCH_E2E_RATE", 200), help="events/s for e2e latency")
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
@@ -220,7 +229,7 @@ class Bench:
             cons_cmd = [*self.hookgate, "consumer", "-c", str(ccfg)]
             cons = start("consumer", cons_cmd, workdir=self.workdir, port=cport, cpu=self.server_cpu, env=self.env)
             procs.append(cons)
-            stats = wait_count(target, o.consumer_events, timeout=300, proc=cons)
+            stats = wait_count(target, o.consumer_events, timeout=o.consumer_timeout, proc=cons)
             span_s = (stats["last_ns"] - stats["first_ns"]) / 1e9
             out: dict[str, Any] = {
                 "events": o.consumer_events,
@@ -310,6 +319,15 @@ async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[in
     return total, failures
 
 
+def attempt(failures: dict[str, str], name: str, scenario: Callable[[], None]) -> None:
+    """Run one scenario; a failure is reported and recorded, and the other scenarios still run."""
+    try:
+        scenario()
+    except (RuntimeError, TimeoutError, OSError, ValueError, KafkaError) as exc:
+        failures[name] = str(exc)
+        print(f"bench: {name} FAILED: {exc}", file=sys.stderr, flush=True)
+
+
 def render(results: dict[str, Any]) -> str:
     lines = []
     http = results["http"]
@@ -377,23 +395,38 @@ def main(argv: list[str]) -> int:
             "http": {},
             "ratios": {},
         }
+        failures: dict[str, str] = {}
         try:
             if "ceiling" in wanted:
                 print("bench: ceiling (bare aiohttp) ...", flush=True)
-                results["http"]["ceiling"] = bench.ceiling()
+                attempt(failures, "ceiling", lambda: results["http"].__setitem__("ceiling", bench.ceiling()))
             if "github" in wanted:
                 print("bench: gateway, GitHub preset ...", flush=True)
-                results["http"]["github"] = bench.gateway("github", {"type": "github", "secrets": [SECRET]})
+                attempt(
+                    failures,
+                    "github",
+                    lambda: results["http"].__setitem__(
+                        "github", bench.gateway("github", {"type": "github", "secrets": [SECRET]})
+                    ),
+                )
             if "none" in wanted:
                 print("bench: gateway, verify none ...", flush=True)
-                results["http"]["none"] = bench.gateway("none", {"type": "none"})
+                attempt(
+                    failures,
+                    "none",
+                    lambda: results["http"].__setitem__("none", bench.gateway("none", {"type": "none"})),
+                )
             if "produce" in wanted:
                 print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
-                results["produce"] = bench.produce()
+                attempt(failures, "produce", lambda: results.__setitem__("produce", bench.produce()))
             if "consumer" in wanted:
                 print(f"bench: consumer, {opts.consumer_events} events, then e2e ...", flush=True)
-                results["consumer"] = bench.consumer()
+                attempt(failures, "consumer", lambda: results.__setitem__("consumer", bench.consumer()))
         finally:
+            if failures:
+                keep = RESULTS / f"logs-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+                shutil.copytree(tmp, keep)
+                print(f"bench: process logs of this run kept in {keep.relative_to(ROOT)}", file=sys.stderr)
             if not opts.keep_topics:
                 asyncio.run(kafka_io.delete_topics(bootstrap, bench.prefix))
         http = results["http"]
@@ -410,11 +443,14 @@ def main(argv: list[str]) -> int:
     (RESULTS / "latest.json").write_text(text)
     print(render(results))
     print(f"bench: results in bench/results/bench-{stamp}.json")
-    invalid = [k for k, v in http.items() if not v["valid"]]
+    results["failures"] = failures
+    invalid = [k for k, v in http.items() if not v["valid"]] + sorted(failures)
     if results.get("consumer") and not results["consumer"]["valid"]:
         invalid.append("consumer")
     if invalid:
-        print(f"bench: INVALID run (non-2xx, socket errors or lost events): {', '.join(invalid)}", file=sys.stderr)
+        print(
+            f"bench: INVALID run (failed, non-2xx, socket errors or lost events): {', '.join(invalid)}", file=sys.stderr
+        )
         return 1
     return 0
 
