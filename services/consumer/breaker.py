@@ -55,6 +55,10 @@ class CircuitBreaker:
             return True
         return False
 
+    def abandon(self) -> None:
+        """An attempt :meth:`allow` let through ended without an outcome (cancelled): free the probe slot."""
+        self._probing = False
+
     def record(self, ok: bool) -> None:
         """Report the outcome of an attempt that :meth:`allow` let through."""
         self._probing = False

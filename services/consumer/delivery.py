@@ -163,6 +163,9 @@ class Deliverer:
             result = await wf.run(event)
         except Exception as exc:  # a handler's bug is a failed attempt, not a dead consumer
             result = ActionResult(ok=False, error=type(exc).__name__)
+        except BaseException:  # cancelled (shutdown past its grace): no outcome to report
+            breaker.abandon()
+            raise
         elapsed = time.perf_counter() - started
         breaker.record(result.ok)
         outcome = "succeeded" if result.ok else "failed"

@@ -63,3 +63,15 @@ def test_one_breaker_per_target() -> None:
     a.record(False)
     assert breakers.get("http://b:2").allow()
     assert made == ["http://a:1", "http://b:2"]
+
+
+def test_an_abandoned_probe_frees_the_slot_without_changing_state() -> None:
+    clock = Clock()
+    b = CircuitBreaker(failure_threshold=1, reset_seconds=5, clock=clock)
+    b.allow()
+    b.record(False)
+    clock.now += 5
+    assert b.allow()
+    b.abandon()  # the probe was cancelled
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.allow()
