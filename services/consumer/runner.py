@@ -124,26 +124,29 @@ class Runner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then finish in-flight work within the grace period and commit."""
-        if not await self._connect(stop):
-            return
-        consumer = self._consumer
-        assert consumer is not None
         try:
-            await self._loop(consumer, stop)
+            if await self._connect(stop):
+                assert self._consumer is not None
+                await self._loop(self._consumer, stop)
         finally:
             self._stopping = True
-            # Stop fetching (pause everything), let running attempts finish, commit, leave the group.
+            await self._close()
+
+    async def _close(self) -> None:
+        """Stop fetching (pause everything), let running attempts finish, commit, leave the group."""
+        consumer = self._consumer
+        if consumer is not None:
             with contextlib.suppress(Exception):
                 consumer.pause(*consumer.assignment())
             await self._drain(list(self._parts.values()), self._config.consumer.shutdown_grace_seconds)
             await self._commit(list(self._parts.values()))
             await consumer.stop()
             self._consumer = None
-            if self._dedupe is not None:
-                await self._dedupe.stop()
-            if self._producer is not None:
-                await self._producer.stop()
             log.info("consumer_left_group", group=self._config.consumer.group_id)
+        if self._dedupe is not None:
+            await self._dedupe.stop()
+        if self._producer is not None:
+            await self._producer.stop()
 
     async def _connect(self, stop: asyncio.Event) -> bool:
         """Create the internal topics, start the producer, restore-consumer and group consumer."""
@@ -181,8 +184,6 @@ class Runner:
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 5.0)
         if stop.is_set():
-            if self._producer is not None:
-                await self._producer.stop()
             return False
         self._deliverer = Deliverer(
             policy=RetryPolicy(s.retry.attempts, s.retry.base_delay_seconds, s.retry.max_delay_seconds),
