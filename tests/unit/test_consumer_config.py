@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.runner import dead_letter_topic, dedupe_topic, source_pattern
 from hookgate.core.config import ConfigError, load_model
 
 
@@ -27,3 +30,18 @@ def test_bad_guarantee_settings_name_the_key_path() -> None:
         _load({"dedupe": {"ttl": 5}})
     with pytest.raises(ConfigError, match=r"consumer\.group_id"):
         _load({"group_id": "has space"})
+
+
+def test_the_topic_pattern_never_matches_hookgates_internal_topics() -> None:
+    cfg = load_model(
+        ConsumerConfig,
+        {"consumer": {"group_id": "wf", "topic_pattern": r"^hookgate\."}},
+        "<t>",
+        env={},
+    )
+    pattern = re.compile(source_pattern(cfg))
+    assert pattern.match("hookgate.acme")
+    assert not pattern.match(dedupe_topic(cfg))
+    assert not pattern.match(dead_letter_topic(cfg))
+    assert (dedupe_topic(cfg), dead_letter_topic(cfg)) == ("hookgate._dedupe.wf", "hookgate._deadletter.wf")
+    assert not pattern.match("other.acme")
