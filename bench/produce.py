@@ -77,7 +77,7 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
     producer = make_producer(kafka)
     await producer.start()
     try:
-        for c in args.concurrency:
+        for c in args.concurrency if "direct" in args.modes else []:
 
             async def direct() -> object:
                 return await producer.send_and_wait(topic, ev.data, key=b"produce", headers=headers)
@@ -92,7 +92,7 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
     try:
         if not await publisher.wait_ready(30):
             raise RuntimeError("publisher did not connect")
-        for c in args.concurrency:
+        for c in args.concurrency if "pump" in args.modes else []:
 
             async def pumped() -> object:
                 return await publisher.publish(topic, b"produce", ev, 10.0)
@@ -111,7 +111,8 @@ def main() -> None:
     p.add_argument("--prefix", required=True)
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--size", type=int, default=1024)
-    p.add_argument("--concurrency", type=int, nargs="+", default=[64, 512])
+    p.add_argument("--concurrency", type=int, nargs="+", default=[64, 512, 4096])
+    p.add_argument("--modes", nargs="+", choices=["direct", "pump"], default=["direct", "pump"])
     args = p.parse_args()
     sys.exit(run(lambda stop: main_async(args, stop)))
 
