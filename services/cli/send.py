@@ -126,6 +126,7 @@ def send(
             timestamp_header=hmac_timestamp_header,
             id_header=hmac_id_header,
         )
+        preset = preset.replace("_", "-")  # the gateway's preset names use "_" (standard_webhooks)
         did = delivery_id or str(uuid.uuid4())
         body = read_body(data, data_file, did, event)
         request = build_request(

@@ -44,6 +44,14 @@ def test_send_reads_secret_and_body_files(tmp_path: Path) -> None:
     assert "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17" in out
 
 
+def test_send_accepts_the_gateway_spelling_of_presets() -> None:
+    code, out = invoke(
+        "send", URL, "-p", "standard_webhooks", "-s", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--dry-run"
+    )
+    assert code == 0
+    assert "v1," in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
