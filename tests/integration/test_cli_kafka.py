@@ -181,6 +181,21 @@ async def test_replay_dry_run_then_byte_exact_copy(
     assert [orjson.loads(line)["attributes"]["id"] for line in out.splitlines()] == ["evt-3"]
 
 
+async def test_replay_by_time_window(seeded: tuple[Path, str, dict[str, tuple[int, int]]]) -> None:
+    cfg, topic, _ = seeded
+    base = ["replay", "-c", str(cfg), "--from-topic", topic, "--to-topic", f"{topic}-copy", "--dry-run"]
+    code, out, _ = await hookgate(*base, "--since", "2000-01-01T00:00:00Z")
+    assert code == 0
+    assert len(out.splitlines()) == 3
+    code, out, err = await hookgate(*base, "--since", "2999-01-01T00:00:00Z")
+    assert code == 0
+    assert out == ""
+    assert "would replay 0" in err
+    code, out, _ = await hookgate(*base, "--until", "946684800000")  # 2000-01-01 in unix ms: before every record
+    assert code == 0
+    assert out == ""
+
+
 async def test_replay_dead_letters_back_to_their_source(
     seeded: tuple[Path, str, dict[str, tuple[int, int]]], kafka_bootstrap: str, topic_prefix: str
 ) -> None:
