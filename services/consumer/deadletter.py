@@ -2,7 +2,9 @@
 
 The record is the original one, value byte-exact and headers kept, plus ``hookgate_*`` headers saying
 which workflow failed, how, after how many attempts, and where the event came from, so an operator can
-inspect it and re-drive it.
+inspect it and re-drive it. A re-drive (``hookgate replay --dead-letter``) sends it back to its source
+topic marked with ``hookgate_redrive`` and ``hookgate_redrive_workflow`` (see ``redrive.py``); if the
+re-run fails again, the new dead letter drops that marker, so re-driving it is a new re-drive.
 """
 
 from __future__ import annotations
@@ -22,7 +24,22 @@ H_TOPIC = "hookgate_source_topic"
 H_PARTITION = "hookgate_source_partition"
 H_OFFSET = "hookgate_source_offset"
 H_FAILED_AT = "hookgate_failed_at"
-_OURS = frozenset((H_WORKFLOW, H_ERROR, H_STATUS, H_ATTEMPTS, H_TOPIC, H_PARTITION, H_OFFSET, H_FAILED_AT))
+H_REDRIVE = "hookgate_redrive"  # set by a re-drive: its id (one UUID per replay command)
+H_REDRIVE_WORKFLOW = "hookgate_redrive_workflow"  # set by a re-drive: the workflow it re-runs
+_OURS = frozenset(
+    (
+        H_WORKFLOW,
+        H_ERROR,
+        H_STATUS,
+        H_ATTEMPTS,
+        H_TOPIC,
+        H_PARTITION,
+        H_OFFSET,
+        H_FAILED_AT,
+        H_REDRIVE,
+        H_REDRIVE_WORKFLOW,
+    )
+)
 
 
 def dead_letter_headers(
@@ -36,7 +53,7 @@ def dead_letter_headers(
     offset: int,
     failed_at: float,
 ) -> list[tuple[str, bytes]]:
-    """The original headers (minus earlier ``hookgate_*`` ones, when a dead letter is re-driven) plus ours."""
+    """The original headers (minus earlier ``hookgate_*`` ones and a re-drive marker) plus ours."""
     headers = [(k, v) for k, v in original if k not in _OURS]
     headers += [
         (H_WORKFLOW, workflow.encode()),

@@ -1,7 +1,9 @@
-"""The dedupe table: which (workflow, event id) pairs are already finished.
+"""The dedupe table: which (workflow, event id) pairs are already finished, and how.
 
 One :class:`DedupeTable` mirrors one partition of the group's dedupe changelog topic (see
-``dedupe_changelog.py``). Memory is bounded two ways: entries older than ``retention_seconds`` are
+``dedupe_changelog.py``). Each entry keeps its :class:`DoneRecord` (outcome, time, and the re-drive
+that produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
+(``redrive.py``). Memory is bounded two ways: entries older than ``retention_seconds`` are
 dropped (the topic uses the same ``retention.ms``), and past ``max_entries`` the oldest entries are
 evicted first. An evicted or expired pair would run again if its event were redelivered, so retention
 must exceed the longest replay or sender-retry window one cares about. Pure: the clock is injected.
@@ -16,7 +18,11 @@ from dataclasses import dataclass
 
 import orjson
 
-OUTCOMES = ("succeeded", "deadlettered")
+SUCCEEDED = "succeeded"
+DEADLETTERED = "deadlettered"
+OUTCOMES = (SUCCEEDED, DEADLETTERED)
+# Decoded outcomes are mapped to these constants, so a table of 100,000 entries holds two strings.
+_OUTCOME = {o: o for o in OUTCOMES}
 
 
 def dedupe_key(workflow: str, event_id: str) -> str:
@@ -26,44 +32,53 @@ def dedupe_key(workflow: str, event_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DoneRecord:
-    """The changelog value: how the run finished and when (seconds since the epoch)."""
+    """The changelog value: how the run finished, when (seconds since the epoch), and by which re-drive.
+
+    ``redrive`` is the id of the re-drive (``hookgate_redrive`` header) whose run wrote this record, None
+    for an ordinary run; records written before re-drives existed decode with None.
+    """
 
     outcome: str
     at: float
+    redrive: str | None = None
 
     def encode(self) -> bytes:
-        return orjson.dumps({"outcome": self.outcome, "at": self.at})
+        doc: dict[str, object] = {"outcome": self.outcome, "at": self.at}
+        if self.redrive is not None:
+            doc["redrive"] = self.redrive
+        return orjson.dumps(doc)
 
     @classmethod
     def decode(cls, raw: bytes) -> DoneRecord | None:
         """None when the value is not a done record (a foreign or corrupt write is ignored, not fatal)."""
         try:
             data = orjson.loads(raw)
-            outcome, at = data["outcome"], float(data["at"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            outcome, at = _OUTCOME[data["outcome"]], float(data["at"])
+            redrive = data.get("redrive")
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
-        return cls(outcome, at) if outcome in OUTCOMES else None
+        return cls(outcome, at, redrive if isinstance(redrive, str) else None)
 
 
 class DedupeTable:
-    """Finished runs of one changelog partition, oldest first."""
+    """Finished runs of one changelog partition (key -> its latest :class:`DoneRecord`), oldest first."""
 
     def __init__(self, retention_seconds: float, max_entries: int, clock: Callable[[], float] = time.time) -> None:
         self._retention = retention_seconds
         self._max = max_entries
         self._clock = clock
-        self._entries: OrderedDict[str, float] = OrderedDict()
+        self._entries: OrderedDict[str, DoneRecord] = OrderedDict()
         self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, key: str, at: float) -> None:
-        """Remember a finished run; ignored when already past retention."""
+    def add(self, key: str, done: DoneRecord) -> None:
+        """Remember how a run finished (the latest record of a key wins); ignored when already past retention."""
         now = self._clock()
-        if at < now - self._retention:
+        if done.at < now - self._retention:
             return
-        self._entries[key] = at
+        self._entries[key] = done
         self._entries.move_to_end(key)
         self._expire(now)
         while len(self._entries) > self._max:
@@ -74,20 +89,24 @@ class DedupeTable:
         """A tombstone in the changelog: the run may happen again."""
         self._entries.pop(key, None)
 
+    def get(self, key: str) -> DoneRecord | None:
+        """How the run of ``key`` finished; None when it did not (or its entry expired or was evicted)."""
+        done = self._entries.get(key)
+        if done is None:
+            return None
+        if done.at < self._clock() - self._retention:
+            del self._entries[key]
+            return None
+        return done
+
     def __contains__(self, key: object) -> bool:
-        at = self._entries.get(key) if isinstance(key, str) else None
-        if at is None:
-            return False
-        if at < self._clock() - self._retention:
-            del self._entries[key]  # type: ignore[arg-type]
-            return False
-        return True
+        return isinstance(key, str) and self.get(key) is not None
 
     def _expire(self, now: float) -> None:
         # Entries are appended in (roughly) time order, so expired ones sit at the front.
         cutoff = now - self._retention
         while self._entries:
-            key, at = next(iter(self._entries.items()))
-            if at >= cutoff:
+            key, done = next(iter(self._entries.items()))
+            if done.at >= cutoff:
                 return
             del self._entries[key]

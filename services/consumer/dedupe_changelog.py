@@ -1,7 +1,8 @@
 """The dedupe store, kept in Kafka: a changelog topic co-partitioned with the source, as Kafka Streams does.
 
 Topic ``{prefix}._dedupe.{group}``, one per consumer group, ``cleanup.policy=compact,delete`` with
-``retention.ms`` = the dedupe retention. Key ``{workflow}:{event id}``, value a :class:`DoneRecord`.
+``retention.ms`` = the dedupe retention. Key ``{workflow}:{event id}``, value a :class:`DoneRecord`
+(outcome, time, re-drive id); a re-run after a re-drive overwrites the key's earlier record.
 A record of source partition ``p`` keeps its state in changelog partition ``p % N`` (N = the changelog's
 partition count), and since a key always lands in the same source partition, the replica that owns a
 source partition owns every run of its events. On assignment the replica reads the changelog partitions
@@ -57,18 +58,22 @@ class DedupeChangelog:
     def partition_for(self, source_partition: int) -> int:
         return source_partition % self.partitions
 
-    def contains(self, source_partition: int, key: str) -> bool:
+    def lookup(self, source_partition: int, key: str) -> DoneRecord | None:
+        """How the run of ``key`` finished; None when it has no (live) entry."""
         table = self._tables.get(self.partition_for(source_partition))
-        return table is not None and key in table
+        return table.get(key) if table is not None else None
 
-    async def record(self, source_partition: int, key: str, outcome: str) -> None:
-        """Write the done record and wait for the broker's ``acks=all``; raises a KafkaError otherwise."""
+    async def record(self, source_partition: int, key: str, outcome: str, redrive: str | None = None) -> None:
+        """Write the done record and wait for the broker's ``acks=all``; raises a KafkaError otherwise.
+
+        ``redrive`` is the id of the re-drive whose run finished (None for an ordinary run).
+        """
         part = self.partition_for(source_partition)
-        done = DoneRecord(outcome, time.time())
+        done = DoneRecord(outcome, time.time(), redrive)
         await self._producer.send_and_wait(self.topic, value=done.encode(), key=key.encode(), partition=part)
         table = self._tables.get(part)
         if table is not None:
-            table.add(key, done.at)
+            table.add(key, done)
 
     def entries(self) -> int:
         return sum(len(t) for t in self._tables.values())
@@ -111,7 +116,7 @@ class DedupeChangelog:
                         continue
                     done = DoneRecord.decode(rec.value)
                     if done is not None:
-                        table.add(key, done.at)
+                        table.add(key, done)
             for tp in list(remaining):
                 if await reader.position(tp) >= ends[tp]:
                     remaining.discard(tp)

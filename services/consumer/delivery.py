@@ -1,10 +1,11 @@
 """Delivering one event to one workflow, with the runner's guarantees around the action.
 
 In order: wait for the earlier run of the same key (ordering), skip when the (workflow, event id) pair is
-already finished (dedupe), ask the target's circuit breaker, run the action, and then either write the
-done record (success), schedule another attempt after a backoff (retryable failure), or write the event
-to the dead-letter topic and a done record (non-retryable failure or attempts exhausted). Only when this
-returns True may the record's offset count as finished.
+already finished (dedupe; for a re-driven dead letter, ``redrive.py`` decides), ask the target's circuit
+breaker, run the action, and then either write the done record (success), schedule another attempt after
+a backoff (retryable failure), or write the event to the dead-letter topic and a done record
+(non-retryable failure or attempts exhausted). Only when this returns True may the record's offset count
+as finished.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hookgate.consumer.dedupe import dedupe_key
 from hookgate.consumer.dedupe_changelog import DedupeChangelog
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.ordering import KeySequencer
+from hookgate.consumer.redrive import Decision, Redrive, decide, redrive_of
 from hookgate.consumer.retry import RetryPolicy
 from hookgate.consumer.workflows import ActionResult, Workflow
 from hookgate.core.envelope import Envelope, parse_rfc3339
@@ -103,8 +105,10 @@ class Deliverer:
         self._running: dict[str, asyncio.Future[None]] = {}
 
     async def run(self, job: Job) -> bool:
-        """True when the run finished (succeeded, deduplicated or dead-lettered); False when aborted."""
-        key = dedupe_key(job.workflow.name, job.event.id)
+        """True when the run finished (succeeded, deduplicated, dead-lettered or not re-driven); False when aborted."""
+        wf = job.workflow
+        key = dedupe_key(wf.name, job.event.id)
+        redrive = redrive_of(job.record.headers or ())
         mine: asyncio.Future[None] | None = None
         try:
             if job.after is not None and not await _wait(job.abort, job.after):
@@ -112,19 +116,40 @@ class Deliverer:
             while (other := self._running.get(key)) is not None:
                 if not await _wait(job.abort, other):
                     return False
-            if self._dedupe is not None and self._dedupe.contains(job.tp.partition, key):
-                self._metrics.deliveries.labels(job.workflow.name, "deduplicated").inc()
-                log.info("deduplicated", workflow=job.workflow.name, event_id=job.event.id, outcome="deduplicated")
+            done = self._dedupe.lookup(job.tp.partition, key) if self._dedupe is not None else None
+            decision = decide(wf.name, done, redrive)
+            rid = redrive.id if redrive is not None else None
+            if decision is Decision.DUPLICATE:
+                self._metrics.deliveries.labels(wf.name, "deduplicated").inc()
+                if redrive is not None:
+                    self._metrics.redrives.labels(wf.name, "deduplicated").inc()
+                marker = {"redrive": rid} if rid is not None else {}
+                log.info("deduplicated", workflow=wf.name, event_id=job.event.id, outcome="deduplicated", **marker)
                 return True
+            if decision is Decision.OTHER_WORKFLOW:
+                self._metrics.redrives.labels(wf.name, "other_workflow").inc()
+                log.info(
+                    "redrive_skipped", workflow=wf.name, event_id=job.event.id, outcome="other_workflow", redrive=rid
+                )
+                return True
+            if redrive is not None:
+                log.info(
+                    "redrive_started",
+                    workflow=wf.name,
+                    event_id=job.event.id,
+                    redrive=rid,
+                    reason=decision.value,
+                    previous=done.outcome if done is not None else None,
+                )
             mine = self._running[key] = asyncio.get_running_loop().create_future()
-            return await self._attempts(job, key)
+            return await self._attempts(job, key, redrive)
         finally:
             if mine is not None:
                 self._running.pop(key, None)
                 mine.set_result(None)
             self._sequencer.release(job.seq_key, job.gate)
 
-    async def _attempts(self, job: Job, key: str) -> bool:
+    async def _attempts(self, job: Job, key: str, redrive: Redrive | None) -> bool:
         wf, event = job.workflow, job.event
         attempt = 0
         while True:
@@ -136,7 +161,7 @@ class Deliverer:
                 # The next event of the key may start while the done record is written: order is about
                 # actions, and the offset still waits for the record.
                 self._sequencer.release(job.seq_key, job.gate)
-                if not await self._finish(job, key, "succeeded"):
+                if not await self._finish(job, key, "succeeded", redrive):
                     return False
                 if event.time:
                     with contextlib.suppress(ValueError):
@@ -148,7 +173,7 @@ class Deliverer:
                 self._sequencer.release(job.seq_key, job.gate)
             delay = self._policy.next_delay(attempt, result, self._rand)
             if delay is None:
-                return await self._dead_letter(job, key, result, attempt)
+                return await self._dead_letter(job, key, result, attempt, redrive)
             self._metrics.retries.labels(wf.name, _retry_reason(result)).inc()
             if not await _wait(job.abort, delay=delay):
                 return False
@@ -184,12 +209,16 @@ class Deliverer:
         )
         return result
 
-    async def _finish(self, job: Job, key: str, outcome: str) -> bool:
-        """Write the done record (acks=all) before the offset may be committed; False when aborted first."""
+    async def _finish(self, job: Job, key: str, outcome: str, redrive: Redrive | None) -> bool:
+        """Write the done record (acks=all) before the offset may be committed; False when aborted first.
+
+        A re-run's record carries its re-drive id and replaces the entry of the earlier, dead-lettered run.
+        """
+        rid = redrive.id if redrive is not None else None
         delay = 0.1
         while self._dedupe is not None:
             try:
-                await self._dedupe.record(job.tp.partition, key, outcome)
+                await self._dedupe.record(job.tp.partition, key, outcome, rid)
                 break
             except KafkaError as exc:
                 log.warning("dedupe_write_failed", workflow=job.workflow.name, reason=type(exc).__name__)
@@ -197,9 +226,16 @@ class Deliverer:
                     return False
                 delay = min(delay * 2, 5.0)
         self._metrics.deliveries.labels(job.workflow.name, outcome).inc()
+        if redrive is not None:
+            self._metrics.redrives.labels(job.workflow.name, outcome).inc()
+            log.info(
+                "redrive_finished", workflow=job.workflow.name, event_id=job.event.id, outcome=outcome, redrive=rid
+            )
         return True
 
-    async def _dead_letter(self, job: Job, key: str, result: ActionResult, attempts: int) -> bool:
+    async def _dead_letter(
+        self, job: Job, key: str, result: ActionResult, attempts: int, redrive: Redrive | None
+    ) -> bool:
         rec = job.record
         delay = 0.1
         while True:
@@ -230,4 +266,4 @@ class Deliverer:
             attempts=attempts,
             topic=self._dead_letters.topic,
         )
-        return await self._finish(job, key, "deadlettered")
+        return await self._finish(job, key, "deadlettered", redrive)

@@ -34,6 +34,14 @@ class ConsumerMetrics:
             ["workflow", "outcome"],
             registry=r,
         )
+        self.redrives = Counter(
+            "hookgate_consumer_redrives",
+            "Re-driven dead letters per workflow by outcome: succeeded, deadlettered (failed again),"
+            " deduplicated (already succeeded, or this re-drive already ran it), other_workflow (not the one"
+            " the re-drive is for).",
+            ["workflow", "outcome"],
+            registry=r,
+        )
         self.retries = Counter(
             "hookgate_consumer_retries",
             "Attempts scheduled again after a failure, by reason (status_5xx, status_4xx, error, circuit_open).",

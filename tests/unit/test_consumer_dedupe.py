@@ -16,8 +16,8 @@ class Clock:
 def test_entries_expire_after_the_retention() -> None:
     clock = Clock()
     t = DedupeTable(retention_seconds=60, max_entries=100, clock=clock)
-    t.add(dedupe_key("wf", "e1"), clock.now)
-    t.add("wf:old", clock.now - 61)  # restored from the changelog but already expired
+    t.add(dedupe_key("wf", "e1"), DoneRecord("succeeded", clock.now))
+    t.add("wf:old", DoneRecord("succeeded", clock.now - 61))  # restored from the changelog but already expired
     assert "wf:e1" in t
     assert "wf:old" not in t
     clock.now += 61
@@ -29,7 +29,7 @@ def test_the_oldest_entries_are_evicted_past_max_entries() -> None:
     clock = Clock()
     t = DedupeTable(retention_seconds=3600, max_entries=3, clock=clock)
     for i in range(5):
-        t.add(f"wf:{i}", clock.now + i)
+        t.add(f"wf:{i}", DoneRecord("succeeded", clock.now + i))
     assert [f"wf:{i}" in t for i in range(5)] == [False, False, True, True, True]
     assert t.evicted == 2
     t.remove("wf:3")  # a tombstone
@@ -69,3 +69,52 @@ def test_dead_letter_headers_keep_the_original_and_say_what_failed() -> None:
         b"41",
     )
     assert got["hookgate_failed_at"] == b"1500"
+
+
+def test_the_table_remembers_how_each_run_finished_and_the_latest_record_wins() -> None:
+    clock = Clock()
+    t = DedupeTable(retention_seconds=3600, max_entries=2, clock=clock)
+    t.add("wf:a", DoneRecord("deadlettered", clock.now))
+    t.add("wf:b", DoneRecord("succeeded", clock.now))
+    assert t.get("wf:a") == DoneRecord("deadlettered", clock.now)
+    assert t.get("wf:b") == DoneRecord("succeeded", clock.now)
+    assert t.get("wf:none") is None
+    # A re-run overwrites its key (as the compacted changelog does) and counts as the newest entry.
+    t.add("wf:a", DoneRecord("succeeded", clock.now + 1, redrive="r1"))
+    assert t.get("wf:a") == DoneRecord("succeeded", clock.now + 1, redrive="r1")
+    assert len(t) == 2
+    t.add("wf:c", DoneRecord("succeeded", clock.now + 2))  # still bounded: the oldest (wf:b) goes
+    assert (t.get("wf:b"), len(t), t.evicted) == (None, 2, 1)
+    assert "wf:a" in t
+    clock.now += 3600.5  # wf:a (written at +1) outlives the retention of an entry written at +0
+    assert t.get("wf:a") is not None
+    clock.now += 1
+    assert t.get("wf:a") is None
+
+
+def test_done_records_carry_the_redrive_id_and_old_records_decode_without_one() -> None:
+    rec = DoneRecord("deadlettered", 5.0, redrive="2b1c")
+    assert DoneRecord.decode(rec.encode()) == rec
+    assert b"redrive" not in DoneRecord("succeeded", 5.0).encode()  # ordinary runs write what they always did
+    assert DoneRecord.decode(b'{"outcome": "deadlettered", "at": 5}') == DoneRecord("deadlettered", 5.0, None)
+    assert DoneRecord.decode(b'{"outcome": "succeeded", "at": 5, "redrive": 7}') == DoneRecord("succeeded", 5.0)
+    assert DoneRecord.decode(b"[1, 2]") is None
+    assert DoneRecord.decode(b'{"outcome": ["x"], "at": 1}') is None
+
+
+def test_a_new_dead_letter_drops_the_redrive_marker_of_the_record_that_failed_again() -> None:
+    original = [("ce_id", b"e1"), ("hookgate_redrive", b"r1"), ("hookgate_redrive_workflow", b"deploy")]
+    headers = dead_letter_headers(
+        original,
+        workflow="deploy",
+        result=ActionResult(ok=False, status=400, error="HTTP 400"),
+        attempts=1,
+        topic="hookgate.acme",
+        partition=0,
+        offset=7,
+        failed_at=2.0,
+    )
+    names = [k for k, _ in headers]
+    assert "hookgate_redrive" not in names
+    assert "hookgate_redrive_workflow" not in names
+    assert dict(headers)["hookgate_workflow"] == b"deploy"
