@@ -4,12 +4,15 @@ The source range is fixed when the command starts (the end offsets of that momen
 topic into itself terminates. Sources: a topic, a tenant's topic, or a consumer group's dead-letter
 topic; a range by offsets (one partition) or by time; filters by CloudEvents type and id.
 Dead letters keep their ``hookgate_*`` headers; without ``--to-topic`` each goes back to the topic it
-came from (its ``hookgate_source_topic`` header).
+came from (its ``hookgate_source_topic`` header). Replayed from ``--dead-letter`` they are re-drives: each
+gets the ``hookgate_redrive`` marker (one UUID per command) naming the workflow that dead-lettered it,
+so the consumer group runs that workflow again, once, and no other (``hookgate.consumer.redrive``).
 """
 
 from __future__ import annotations
 
 import sys
+import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -31,7 +34,7 @@ from hookgate.cli.kafka_access import (
     start_client,
     topic_names,
 )
-from hookgate.cli.records import RecordFilter, parse_time, record_json
+from hookgate.cli.records import RecordFilter, other_headers, parse_time, record_json
 
 SOURCE_TOPIC_HEADER = "hookgate_source_topic"
 STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
@@ -52,6 +55,7 @@ class Plan:
     limit: int | None = None
     dry_run: bool = False
     body: bool = False
+    redrive: str | None = None  # re-drive id: mark each record as a re-drive of its dead-lettered workflow
 
 
 @dataclass(slots=True)
@@ -100,6 +104,9 @@ async def _ranges(client: AIOKafkaConsumer, plan: Plan) -> dict[TopicPartition, 
 
 async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
     """Copy the planned records; returns once the broker acknowledged every one (acks=all)."""
+    # Imported here: the consumer package (its SDK) is not worth loading for every ``hookgate`` command.
+    from hookgate.consumer.redrive import mark_redrive
+
     client = consumer(access)
     await start_client(client, access)
     out = producer(access) if not plan.dry_run else None
@@ -137,8 +144,12 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
                     summary.matched += 1
                     target = target_of(plan, headers)
                     summary.targets[target] = summary.targets.get(target, 0) + 1
+                    if plan.redrive is not None:
+                        headers = mark_redrive(headers, plan.redrive)
                     if out is None:
                         doc = {**record_json(record, body=plan.body), "replay_to": target}
+                        if plan.redrive is not None:
+                            doc["headers"] = other_headers(headers)  # as they would be written
                         sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
                         continue
                     if target not in created:
@@ -163,7 +174,11 @@ def replay(
     from_topic: Annotated[str | None, typer.Option("--from-topic", help="Source topic")] = None,
     from_tenant: Annotated[str | None, typer.Option("--from-tenant", help="Or a tenant's event topic")] = None,
     dead_letter: Annotated[
-        str | None, typer.Option("--dead-letter", help="Or the dead-letter topic of this consumer group")
+        str | None,
+        typer.Option(
+            "--dead-letter",
+            help="Or the dead-letter topic of this consumer group (re-drive: re-runs the failed workflow)",
+        ),
     ] = None,
     to_topic: Annotated[str | None, typer.Option("--to-topic", help="Target topic")] = None,
     to_tenant: Annotated[str | None, typer.Option("--to-tenant", help="Or a tenant's event topic")] = None,
@@ -212,12 +227,15 @@ def replay(
             limit=limit,
             dry_run=dry_run,
             body=body,
+            redrive=str(uuid.uuid4()) if dead_letter else None,
         )
         summary = run_async(replay_events(access, plan))
     except CliError as exc:
         raise exit_with(exc) from None
     verb = "would replay" if dry_run else "replayed"
     where = ", ".join(f"{n} to {t}" for t, n in summary.targets.items()) or "nothing"
+    redrive = f"; re-drive {plan.redrive}" if plan.redrive is not None and summary.matched else ""
     typer.echo(
-        f"replay: scanned {summary.scanned} records of {plan.source}; {verb} {summary.matched}: {where}", err=True
+        f"replay: scanned {summary.scanned} records of {plan.source}; {verb} {summary.matched}: {where}{redrive}",
+        err=True,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from pathlib import Path
 
 import orjson
@@ -211,12 +212,22 @@ async def test_replay_dead_letters_back_to_their_source(
     finally:
         await producer.stop()
 
+    code, out, err = await hookgate(
+        "replay", "-c", str(cfg), "--dead-letter", "workflows", "--id", "evt-dead", "--dry-run"
+    )
+    assert code == 0, err
+    (shown,) = [orjson.loads(line) for line in out.splitlines()]
+    assert shown["headers"]["hookgate_redrive_workflow"] == "deploy"  # the headers as they would be written
     code, _, err = await hookgate("replay", "-c", str(cfg), "--dead-letter", "workflows", "--id", "evt-dead")
     assert code == 0, err
     assert f"replayed 1: 1 to {topic}" in err
     records = await read_topic(kafka_bootstrap, topic, count=4)
     (back,) = [r for r in records if r.value == b'{"dead": true}']
-    assert list(back.headers) == headers
+    # A re-drive: every header kept (ce_id included), plus the marker naming the dead-lettered workflow.
+    assert list(back.headers)[: len(headers)] == headers
+    marker = dict(list(back.headers)[len(headers) :])
+    assert marker["hookgate_redrive_workflow"] == b"deploy"
+    assert str(uuid.UUID(marker["hookgate_redrive"].decode())) in err  # the summary names the re-drive
 
 
 async def test_unreachable_kafka_is_a_message_not_a_traceback() -> None:

@@ -1,0 +1,177 @@
+"""Re-driving dead letters with ``hookgate replay --dead-letter``: the failed workflow runs again, once.
+
+A real broker, a real HTTP target, and the CLI run as a user runs it (a separate process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
+from hookgate.consumer.runner import dead_letter_topic
+from hookgate.consumer.subscriptions import build_workflows
+from tests.support.builders import read_topic
+from tests.support.events import (
+    consumer_config,
+    create_topic,
+    end_offsets,
+    event,
+    http_workflow,
+    produce,
+    running_consumer,
+    sample,
+    wait_committed,
+)
+from tests.support.receiver import Received, Receiver, run_receiver
+
+pytestmark = pytest.mark.kafka
+
+REDRIVES = "hookgate_consumer_redrives_total"
+
+
+def _runs(receiver: Receiver) -> Counter[tuple[str, str]]:
+    """(workflow path, event id) -> requests the target received."""
+    return Counter((r.path, r.headers["ce-id"]) for r in receiver.received)
+
+
+def _broken(receiver: Receiver, broken: set[str]) -> None:
+    """``/deploy`` answers 400 (a permanent failure: dead-lettered at once) for the ids in ``broken``."""
+
+    def respond(r: Received) -> int:
+        return 400 if r.path == "/deploy" and r.headers["ce-id"] in broken else 200
+
+    receiver.respond = respond
+
+
+def _config(bootstrap: str, prefix: str, receiver: Receiver) -> ConsumerConfig:
+    return consumer_config(
+        bootstrap,
+        prefix,
+        f"{prefix}-g",
+        [http_workflow("deploy", f"{receiver.url}/deploy"), http_workflow("audit", f"{receiver.url}/audit")],
+        retry={"attempts": 3, "base_delay_seconds": 0.1, "max_delay_seconds": 0.5},
+    )
+
+
+async def _redrive(tmp_path: Path, bootstrap: str, prefix: str) -> str:
+    """``hookgate replay -c consumer.yaml --dead-letter GROUP``, as an operator runs it; returns its stderr."""
+    cfg = tmp_path / "consumer.yaml"
+    cfg.write_text(yaml.safe_dump({"kafka": {"bootstrap_servers": bootstrap, "topics": {"prefix": prefix}}}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hookgate", "replay", "-c", str(cfg), "--dead-letter", f"{prefix}-g",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    return err.decode()
+
+
+async def _rewind(bootstrap: str, group: str, topic: str) -> None:
+    """Redeliver everything: move the (idle) group's committed offsets back to the start."""
+    ends = await end_offsets(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in ends]
+        consumer.assign(tps)
+        await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in tps})
+    finally:
+        await consumer.stop()
+
+
+async def test_a_redrive_reruns_only_the_failed_workflow_once(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
+    await create_topic(kafka_bootstrap, topic, 3)
+    async with run_receiver() as receiver, aiohttp.ClientSession() as session:
+        _broken(receiver, {"e1"})
+        config = _config(kafka_bootstrap, topic_prefix, receiver)
+        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+            await produce(kafka_bootstrap, topic, [event("e1"), event("e2")])
+            (dead,) = await read_topic(kafka_bootstrap, dead_letter_topic(config), count=1, timeout=60)
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert dict(dead.headers)[H_WORKFLOW] == b"deploy"
+            before = {("/deploy", "e1"): 1, ("/audit", "e1"): 1, ("/deploy", "e2"): 1, ("/audit", "e2"): 1}
+            assert _runs(receiver) == before
+
+            # The operator fixes the target and re-drives the dead letters.
+            _broken(receiver, set())
+            err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
+            assert f"replayed 1: 1 to {topic}" in err
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}  # deploy ran again; audit did not
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
+            assert sample(metrics, REDRIVES, workflow="audit", outcome="other_workflow") == 1
+            rerun = receiver.received[-1]
+            assert (rerun.path, rerun.headers["ce-id"]) == ("/deploy", "e1")
+            assert rerun.headers["Idempotency-Key"] == "deploy:e1"  # the original id travelled back
+
+            # The same dead letter re-driven again after the success runs nothing.
+            await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 1
+            assert sample(metrics, REDRIVES, workflow="audit", outcome="other_workflow") == 2
+        assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}
+
+        # A crash or rebalance redelivers the re-driven records (here: all of them, to a new process that
+        # restores the dedupe state from the changelog): the succeeded entry blocks the re-run.
+        await _rewind(kafka_bootstrap, group, topic)
+        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
+            assert sample(metrics, "hookgate_consumer_deliveries_total", workflow="deploy", outcome="succeeded") == 0
+    assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}
+    source = await read_topic(kafka_bootstrap, topic, count=4)
+    redriven = [dict(r.headers) for r in source if H_REDRIVE in dict(r.headers)]
+    assert len(redriven) == 2
+    assert all(h["ce_id"] == b"e1" and h[H_REDRIVE_WORKFLOW] == b"deploy" for h in redriven)
+    assert redriven[0][H_REDRIVE] != redriven[1][H_REDRIVE]  # one re-drive id per replay command
+
+
+async def test_a_redrive_that_fails_again_dead_letters_once_and_a_redelivery_does_not_run_it_again(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
+    await create_topic(kafka_bootstrap, topic, 1)
+    async with run_receiver() as receiver, aiohttp.ClientSession() as session:
+        _broken(receiver, {"e1"})
+        config = _config(kafka_bootstrap, topic_prefix, receiver)
+        dead_topic = dead_letter_topic(config)
+        async with running_consumer(config, build_workflows(config.workflows, session)):
+            await produce(kafka_bootstrap, topic, [event("e1")])
+            await read_topic(kafka_bootstrap, dead_topic, count=1, timeout=60)
+            await wait_committed(kafka_bootstrap, group, topic)
+            # Re-driven before the target is fixed: one more attempt, one more dead letter, without a marker.
+            await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
+            dead = await read_topic(kafka_bootstrap, dead_topic, count=2, timeout=60)
+            await wait_committed(kafka_bootstrap, group, topic)
+        assert len(dead) == 2
+        assert all(H_REDRIVE not in dict(d.headers) for d in dead)
+        assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}
+
+        # The re-driven record is redelivered (a new process, offsets rewound): that re-drive already ran.
+        await _rewind(kafka_bootstrap, group, topic)
+        _broken(receiver, set())
+        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 1
+
+            # Fixed, then both dead letters of the event re-driven by one command: one run, not two.
+            err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
+            assert f"replayed 2: 2 to {topic}" in err
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
+    assert _runs(receiver) == {("/deploy", "e1"): 3, ("/audit", "e1"): 1}
