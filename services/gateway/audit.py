@@ -1,11 +1,14 @@
-"""The audit record: one per webhook request, accepted or not, as a structured log line.
+"""The audit record: one per webhook request, accepted or not, and the request's only log line.
 
 Every request, whatever its outcome, gets exactly one ``event: "audit"`` line naming the trigger,
-tenant, outcome, reason, status, sizes, client address, event id and duration; optionally the record
-is also produced to the ``{prefix}._audit`` topic (:mod:`hookgate.gateway.audit_topic`). Request
-paths (they hold the trigger id, a credential), query strings (some senders put tokens there) and
-bodies are never recorded. Headers are left out by default; when included, credentials, cookies,
-signatures and configured headers are redacted.
+tenant, outcome, reason, status, method, sizes, client address, event id, request id and duration: the
+audit record and the request log are the same facts, so they are one line. With ``audit.log: false``
+the line is a minimal ``event: "webhook"`` request line instead (the logging conventions' fields,
+status and method; no client address, sizes or headers), for deployments that keep client
+addresses out of their logs. Optionally the record is also produced to the ``{prefix}._audit`` topic
+(:mod:`hookgate.gateway.audit_topic`). Request paths (they hold the trigger id, a credential), query
+strings (some senders put tokens there) and bodies are never recorded. Headers are left out by default;
+when included, credentials, cookies, signatures and configured headers are redacted.
 """
 
 from __future__ import annotations
@@ -63,7 +66,10 @@ SENSITIVE_NAME_PARTS = ("auth", "token", "secret", "signature", "password", "coo
 class AuditSettings(StrictModel):
     """``gateway.audit``."""
 
-    log: bool = Field(default=True, description="Write the audit line to the log")
+    log: bool = Field(
+        default=True,
+        description="Log requests as audit lines; false: minimal request lines (no client address, sizes, headers)",
+    )
     topic: bool = Field(default=False, description="Also produce each record to {prefix}._audit")
     include_headers: bool = Field(default=False, description="Record request headers (sensitive ones redacted)")
     redact_headers: list[str] = Field(default_factory=list, description="More header names to redact")
@@ -126,25 +132,27 @@ _FIELDS = tuple(f.name for f in fields(AuditRecord) if f.name != "headers")
 
 
 class Auditor:
-    """Writes each :class:`AuditRecord` to the log and hands it to the optional topic writer.
+    """Writes each request's one log line and hands its :class:`AuditRecord` to the optional topic writer.
 
     Neither may fail or delay the reply: the topic writer only enqueues (dropping when full).
     """
 
     def __init__(self, settings: AuditSettings, topic: Callable[[AuditRecord], None] | None = None) -> None:
         self._settings = settings
+        self._log = settings.log
+        self._include_headers = settings.include_headers
         self._extra = frozenset(settings.redact_headers)
         self._topic = topic
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str] | None:
         """The headers to record: ``None`` unless ``include_headers``, redacted otherwise."""
-        return redact_headers(headers, self._extra) if self._settings.include_headers else None
+        return redact_headers(headers, self._extra) if self._include_headers else None
 
     def emit(self, record: AuditRecord) -> None:
-        if self._settings.log:
-            fields = record.to_dict()
-            del fields["timestamp"]  # the log line has its own
-            log.info("audit", **fields)
+        """Log ``record`` (the audit line, or the minimal request line) and hand it to the topic writer."""
+        fields = record.to_dict()
+        del fields["timestamp"]  # the log line has its own
+        self._write(fields)
         if self._topic is not None:
             self._topic(record)
 
@@ -166,22 +174,35 @@ class Auditor:
         body = int(getattr(request.content, "total_bytes", 0))
         head = len(request.method) + len(request.raw_path) + 12
         head += sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
-        self.emit(
-            AuditRecord(
-                timestamp=rfc3339(datetime.now(UTC)),
-                request_id=request_id,
-                trigger=trigger,
-                tenant=tenant,
-                method=request.method,
-                outcome=outcome,
-                reason=reason,
-                status=status,
-                client_ip=client.ip,
-                peer=client.peer,
-                request_bytes=head + body,
-                body_bytes=body,
-                event_id=event_id,
-                duration_ms=round(seconds * 1000, 3),
-                headers=self.headers(request.headers.items()),
-            )
-        )
+        # Built once as the log line's fields; the record (with its own timestamp) only when a topic wants it.
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "trigger": trigger,
+            "tenant": tenant,
+            "method": request.method,
+            "outcome": outcome,
+            "reason": reason,
+            "status": status,
+            "client_ip": client.ip,
+            "peer": client.peer,
+            "request_bytes": head + body,
+            "body_bytes": body,
+            "event_id": event_id,
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        headers = self.headers(request.headers.items())
+        if headers is not None:
+            fields["headers"] = headers
+        self._write(fields)
+        if self._topic is not None:
+            self._topic(AuditRecord(timestamp=rfc3339(datetime.now(UTC)), **fields))
+
+    def _write(self, fields: dict[str, Any]) -> None:
+        if self._log:
+            log.info("audit", **fields)
+        else:
+            log.info("webhook", **{k: fields[k] for k in _REQUEST_LINE})
+
+
+# The request line of ``audit.log: false``: the logging conventions' fields, the status and the method.
+_REQUEST_LINE = ("request_id", "trigger", "tenant", "event_id", "outcome", "reason", "status", "method", "duration_ms")

@@ -4,7 +4,8 @@ in-flight limit -> route -> method -> admission (header limits, IP allowlist / c
 -> size -> content type -> verify -> handshake (or WebSub GET challenge) -> body -> variables
 -> type, subject -> filter -> envelope -> publish -> 202
 
-Every step that rejects returns the reply at once; every reply is counted, logged and audited once.
+Every step that rejects returns the reply at once; every reply is counted once and logged once, as its
+audit record.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import orjson
 from aiohttp import web
 
 from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, EXT_VARS, Envelope, new_event_id, rfc3339
-from hookgate.core.logging import get_logger
 from hookgate.gateway.admission import Admission, Refusal
 from hookgate.gateway.audit import Auditor
 from hookgate.gateway.bodies import InvalidBody, ParsedBody, media_type, parse_body
@@ -32,8 +32,6 @@ from hookgate.gateway.publish import Publisher, PublishError
 from hookgate.gateway.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger, TriggerRegistry
 from hookgate.gateway.verify.base import HandshakeReply, WebhookRequest
-
-log = get_logger("hookgate.gateway")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 ACCEPTED_MEDIA = (
@@ -107,18 +105,7 @@ class IngestHandler:
         self._metrics.count(result.outcome, result.reason, status, name)
         self._metrics.request_seconds.labels(result.outcome).observe(elapsed)
         result.response.headers["X-Request-Id"] = rid
-        log.info(
-            "webhook",
-            request_id=rid,
-            trigger=name,
-            tenant=trigger.tenant if trigger else None,
-            event_id=result.event_id,
-            outcome=result.outcome,
-            reason=result.reason,
-            status=status,
-            method=request.method,
-            duration_ms=round(elapsed * 1000, 3),
-        )
+        # The request's one log line (the audit record, see hookgate.gateway.audit).
         self._auditor.request(
             request,
             request_id=rid,

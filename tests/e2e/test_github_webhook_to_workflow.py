@@ -115,8 +115,13 @@ async def test_githubs_documented_example_reaches_the_workflow(
     assert consumer_code == 0, consumer.logs()
     assert all(r.path == "/run" for r in receiver.received)
     lines = [json.loads(line) for line in gw.logs().splitlines() if line.startswith("{")]
-    accepted = [line for line in lines if line.get("event") == "webhook" and line.get("outcome") == "accepted"]
-    assert accepted
+    # One line per request: the audit record is the request log line (no separate "webhook" line).
+    requests = [line for line in lines if line.get("request_id")]
+    assert [line["event"] for line in requests] == ["audit"] * len(requests)
+    accepted = [line for line in requests if line["outcome"] == "accepted"]
+    assert len(accepted) == 1
     assert accepted[0]["event_id"] == "e2e-delivery-1"
+    assert (accepted[0]["level"], accepted[0]["status"], accepted[0]["trigger"]) == ("info", 202, "github")
+    assert accepted[0]["timestamp"].endswith("Z")
     assert GITHUB_SECRET not in gw.logs()
     assert SIGNATURE.split("=")[1] not in gw.logs()

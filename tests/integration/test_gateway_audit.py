@@ -76,8 +76,14 @@ async def test_every_request_gets_one_audit_line(gateway: tuple[TestClient, str]
     client, tid = gateway
     with capture_logs() as logs:
         await send_mix(client, tid)
-    audit = {e["request_id"]: e for e in logs if e["event"] == "audit"}
-    assert set(audit) == {"req-ok", "req-bad", "req-unknown"}
+    requests = [e for e in logs if "request_id" in e]
+    # The audit record is the request's only log line: no separate request line.
+    assert sorted((e["event"], e["request_id"]) for e in requests) == [
+        ("audit", "req-bad"),
+        ("audit", "req-ok"),
+        ("audit", "req-unknown"),
+    ]
+    audit = {e["request_id"]: e for e in requests}
     ok, bad, unknown = audit["req-ok"], audit["req-bad"], audit["req-unknown"]
     assert (ok["trigger"], ok["tenant"], ok["outcome"], ok["reason"], ok["status"]) == (
         "gh",
@@ -91,6 +97,7 @@ async def test_every_request_gets_one_audit_line(gateway: tuple[TestClient, str]
     assert ok["request_bytes"] > ok["body_bytes"]
     assert ok["client_ip"] == ok["peer"] == "127.0.0.1"
     assert ok["duration_ms"] >= 0
+    assert (ok["method"], ok["log_level"]) == ("POST", "info")
     assert (bad["outcome"], bad["reason"], bad["status"], bad["event_id"]) == ("rejected", "bad_signature", 401, None)
     assert (unknown["trigger"], unknown["reason"], unknown["status"]) == (None, "unknown_trigger", 404)
     text = repr(logs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from hookgate.core.config import ConfigError, load_model
 from hookgate.gateway.audit import REDACTED, Auditor, AuditRecord, AuditSettings, is_sensitive, redact_headers
@@ -95,6 +96,32 @@ def test_record_dict_omits_absent_headers_and_the_topic_receives_every_record() 
     auditor.emit(record())
     auditor.emit(record(outcome="accepted", reason="ok", status=202, event_id="e1"))
     assert [(r.outcome, r.event_id) for r in got] == [("rejected", None), ("accepted", "e1")]
+
+
+def test_the_record_is_the_request_log_line_and_log_false_leaves_a_minimal_request_line() -> None:
+    full, minimal = Auditor(AuditSettings(include_headers=True)), Auditor(AuditSettings(log=False))
+    with capture_logs() as logs:
+        full.emit(record(headers={"x-github-event": "push"}))
+        minimal.emit(record(headers={"x-github-event": "push"}))
+    line, short = logs
+    assert line == {
+        "event": "audit",
+        "log_level": "info",
+        **{k: v for k, v in record(headers={"x-github-event": "push"}).to_dict().items() if k != "timestamp"},
+    }
+    assert short == {
+        "event": "webhook",
+        "log_level": "info",
+        "request_id": "r1",
+        "trigger": "gh",
+        "tenant": "acme",
+        "event_id": None,
+        "outcome": "rejected",
+        "reason": "bad_signature",
+        "status": 401,
+        "method": "POST",
+        "duration_ms": 1.5,
+    }
 
 
 def test_audit_settings_reject_unknown_keys() -> None:
