@@ -56,7 +56,11 @@ async def serve(
         reloader = None
         if config_path is not None:
             reloader = install_reload(
-                config_path, workflows, lambda cfg: list(_workflow_set(cfg, session, extra_workflows)), stop
+                config_path,
+                workflows,
+                lambda cfg: list(_workflow_set(cfg, session, extra_workflows)),
+                stop,
+                interval=config.consumer.reload_interval_seconds,
             )
         try:
             await runner.run(stop)

@@ -59,6 +59,9 @@ class ConsumerSettings(StrictModel):
     listen: ListenSettings = Field(default_factory=ListenSettings)
     log_level: str = "info"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+    reload_interval_seconds: float | None = Field(
+        default=None, gt=0, le=3600, description="Also reload workflows when the file changed (checked this often)"
+    )
     max_in_flight: int = Field(default=1000, ge=1, le=1_000_000, description="Records read but not finished.")
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=300)
     retry: RetrySettings = Field(default_factory=RetrySettings)

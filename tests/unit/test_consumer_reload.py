@@ -106,3 +106,18 @@ async def test_install_reload_on_sighup_and_on_file_change(tmp_path: Path) -> No
             await asyncio.wait_for(task, 5)
         reasons = [e["reason"] for e in logs if e["event"] == "workflows_reloaded"]
         assert reasons == ["signal", "file_changed"]
+
+
+def test_reload_interval_is_a_validated_consumer_setting() -> None:
+    from hookgate.core.config import ConfigError, load_model
+
+    base = {"topics": ["hookgate.acme"]}
+    cfg = load_model(ConsumerConfig, {"consumer": {**base, "reload_interval_seconds": 5}}, "<t>", env={})
+    assert cfg.consumer.reload_interval_seconds == 5
+    assert load_model(ConsumerConfig, {"consumer": base}, "<t>", env={}).consumer.reload_interval_seconds is None
+    try:
+        load_model(ConsumerConfig, {"consumer": {**base, "reload_interval_seconds": 0}}, "<t>", env={})
+    except ConfigError as exc:
+        assert "consumer.reload_interval_seconds" in str(exc)
+    else:
+        raise AssertionError("a zero reload interval was accepted")
