@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 from pydantic import Field, field_validator
 
 from hookgate.core.config import StrictModel
-from hookgate.core.envelope import rfc3339
 from hookgate.core.logging import get_logger
+from hookgate.core.timestamps import rfc3339_ms
 from hookgate.gateway.clientip import ClientAddress
 
 log = get_logger("hookgate.gateway.audit")
@@ -195,7 +194,7 @@ class Auditor:
             fields["headers"] = headers
         self._write(fields)
         if self._topic is not None:
-            self._topic(AuditRecord(timestamp=rfc3339(datetime.now(UTC)), **fields))
+            self._topic(AuditRecord(timestamp=rfc3339_ms(), **fields))
 
     def _write(self, fields: dict[str, Any]) -> None:
         if self._log:

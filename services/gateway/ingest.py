@@ -14,12 +14,12 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
 from aiohttp import web
 
-from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, EXT_VARS, Envelope, new_event_id, rfc3339
+from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, EXT_VARS, Envelope, new_event_id
+from hookgate.core.timestamps import rfc3339_ms
 from hookgate.gateway.admission import Admission, Refusal
 from hookgate.gateway.audit import Auditor
 from hookgate.gateway.bodies import InvalidBody, ParsedBody, media_type, parse_body
@@ -207,7 +207,7 @@ class IngestHandler:
             source=trigger.source,
             type=event_type,
             data=body,
-            time=rfc3339_now(),
+            time=rfc3339_ms(),
             subject=subject,
             datacontenttype=content_type or ("application/octet-stream" if body else None),
             extensions=extensions,
@@ -233,10 +233,6 @@ class IngestHandler:
             status=reply.status, body=reply.body_for(event_id), headers={"Content-Type": reply.content_type}
         )
         return Outcome(response, "accepted", "ok", event_id)
-
-
-def rfc3339_now() -> str:
-    return rfc3339(datetime.now(UTC))
 
 
 def shape_event(
