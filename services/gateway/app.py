@@ -45,13 +45,15 @@ def create_app(config: GatewayConfig) -> web.Application:
     app = web.Application(client_max_size=largest + 1, handler_args=server_handler_args(settings.limits.headers))
     app[PUBLISHER] = publisher
     app[METRICS] = metrics
+    admission = Admission(config, metrics.registry)
+    metrics.track_in_flight(lambda: admission.in_flight.in_flight)
     handler = IngestHandler(
         registry,
         publisher,
         metrics,
         publish_timeout=settings.publish_timeout_seconds,
         retry_after=settings.retry_after_seconds,
-        admission=Admission(config, metrics.registry),
+        admission=admission,
         auditor=Auditor(settings.audit, audit_topic.submit if audit_topic else None),
     )
     app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)

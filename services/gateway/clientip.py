@@ -91,6 +91,13 @@ def parse_ip(value: str) -> IpAddress | None:
     return ip
 
 
+@functools.lru_cache(maxsize=4096)
+def _peer(peer: str) -> tuple[IpAddress | None, str]:
+    """The TCP peer's address and its canonical text (formatting an address costs as much as parsing it)."""
+    ip = parse_ip(peer)
+    return ip, str(ip) if ip is not None else peer
+
+
 def parse_node(node: str) -> IpAddress | None:
     """The address in one forwarding hop: ``192.0.2.1``, ``192.0.2.1:4711``, ``2001:db8::1``,
     ``[2001:db8::1]:4711``; ``None`` for ``unknown``, obfuscated identifiers and garbage."""
@@ -187,8 +194,7 @@ class ClientResolver:
 
     def resolve(self, peer: str, headers: Headers, scheme: str, host: str, raw_path: str) -> ClientAddress:
         """``peer`` is the TCP peer, ``scheme``/``host`` what this hop saw, ``raw_path`` path and query as sent."""
-        peer_ip = parse_ip(peer)
-        peer_s = str(peer_ip) if peer_ip is not None else peer
+        peer_ip, peer_s = _peer(peer)
         client, via = peer_s, False
         if self.trusted(peer_ip):
             found = self._from_forwarded(headers) if self._forwarded else self._from_x_forwarded(headers)

@@ -10,9 +10,9 @@ audit record.
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 
 import orjson
@@ -87,23 +87,21 @@ class IngestHandler:
         started = time.perf_counter()
         rid = request.headers.get("X-Request-Id", "")
         if not _REQUEST_ID.match(rid):
-            rid = uuid.uuid4().hex
+            rid = os.urandom(16).hex()  # 32 hex digits like uuid4().hex, at a fifth of its cost
         trigger = self._registry.get(request.match_info.get("trigger_id", ""))
         client = self._admission.client(request)
         if not self._admission.in_flight.try_acquire():  # shed before reading anything more
             result = _refused(self._admission.overloaded())
         else:
-            self._metrics.in_flight.inc()
             try:
                 result = await self._handle(request, trigger, client)
             finally:
-                self._metrics.in_flight.dec()
                 self._admission.in_flight.release()
         elapsed = time.perf_counter() - started
         status = result.response.status
         name = trigger.name if trigger else None
         self._metrics.count(result.outcome, result.reason, status, name)
-        self._metrics.request_seconds.labels(result.outcome).observe(elapsed)
+        self._metrics.observe_request(result.outcome, elapsed)
         result.response.headers["X-Request-Id"] = rid
         # The request's one log line (the audit record, see hookgate.gateway.audit).
         self._auditor.request(

@@ -1,6 +1,13 @@
-"""The gateway's Prometheus metrics, in a registry of its own (one per app, so tests can run several)."""
+"""The gateway's Prometheus metrics, in a registry of its own (one per app, so tests can run several).
+
+Labelled children are looked up once and kept: ``.labels()`` builds a key and takes a lock on every
+call, and the request path counts each request several times. The label values are bounded (outcome,
+reason and status codes, configured trigger names), so the caches are too.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -47,8 +54,36 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self._requests: dict[tuple[str, str, int, str | None], Counter] = {}
+        self._request_seconds: dict[str, Histogram] = {}
+        self._produce_seconds: dict[str, Histogram] = {}
+
     def count(self, outcome: str, reason: str, status: int, trigger: str | None) -> None:
-        labels = {"outcome": outcome, "reason": reason, "status_class": f"{status // 100}xx"}
-        if self.trigger_labels:
-            labels["trigger"] = trigger or "unknown"
-        self.requests.labels(**labels).inc()
+        """Count one reply under its outcome, reason and status class (and trigger, when enabled)."""
+        key = (outcome, reason, status, trigger if self.trigger_labels else None)
+        child = self._requests.get(key)
+        if child is None:
+            labels = {"outcome": outcome, "reason": reason, "status_class": f"{status // 100}xx"}
+            if self.trigger_labels:
+                labels["trigger"] = trigger or "unknown"
+            child = self._requests[key] = self.requests.labels(**labels)
+        child.inc()
+
+    def observe_request(self, outcome: str, seconds: float) -> None:
+        """One reply's time from request received, by outcome."""
+        _child(self._request_seconds, self.request_seconds, outcome).observe(seconds)
+
+    def observe_produce(self, outcome: str, seconds: float) -> None:
+        """One event's time from hand-over to the broker's answer, by outcome (ok, timeout, error)."""
+        _child(self._produce_seconds, self.produce_seconds, outcome).observe(seconds)
+
+    def track_in_flight(self, count: Callable[[], int]) -> None:
+        """Report the in-flight limiter's own count (read at scrape time, nothing to update per request)."""
+        self.in_flight.set_function(count)
+
+
+def _child(cache: dict[str, Histogram], histogram: Histogram, outcome: str) -> Histogram:
+    child = cache.get(outcome)
+    if child is None:
+        child = cache[outcome] = histogram.labels(outcome)
+    return child

@@ -121,12 +121,12 @@ class Publisher:
         except TimeoutError:
             # Still queued: cancelling guarantees the pump skips it. Already handed over: nothing to undo.
             pending.future.cancel()
-            self._metrics.produce_seconds.labels("timeout").observe(time.perf_counter() - started)
+            self._metrics.observe_produce("timeout", time.perf_counter() - started)
             raise PublishError("kafka_timeout", "Kafka did not acknowledge in time") from None
         except (KafkaError, RuntimeError) as exc:
-            self._metrics.produce_seconds.labels("error").observe(time.perf_counter() - started)
+            self._metrics.observe_produce("error", time.perf_counter() - started)
             raise PublishError("kafka_error", type(exc).__name__) from exc
-        self._metrics.produce_seconds.labels("ok").observe(time.perf_counter() - started)
+        self._metrics.observe_produce("ok", time.perf_counter() - started)
         return ack
 
     async def stop(self) -> None:
