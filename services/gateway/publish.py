@@ -4,7 +4,8 @@ Many request handlers awaiting ``AIOKafkaProducer.send()`` at once make them all
 record accumulator when a batch fills, and throughput collapses (aiokafka issue 528). So handlers
 never call the producer: they enqueue a :class:`_Pending` and await its future, and one pump task
 feeds the producer in arrival order. A request whose deadline passes while still queued is dropped
-before it reaches the producer, so its 503 is exact: the event was not written. A request whose
+before it reaches the producer, so its 503 is exact: the event was not written. The deadlines share
+one loop timer (:mod:`hookgate.gateway.deadlines`) instead of arming one per request. A request whose
 deadline passes after hand-over may still be written; the sender's retry then carries the same
 delivery id and the consumers' dedupe absorbs it.
 """
@@ -24,6 +25,7 @@ from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.config import ProducerSettings
+from hookgate.gateway.deadlines import DeadlinePassed, Deadlines
 from hookgate.gateway.metrics import GatewayMetrics
 
 log = get_logger("hookgate.gateway.publish")
@@ -71,6 +73,7 @@ class Publisher:
         self._topics = topics
         self._admin = TopicAdmin(kafka)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
+        self._deadlines = Deadlines()
         self._probe_interval = probe_interval
         self._producer: AIOKafkaProducer | None = None
         self._reachable = False
@@ -114,13 +117,13 @@ class Publisher:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             raise PublishError("overloaded", "produce queue full") from None
+        self._deadlines.add(pending.future, timeout)  # only once queued: someone awaits the outcome
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
-                ack = await asyncio.shield(pending.future)
-        except TimeoutError:
-            # Still queued: cancelling guarantees the pump skips it. Already handed over: nothing to undo.
-            pending.future.cancel()
+            # Shielded: a cancelled request leaves its event to the pump, as it always has.
+            ack = await asyncio.shield(pending.future)
+        except DeadlinePassed:
+            # Still queued: its future is done, so the pump skips it. Already handed over: nothing to undo.
             self._metrics.observe_produce("timeout", time.perf_counter() - started)
             raise PublishError("kafka_timeout", "Kafka did not acknowledge in time") from None
         except (KafkaError, RuntimeError) as exc:
@@ -146,6 +149,7 @@ class Publisher:
                 await asyncio.wait_for(self._producer.flush(), 10)
             await self._producer.stop()
             self._producer = None
+        self._deadlines.close()
 
     async def _connect_loop(self) -> None:
         delay = 0.2
