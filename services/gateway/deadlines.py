@@ -1,7 +1,7 @@
 """Deadlines for many waiting futures on one timer.
 
 Every published event waits for its acknowledgement under a deadline. ``asyncio.timeout`` per request
-arms and cancels an event-loop timer each time, which was about 7 % of the gateway's CPU under load;
+arms and cancels an event-loop timer each time, which was 5-7 % of the gateway's CPU under load;
 almost all of those timers are cancelled unfired because Kafka answers in milliseconds. Here the
 deadlines sit in a heap and a single timer is armed for the earliest: a future still pending when its
 deadline passes gets :class:`DeadlinePassed` set as its exception; one that finished is just dropped.
