@@ -149,7 +149,8 @@ class Publisher:
                 await asyncio.wait_for(self._producer.flush(), 10)
             await self._producer.stop()
             self._producer = None
-        self._deadlines.close()
+        # The deadlines stay armed: a request still waiting (none should be, the server stopped first)
+        # gets its 503 at its deadline, as with a timer of its own.
 
     async def _connect_loop(self) -> None:
         delay = 0.2
