@@ -120,8 +120,9 @@ class Publisher:
         self._deadlines.add(pending.future, timeout)  # only once queued: someone awaits the outcome
         started = time.perf_counter()
         try:
-            # Shielded: a cancelled request leaves its event to the pump, as it always has.
-            ack = await asyncio.shield(pending.future)
+            # Awaited directly (no shield): cancelling this request cancels the future, and the pump
+            # still writes a cancelled item's event, so a request never takes back what it handed over.
+            ack = await pending.future
         except DeadlinePassed:
             # Still queued: its future is done, so the pump skips it. Already handed over: nothing to undo.
             self._metrics.observe_produce("timeout", time.perf_counter() - started)
@@ -204,11 +205,12 @@ class Publisher:
                 self._queue.task_done()
 
     async def _hand_over(self, item: _Pending) -> None:
-        if item.future.done():  # its request already gave up: never write it
+        if item.future.done() and not item.future.cancelled():  # its deadline passed while queued: never write it
             return
         producer = self._producer
         if producer is None:
-            item.future.set_exception(KafkaError("not connected"))
+            if not item.future.done():
+                item.future.set_exception(KafkaError("not connected"))
             return
         try:
             if not self._admin.known(item.topic):

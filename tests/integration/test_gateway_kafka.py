@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -113,3 +114,28 @@ async def test_metrics_and_health(gateway: tuple[TestClient, str, str]) -> None:
         'hookgate_gateway_requests_total{outcome="rejected",reason="missing_signature",status_class="4xx"} 1.0' in text
     )
     assert "hookgate_gateway_kafka_ready 1.0" in text
+
+
+async def test_a_request_cancelled_while_its_event_waits_still_gets_it_written(
+    gateway: tuple[TestClient, str, str], kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    client, _, _ = gateway
+    publisher = client.app[PUBLISHER]
+    topic = f"{topic_prefix}.acme"
+
+    def event(eid: str) -> Envelope:
+        return Envelope(id=eid, source="/hookgate/gh", type="t", data=eid.encode())
+
+    ack = await publisher.publish(topic, b"acme", event("first"), 10)
+    assert ack.topic == topic
+    # Cancelled after it queued its event, before the broker answered (a client gone, a shutdown):
+    # the event was handed over, so it is written; a request never takes back an event.
+    task = asyncio.create_task(publisher.publish(topic, b"acme", event("cancelled"), 10))
+    await asyncio.sleep(0)
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await publisher.publish(topic, b"acme", event("last"), 10)
+    records = await read_topic(kafka_bootstrap, topic, count=3)
+    assert sorted(r.value for r in records) == [b"cancelled", b"first", b"last"]
