@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -129,13 +130,14 @@ class Condition:
         return " and ".join(parts) or "exists"
 
 
-class Predicate:
+class Predicate(ABC):
     """A test of one event; combine with ``&``, ``|`` and ``~``. Call it with an :class:`Envelope`."""
 
     __slots__ = ()
 
+    @abstractmethod
     def test(self, event: Event) -> bool:
-        raise NotImplementedError
+        """True when ``event`` matches."""
 
     def __call__(self, envelope: Envelope) -> bool:
         return self.test(event_of(envelope))
@@ -149,8 +151,9 @@ class Predicate:
     def __invert__(self) -> Predicate:
         return Not(self)
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """A short human description, for logs and ``repr``."""
 
     def __repr__(self) -> str:
         return f"<match {self.describe()}>"
