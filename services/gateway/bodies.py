@@ -60,6 +60,11 @@ class MediaType:
     charset: str | None = None
     boundary: str | None = None
 
+    @property
+    def accepted(self) -> bool:
+        """JSON, XML, forms and text of any kind; of other media only ``application/octet-stream``."""
+        return self.kind is not BodyKind.BINARY or self.essence == "application/octet-stream"
+
 
 @lru_cache(maxsize=256)  # senders repeat a handful of Content-Type values
 def media_type(content_type: str) -> MediaType:

@@ -34,21 +34,6 @@ from hookgate.gateway.triggers import Trigger, TriggerRegistry
 from hookgate.gateway.verify.base import HandshakeReply, WebhookRequest
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-ACCEPTED_MEDIA = (
-    "application/json",
-    "application/x-www-form-urlencoded",
-    "multipart/form-data",
-    "application/xml",
-    "text/xml",
-    "text/plain",
-    "application/octet-stream",
-)
-
-
-def media_type_accepted(content_type: str) -> bool:
-    """JSON, XML, forms, text and binary, including ``+json``/``+xml`` structured suffixes."""
-    mt = content_type.split(";", 1)[0].strip().lower()
-    return mt in ACCEPTED_MEDIA or mt.endswith(("+json", "+xml")) or mt.startswith("text/")
 
 
 @dataclass(slots=True)
@@ -152,7 +137,8 @@ class IngestHandler:
         if body is None:
             return _too_large(trigger)
         content_type = request.headers.get("Content-Type", "")
-        if body and content_type and not media_type_accepted(content_type):
+        media = media_type(content_type)
+        if body and content_type and not media.accepted:
             return Outcome(
                 error_response(415, "unsupported_media_type", "This content type is not accepted."),
                 "rejected",
@@ -175,7 +161,6 @@ class IngestHandler:
             return _handshake(verdict.handshake, "handshake", verdict.delivery_id)
 
         parsed: ParsedBody | None = None
-        media = media_type(content_type)
         if trigger.should_parse(media.kind):
             try:
                 parsed = parse_body(body, media)

@@ -279,3 +279,22 @@ def test_binary_is_never_parsed() -> None:
     parsed = parse(b"\x00\xff\xfe garbage", "application/octet-stream")
     assert parsed.kind is BodyKind.BINARY
     assert (parsed.has_json, parsed.xml, parsed.text, len(parsed.form)) == (False, None, None, 0)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        ("application/json", True),
+        ("application/cloudevents+json; charset=utf-8", True),
+        ("application/atom+xml", True),
+        ("text/xml", True),
+        ("application/x-www-form-urlencoded", True),
+        ("multipart/form-data; boundary=x", True),
+        ("text/csv", True),
+        ("application/octet-stream", True),
+        ("image/png", False),
+        ("application/pdf", False),
+    ],
+)
+def test_which_media_types_the_gateway_accepts(content_type: str, accepted: bool) -> None:
+    assert media_type(content_type).accepted is accepted
