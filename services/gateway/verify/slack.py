@@ -23,16 +23,11 @@ from hookgate.gateway.verify.base import (
     Verdict,
     Verifier,
     WebhookRequest,
-    decode_hex,
-    header_once,
-    hmac_digests,
-    reject,
-    require_match,
     secrets_bytes,
 )
 from hookgate.gateway.verify.eventtype import ce_type
 from hookgate.gateway.verify.payload import field, json_object
-from hookgate.gateway.verify.replay import check_window, parse_unix
+from hookgate.gateway.verify.v0 import check_v0
 
 
 class SlackConfig(PresetConfig):
@@ -50,15 +45,7 @@ class SlackVerifier(CheckedVerifier):
         self._tolerance = config.tolerance_seconds
 
     def check(self, request: WebhookRequest) -> Verdict:
-        h = request.headers
-        sig = header_once(h, "X-Slack-Signature")
-        ts = header_once(h, "X-Slack-Request-Timestamp", "missing_timestamp", "duplicate_timestamp_header")
-        timestamp = parse_unix(ts)
-        if not sig.startswith("v0="):
-            reject("malformed_signature")
-        message = b"v0:" + ts.encode() + b":" + request.body
-        require_match([decode_hex(sig[3:])], hmac_digests(self._secrets, message))
-        check_window(timestamp, request.now, self._tolerance)
+        check_v0(request, "X-Slack-Signature", "X-Slack-Request-Timestamp", self._secrets, self._tolerance)
         payload = json_object(request.body)
         if payload is not None:
             handshake = slack_url_verification(payload)

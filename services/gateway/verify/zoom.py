@@ -21,16 +21,11 @@ from hookgate.gateway.verify.base import (
     Verdict,
     Verifier,
     WebhookRequest,
-    decode_hex,
-    header_once,
-    hmac_digests,
-    reject,
-    require_match,
     secrets_bytes,
 )
 from hookgate.gateway.verify.eventtype import ce_type
 from hookgate.gateway.verify.payload import field, json_object
-from hookgate.gateway.verify.replay import check_window, parse_unix
+from hookgate.gateway.verify.v0 import check_v0
 
 
 class ZoomConfig(PresetConfig):
@@ -48,15 +43,7 @@ class ZoomVerifier(CheckedVerifier):
         self._tolerance = config.tolerance_seconds
 
     def check(self, request: WebhookRequest) -> Verdict:
-        h = request.headers
-        sig = header_once(h, "x-zm-signature")
-        ts = header_once(h, "x-zm-request-timestamp", "missing_timestamp", "duplicate_timestamp_header")
-        timestamp = parse_unix(ts)
-        if not sig.startswith("v0="):
-            reject("malformed_signature")
-        message = b"v0:" + ts.encode() + b":" + request.body
-        index = require_match([decode_hex(sig[3:])], hmac_digests(self._secrets, message))
-        check_window(timestamp, request.now, self._tolerance)
+        index = check_v0(request, "x-zm-signature", "x-zm-request-timestamp", self._secrets, self._tolerance)
         payload = json_object(request.body)
         handshake = zoom_url_validation(payload, self._secrets[index])
         return Verdict(ok=True, event_type=ce_type("zoom", field(payload, "event")), handshake=handshake)
