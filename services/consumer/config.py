@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from hookgate.consumer.subscriptions import WorkflowConfig
-from hookgate.core.config import StrictModel
+from hookgate.core.config import Regex, StrictModel
 from hookgate.core.settings import KafkaSettings
 
 
@@ -55,7 +54,7 @@ class BreakerSettings(StrictModel):
 class ConsumerSettings(StrictModel):
     group_id: str = Field(default="hookgate-workflows", pattern=r"^[a-zA-Z0-9._-]{1,200}$")
     topics: list[str] = Field(default_factory=list)
-    topic_pattern: str | None = Field(default=None, description="Regex over topic names, e.g. ^hookgate\\.")
+    topic_pattern: Regex | None = Field(default=None, description="Regex over topic names, e.g. ^hookgate\\.")
     listen: ListenSettings = Field(default_factory=ListenSettings)
     log_level: str = "info"
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
@@ -68,16 +67,6 @@ class ConsumerSettings(StrictModel):
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
     dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
-
-    @field_validator("topic_pattern")
-    @classmethod
-    def _pattern(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
 
     @model_validator(mode="after")
     def _source(self) -> Self:

@@ -37,7 +37,7 @@ from hookgate.consumer.predicates import (
     Variable,
     compile_jsonpath,
 )
-from hookgate.core.config import StrictModel
+from hookgate.core.config import Regex, StrictModel
 from hookgate.core.envelope import valid_extension_name
 
 ATTRIBUTES = ("id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "tenant", "trigger")
@@ -51,18 +51,8 @@ class Operators(StrictModel):
     prefix: str | None = None
     suffix: str | None = None
     glob: str | None = None
-    regex: str | None = None
+    regex: Regex | None = None
     exists: bool | None = None
-
-    @field_validator("regex")
-    @classmethod
-    def _regex(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
 
     @model_validator(mode="after")
     def _some(self) -> Self:
