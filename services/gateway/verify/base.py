@@ -11,7 +11,7 @@ import base64
 import binascii
 import hmac
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
 
@@ -132,18 +132,6 @@ def optional_header(headers: Headers, name: str) -> str | None:
     return values[0] if len(values) == 1 and values[0] else None
 
 
-def single_header(headers: Headers, name: str) -> str | None:
-    """The header's value when present exactly once; ``None`` when absent or duplicated.
-
-    A duplicated signature header is rejected rather than guessed at: an intermediary that appends
-    a header must not be able to choose which copy is checked.
-    """
-    values = headers.getall(name, [])
-    if len(values) != 1:
-        return None
-    return values[0]
-
-
 def any_matches(expected: bytes, candidates: Sequence[bytes]) -> bool:
     """Constant-time membership: every candidate is compared, whatever the outcome of the others."""
     found = False
@@ -245,8 +233,3 @@ def secrets_bytes(secrets: Sequence[object]) -> list[bytes]:
         get = getattr(s, "get_secret_value", None)
         out.append((get() if get else str(s)).encode())
     return out
-
-
-def header_map(headers: Mapping[str, str]) -> CIMultiDict[str]:
-    """Build a case-insensitive header multidict (for tests and the CLI)."""
-    return CIMultiDict(headers)

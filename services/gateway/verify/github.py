@@ -15,13 +15,15 @@ from pydantic import Field
 
 from hookgate.core.config import Secret
 from hookgate.gateway.verify.base import (
+    CheckedVerifier,
     PresetConfig,
     Verdict,
     Verifier,
     WebhookRequest,
     any_matches,
+    header_once,
+    reject,
     secrets_bytes,
-    single_header,
 )
 
 
@@ -34,29 +36,25 @@ class GitHubConfig(PresetConfig):
         return GitHubVerifier(self)
 
 
-class GitHubVerifier:
+class GitHubVerifier(CheckedVerifier):
     def __init__(self, config: GitHubConfig) -> None:
         self._secrets = secrets_bytes(config.secrets)
         self._allow_sha1 = config.allow_sha1
 
-    def verify(self, request: WebhookRequest) -> Verdict:
+    def check(self, request: WebhookRequest) -> Verdict:
         h = request.headers
-        if "X-Hub-Signature-256" in h:
-            sig = single_header(h, "X-Hub-Signature-256")
-            prefix, algo = "sha256=", hashlib.sha256
-        elif self._allow_sha1 and "X-Hub-Signature" in h:
-            sig = single_header(h, "X-Hub-Signature")
+        if self._allow_sha1 and "X-Hub-Signature-256" not in h and "X-Hub-Signature" in h:
+            sig = header_once(h, "X-Hub-Signature")
             prefix, algo = "sha1=", hashlib.sha1
         else:
-            return Verdict.fail("missing_signature")
-        if sig is None:
-            return Verdict.fail("duplicate_signature_header")
+            sig = header_once(h, "X-Hub-Signature-256")
+            prefix, algo = "sha256=", hashlib.sha256
         if not sig.startswith(prefix):
-            return Verdict.fail("malformed_signature")
+            reject("malformed_signature")
         given = sig[len(prefix) :].strip().lower().encode()
         expected = [hmac.new(s, request.body, algo).hexdigest().encode() for s in self._secrets]
         if not any_matches(given, expected):
-            return Verdict.fail("bad_signature")
+            reject("bad_signature")
         event = h.get("X-GitHub-Event")
         return Verdict(
             ok=True,
