@@ -22,7 +22,7 @@ from hookgate.core.runtime import run
 from hookgate.core.settings import KafkaSettings, TopicSettings
 from hookgate.gateway.config import ProducerSettings
 from hookgate.gateway.metrics import GatewayMetrics
-from hookgate.gateway.publish import Publisher
+from hookgate.gateway.publish.publisher import Publisher
 
 Send = Callable[[], Awaitable[object]]
 

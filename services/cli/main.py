@@ -32,8 +32,8 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def gateway(config: ConfigOpt) -> None:
     """Run the webhook gateway."""
-    from hookgate.gateway.app import serve
     from hookgate.gateway.config import GatewayConfig
+    from hookgate.gateway.http.app import serve
 
     try:
         cfg = load_yaml(GatewayConfig, config)
@@ -58,7 +58,7 @@ def consumer(
     """Run a consumer group that fans events out to workflows (SIGHUP reloads workflows:)."""
     from hookgate.consumer.app import serve
     from hookgate.consumer.config import ConsumerConfig
-    from hookgate.consumer.sdk import collect, load_consumer
+    from hookgate.consumer.workflows.sdk import collect, load_consumer
 
     try:
         cfg = load_yaml(ConsumerConfig, config)

@@ -6,7 +6,7 @@ topic; a range by offsets (one partition) or by time; filters by CloudEvents typ
 Dead letters keep their ``hookgate_*`` headers; without ``--to-topic`` each goes back to the topic it
 came from (its ``hookgate_source_topic`` header). Replayed from ``--dead-letter`` they are re-drives: each
 gets the ``hookgate_redrive`` marker (one UUID per command) naming the workflow that dead-lettered it,
-so the consumer group runs that workflow again, once, and no other (``hookgate.consumer.redrive``).
+so the consumer group runs that workflow again, once, and no other (``hookgate.consumer.state.redrive``).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ async def _ranges(client: AIOKafkaConsumer, plan: Plan) -> dict[TopicPartition, 
 async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
     """Copy the planned records; returns once the broker acknowledged every one (acks=all)."""
     # Imported here: the consumer package (its SDK) is not worth loading for every ``hookgate`` command.
-    from hookgate.consumer.redrive import mark_redrive
+    from hookgate.consumer.state.redrive import mark_redrive
 
     client = consumer(access)
     await start_client(client, access)

@@ -10,10 +10,10 @@ The public SDK for Python handlers (see ``docs/consumers.md``)::
     async def deploy(event: Event) -> None: ...
 """
 
-from hookgate.consumer import match
-from hookgate.consumer.event import Event
-from hookgate.consumer.predicates import Predicate
-from hookgate.consumer.sdk import Consumer, Fail, Retry
-from hookgate.consumer.workflows import ActionResult, Workflow
+from hookgate.consumer.workflows import match
+from hookgate.consumer.workflows.event import Event
+from hookgate.consumer.workflows.predicates import Predicate
+from hookgate.consumer.workflows.sdk import Consumer, Fail, Retry
+from hookgate.consumer.workflows.workflow import ActionResult, Workflow
 
 __all__ = ["ActionResult", "Consumer", "Event", "Fail", "Predicate", "Retry", "Workflow", "match"]

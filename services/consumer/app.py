@@ -10,11 +10,11 @@ import aiohttp
 from aiohttp import web
 
 from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.engine.runner import Runner
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.reload import install_reload
-from hookgate.consumer.runner import Runner
-from hookgate.consumer.subscriptions import build_workflows
-from hookgate.consumer.workflows import Workflow, WorkflowSet
+from hookgate.consumer.workflows.subscriptions import build_workflows
+from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
 

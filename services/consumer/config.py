@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from hookgate.consumer.subscriptions import WorkflowConfig
+from hookgate.consumer.workflows.subscriptions import WorkflowConfig
 from hookgate.core.config import Regex, StrictModel
 from hookgate.core.settings import KafkaSettings
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.workflows import Workflow, WorkflowSet
+from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import get_logger
 

@@ -9,13 +9,13 @@ from pydantic import Field, field_validator, model_validator
 
 from hookgate.core.config import Secret, StrictModel
 from hookgate.core.settings import KafkaSettings
-from hookgate.gateway.audit import AuditSettings
-from hookgate.gateway.clientip import Cidr, ProxySettings
-from hookgate.gateway.extract import VARIABLE_NAME, VariableConfig
-from hookgate.gateway.filter import FilterConfig
-from hookgate.gateway.limits import LimitSettings, RateLimit
-from hookgate.gateway.templates import Template, TemplateError
-from hookgate.gateway.tls import TlsSettings
+from hookgate.gateway.audit.record import AuditSettings
+from hookgate.gateway.http.tls import TlsSettings
+from hookgate.gateway.intake.clientip import Cidr, ProxySettings
+from hookgate.gateway.intake.limits import LimitSettings, RateLimit
+from hookgate.gateway.shaping.extract import VARIABLE_NAME, VariableConfig
+from hookgate.gateway.shaping.filter import FilterConfig
+from hookgate.gateway.shaping.templates import Template, TemplateError
 from hookgate.gateway.verify.registry import VerifyConfig
 
 TRIGGER_ID = re.compile(r"^[A-Za-z0-9_-]{22,128}$")
@@ -78,7 +78,7 @@ def _template(v: str | None) -> str | None:
 
 
 class EventTemplates(StrictModel):
-    """Templates for the CloudEvents ``type`` and ``subject`` (see :mod:`hookgate.gateway.templates`).
+    """Templates for the CloudEvents ``type`` and ``subject`` (see :mod:`hookgate.gateway.shaping.templates`).
 
     When unset, the verifier's event type (else the trigger's ``type``) and subject apply.
     """

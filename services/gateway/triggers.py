@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import orjson
 
 from hookgate.core.settings import TopicSettings
-from hookgate.gateway.bodies import BodyKind
 from hookgate.gateway.config import ResponseConfig, TriggerConfig
-from hookgate.gateway.extract import Extractor
-from hookgate.gateway.filter import IngressFilter
-from hookgate.gateway.templates import Template
+from hookgate.gateway.shaping.bodies import BodyKind
+from hookgate.gateway.shaping.extract import Extractor
+from hookgate.gateway.shaping.filter import IngressFilter
+from hookgate.gateway.shaping.templates import Template
 from hookgate.gateway.verify.base import Verifier
 
 _VALIDATED_BY_DEFAULT = frozenset((BodyKind.JSON, BodyKind.XML))

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.app import PUBLISHER, create_app
+from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import gateway_config, github_trigger, new_trigger_id, read_topic
 
 pytestmark = pytest.mark.kafka

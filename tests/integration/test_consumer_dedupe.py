@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from hookgate.consumer.subscriptions import build_workflows
-from hookgate.gateway.app import PUBLISHER, create_app
+from hookgate.consumer.workflows.subscriptions import build_workflows
+from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id
 from tests.support.events import (
     consumer_config,

@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
-from hookgate.consumer.runner import dead_letter_topic
-from hookgate.consumer.subscriptions import build_workflows
+from hookgate.consumer.engine.runner import dead_letter_topic
+from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
+from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
 from tests.support.events import (
     consumer_config,

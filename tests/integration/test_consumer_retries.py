@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from hookgate.consumer.deadletter import H_ATTEMPTS, H_ERROR, H_OFFSET, H_STATUS, H_TOPIC, H_WORKFLOW
-from hookgate.consumer.runner import dead_letter_topic
-from hookgate.consumer.subscriptions import build_workflows
+from hookgate.consumer.engine.runner import dead_letter_topic
+from hookgate.consumer.state.deadletter import H_ATTEMPTS, H_ERROR, H_OFFSET, H_STATUS, H_TOPIC, H_WORKFLOW
+from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
 from tests.support.events import (
     consumer_config,

@@ -8,9 +8,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from hookgate.consumer.engine.runner import Runner
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.runner import Runner
-from hookgate.consumer.workflows import ActionResult, WorkflowSet
+from hookgate.consumer.workflows.workflow import ActionResult, WorkflowSet
 from hookgate.core.envelope import Envelope
 from tests.support.events import consumer_config, create_topic, event, group_offsets, produce
 

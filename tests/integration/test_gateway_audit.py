@@ -13,9 +13,9 @@ from structlog.testing import capture_logs
 
 from hookgate.core.config import load_model
 from hookgate.core.settings import KafkaSettings
-from hookgate.gateway.app import PUBLISHER, create_app
-from hookgate.gateway.audit import AuditRecord, AuditSettings
-from hookgate.gateway.audit_topic import AuditTopicWriter
+from hookgate.gateway.audit.record import AuditRecord, AuditSettings
+from hookgate.gateway.audit.topic import AuditTopicWriter
+from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import (
     GITHUB_SECRET,
     gateway_config,

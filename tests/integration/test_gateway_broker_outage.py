@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hookgate.gateway.app import PUBLISHER, create_app
+from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import (
     gateway_config,
     github_signature,

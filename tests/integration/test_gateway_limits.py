@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.app import PUBLISHER, create_app
+from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import (
     gateway_config,
     github_signature,

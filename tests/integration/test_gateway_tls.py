@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.app import serve
+from hookgate.gateway.http.app import serve
 from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id, read_topic
 from tests.support.kafka import free_port
 

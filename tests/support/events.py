@@ -15,9 +15,9 @@ from aiokafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.engine.runner import Runner
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.runner import Runner
-from hookgate.consumer.workflows import Workflow, WorkflowSet
+from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.config import load_model
 from hookgate.core.envelope import Envelope, rfc3339
 

@@ -7,7 +7,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from hookgate.core.config import ConfigError, load_model
-from hookgate.gateway.audit import REDACTED, Auditor, AuditRecord, AuditSettings, is_sensitive, redact_headers
+from hookgate.gateway.audit.record import REDACTED, Auditor, AuditRecord, AuditSettings, is_sensitive, redact_headers
 
 
 def record(**over: object) -> AuditRecord:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hookgate.gateway.bodies import (
+from hookgate.gateway.shaping.bodies import (
     MAX_FORM_FIELDS,
     BodyKind,
     InvalidBody,

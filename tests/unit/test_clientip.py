@@ -6,7 +6,7 @@ import pytest
 from multidict import CIMultiDict
 
 from hookgate.core.config import ConfigError, load_model
-from hookgate.gateway.clientip import (
+from hookgate.gateway.intake.clientip import (
     ClientAddress,
     ClientResolver,
     IpAllowlist,

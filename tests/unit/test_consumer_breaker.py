@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from hookgate.consumer.breaker import Breakers, BreakerState, CircuitBreaker
+from hookgate.consumer.engine.breaker import Breakers, BreakerState, CircuitBreaker
 
 
 class Clock:

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.runner import dead_letter_topic, dedupe_topic, source_pattern
+from hookgate.consumer.engine.runner import dead_letter_topic, dedupe_topic, source_pattern
 from hookgate.core.config import ConfigError, load_model
 
 

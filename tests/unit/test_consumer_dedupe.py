@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from hookgate.consumer.deadletter import dead_letter_headers
-from hookgate.consumer.dedupe import DedupeTable, DoneRecord, dedupe_key
-from hookgate.consumer.workflows import ActionResult
+from hookgate.consumer.state.deadletter import dead_letter_headers
+from hookgate.consumer.state.dedupe import DedupeTable, DoneRecord, dedupe_key
+from hookgate.consumer.workflows.workflow import ActionResult
 
 
 class Clock:

@@ -8,10 +8,10 @@ import orjson
 import pytest
 
 from hookgate.consumer import match
-from hookgate.consumer.event import Event, event_of
-from hookgate.consumer.match_config import MatchConfig
-from hookgate.consumer.subscriptions import WorkflowConfig
-from hookgate.consumer.workflows import WorkflowSet
+from hookgate.consumer.workflows.event import Event, event_of
+from hookgate.consumer.workflows.match_config import MatchConfig
+from hookgate.consumer.workflows.subscriptions import WorkflowConfig
+from hookgate.consumer.workflows.workflow import WorkflowSet
 from hookgate.core.config import ConfigError, load_model
 from hookgate.core.envelope import Envelope
 
@@ -172,7 +172,7 @@ class TestJsonPath:
         assert not matches({"data": {"$.a": {"exists": True}}}, envelope(data="hello"))
 
     def test_the_body_is_parsed_once_and_only_when_needed(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import hookgate.consumer.event as event_module
+        import hookgate.consumer.workflows.event as event_module
 
         calls = []
         real = orjson.loads
@@ -248,7 +248,7 @@ class TestWorkflowFilters:
         assert not p(envelope(tenant=None))
 
     def test_topics_filter_applies_in_select(self) -> None:
-        from hookgate.consumer.subscriptions import build_workflows
+        from hookgate.consumer.workflows.subscriptions import build_workflows
 
         configs = [
             workflow(name="a", topics=["hookgate.acme"]),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookgate.consumer.offsets import PartitionOffsets
+from hookgate.consumer.engine.offsets import PartitionOffsets
 
 
 def test_commits_only_up_to_the_first_unfinished_record() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hookgate.consumer.ordering import KeySequencer
+from hookgate.consumer.engine.ordering import KeySequencer
 
 
 async def test_runs_of_one_key_start_in_order_other_keys_do_not_wait() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hookgate.consumer.dedupe import DoneRecord
-from hookgate.consumer.redrive import Decision, Redrive, decide, mark_redrive, redrive_of
+from hookgate.consumer.state.dedupe import DoneRecord
+from hookgate.consumer.state.redrive import Decision, Redrive, decide, mark_redrive, redrive_of
 
 SUCCEEDED = DoneRecord("succeeded", 1.0)
 DEAD = DoneRecord("deadlettered", 1.0)

@@ -16,8 +16,8 @@ from structlog.testing import capture_logs
 
 from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.reload import install_reload, reload_workflows
-from hookgate.consumer.subscriptions import build_workflows
-from hookgate.consumer.workflows import Workflow, WorkflowSet
+from hookgate.consumer.workflows.subscriptions import build_workflows
+from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.envelope import Envelope
 
 PUSH = Envelope(id="1", source="/s", type="com.github.push", data=b"{}", extensions={"tenant": "acme"})

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from hookgate.consumer.retry import RetryPolicy
-from hookgate.consumer.workflows import ActionResult
+from hookgate.consumer.engine.retry import RetryPolicy
+from hookgate.consumer.workflows.workflow import ActionResult
 
 FAIL = ActionResult(ok=False, status=503, error="HTTP 503")
 

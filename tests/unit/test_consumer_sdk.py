@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hookgate.consumer import ActionResult, Consumer, Event, Fail, Retry, match
-from hookgate.consumer.sdk import collect, load_consumer
-from hookgate.consumer.workflows import WorkflowSet
+from hookgate.consumer.workflows.sdk import collect, load_consumer
+from hookgate.consumer.workflows.workflow import WorkflowSet
 from hookgate.core.envelope import Envelope
 
 

@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 
-from hookgate.consumer.actions.http import HttpAction, HttpRequest, classify
-from hookgate.consumer.actions.retry_after import parse_retry_after
-from hookgate.consumer.event import Event
-from hookgate.consumer.templating import Context, Template, TemplateError, url_escape
+from hookgate.consumer.workflows.actions.http import HttpAction, HttpRequest, classify
+from hookgate.consumer.workflows.actions.retry_after import parse_retry_after
+from hookgate.consumer.workflows.event import Event
+from hookgate.consumer.workflows.templating import Context, Template, TemplateError, url_escape
 from hookgate.core.config import ConfigError, load_model
 from hookgate.core.envelope import Envelope
 
@@ -221,7 +221,7 @@ class TestRequests:
         ],
     )
     def test_validation_names_the_key_path(self, fields: dict[str, Any], path: str, words: str) -> None:
-        from hookgate.consumer.subscriptions import WorkflowConfig
+        from hookgate.consumer.workflows.subscriptions import WorkflowConfig
 
         with pytest.raises(ConfigError) as err:
             load_model(WorkflowConfig, {"name": "w", "action": {"url": "http://h/x", **fields}}, "<test>", env={})

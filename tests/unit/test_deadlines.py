@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hookgate.gateway.deadlines import DeadlinePassed, Deadlines
+from hookgate.gateway.publish.deadlines import DeadlinePassed, Deadlines
 
 
 def new_future() -> asyncio.Future[Any]:

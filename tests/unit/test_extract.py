@@ -8,8 +8,8 @@ import pytest
 from multidict import CIMultiDict, MultiDict
 from pydantic import ValidationError
 
-from hookgate.gateway.bodies import media_type, parse_body
-from hookgate.gateway.extract import Extractor, RequestParts, VariableConfig
+from hookgate.gateway.shaping.bodies import media_type, parse_body
+from hookgate.gateway.shaping.extract import Extractor, RequestParts, VariableConfig
 
 
 def extract(variables: dict[str, dict[str, Any]], parts: RequestParts) -> dict[str, str]:

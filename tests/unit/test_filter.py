@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hookgate.gateway.filter import IGNORED_CONDITION, IGNORED_TYPE, FilterConfig
+from hookgate.gateway.shaping.filter import IGNORED_CONDITION, IGNORED_TYPE, FilterConfig
 
 
 def reason(cfg: dict[str, Any], event_type: str = "com.github.push", **variables: str) -> str | None:

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from multidict import CIMultiDict, MultiDict, MultiDictProxy
 
-from hookgate.gateway.handshakes import (
+from hookgate.gateway.shaping.handshakes import (
     MAX_CHALLENGE_CHARS,
     discord_ping,
     slack_url_verification,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookgate.gateway.limits import (
+from hookgate.gateway.intake.limits import (
     HeaderLimits,
     InFlightLimiter,
     LimitSettings,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict, MultiDict
 
-from hookgate.gateway.bodies import media_type, parse_body
-from hookgate.gateway.templates import Placeholder, Template, TemplateError, TemplateValues
+from hookgate.gateway.shaping.bodies import media_type, parse_body
+from hookgate.gateway.shaping.templates import Placeholder, Template, TemplateError, TemplateValues
 
 VALUES = TemplateValues(
     builtins={"tenant": "acme", "trigger": "gh", "id": "e1", "type": "com.github.push", "subject": ""},

@@ -6,7 +6,7 @@ import pytest
 
 from hookgate.core.config import ConfigError, load_model
 from hookgate.gateway.config import GatewayConfig
-from hookgate.gateway.tls import TlsSettings, certificate_names, subject_allowed
+from hookgate.gateway.http.tls import TlsSettings, certificate_names, subject_allowed
 
 PEERCERT = {
     "subject": ((("countryName", "US"),), (("organizationName", "Example"),), (("commonName", "relay.example.com"),)),

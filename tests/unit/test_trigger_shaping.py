@@ -9,10 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from hookgate.core.settings import TopicSettings
-from hookgate.gateway.bodies import BodyKind
 from hookgate.gateway.config import TriggerConfig
-from hookgate.gateway.ingest import shape_event
-from hookgate.gateway.templates import TemplateValues
+from hookgate.gateway.http.ingest import shape_event
+from hookgate.gateway.shaping.bodies import BodyKind
+from hookgate.gateway.shaping.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger, TriggerRegistry
 
 TID = "t" * 24

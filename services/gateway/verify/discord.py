@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field, field_validator
 
-from hookgate.gateway.handshakes import discord_ping
+from hookgate.gateway.shaping.handshakes import discord_ping
 from hookgate.gateway.verify.base import (
     CheckedVerifier,
     PresetConfig,

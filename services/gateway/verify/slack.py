@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from pydantic import Field
 
 from hookgate.core.config import Secret
-from hookgate.gateway.handshakes import slack_url_verification
+from hookgate.gateway.shaping.handshakes import slack_url_verification
 from hookgate.gateway.verify.base import (
     CheckedVerifier,
     PresetConfig,

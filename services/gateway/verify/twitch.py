@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field
 
 from hookgate.core.config import Secret
-from hookgate.gateway.handshakes import twitch_callback_verification
+from hookgate.gateway.shaping.handshakes import twitch_callback_verification
 from hookgate.gateway.verify.base import (
     CheckedVerifier,
     PresetConfig,

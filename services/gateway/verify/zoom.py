@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from hookgate.core.config import Secret
-from hookgate.gateway.handshakes import zoom_url_validation
+from hookgate.gateway.shaping.handshakes import zoom_url_validation
 from hookgate.gateway.verify.base import (
     CheckedVerifier,
     PresetConfig,

@@ -6,7 +6,7 @@ audit record and the request log are the same facts, so they are one line. With 
 the line is a minimal ``event: "webhook"`` request line instead (the logging conventions' fields,
 status and method; no client address, sizes or headers), for deployments that keep client
 addresses out of their logs. Optionally the record is also produced to the ``{prefix}._audit`` topic
-(:mod:`hookgate.gateway.audit_topic`). Request paths (they hold the trigger id, a credential), query
+(:mod:`hookgate.gateway.audit.topic`). Request paths (they hold the trigger id, a credential), query
 strings (some senders put tokens there) and bodies are never recorded. Headers are left out by default;
 when included, credentials, cookies, signatures and configured headers are redacted.
 """
@@ -23,9 +23,9 @@ from pydantic import Field, field_validator
 from hookgate.core.config import StrictModel
 from hookgate.core.logging import get_logger
 from hookgate.core.timestamps import rfc3339_ms
-from hookgate.gateway.clientip import ClientAddress
+from hookgate.gateway.intake.clientip import ClientAddress
 
-log = get_logger("hookgate.gateway.audit")
+log = get_logger("hookgate.gateway.audit.record")
 
 REDACTED = "[redacted]"
 

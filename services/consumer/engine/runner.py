@@ -25,17 +25,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
-from hookgate.consumer.breaker import Breakers, BreakerState, CircuitBreaker
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.deadletter import DeadLetters
-from hookgate.consumer.dedupe import DedupeTable
-from hookgate.consumer.dedupe_changelog import DedupeChangelog
-from hookgate.consumer.delivery import Deliverer, Job
+from hookgate.consumer.engine.breaker import Breakers, BreakerState, CircuitBreaker
+from hookgate.consumer.engine.delivery import Deliverer, Job
+from hookgate.consumer.engine.offsets import PartitionOffsets
+from hookgate.consumer.engine.ordering import KeySequencer
+from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.offsets import PartitionOffsets
-from hookgate.consumer.ordering import KeySequencer
-from hookgate.consumer.retry import RetryPolicy
-from hookgate.consumer.workflows import WorkflowSet
+from hookgate.consumer.state.changelog import DedupeChangelog
+from hookgate.consumer.state.deadletter import DeadLetters
+from hookgate.consumer.state.dedupe import DedupeTable
+from hookgate.consumer.workflows.workflow import WorkflowSet
 from hookgate.core.envelope import Envelope, EnvelopeError
 from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer
 from hookgate.core.logging import get_logger

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-from hookgate.consumer.event import NOT_JSON, Event
-from hookgate.consumer.predicates import compile_jsonpath, find_all, text_of
+from hookgate.consumer.workflows.event import NOT_JSON, Event
+from hookgate.consumer.workflows.predicates import compile_jsonpath, find_all, text_of
 
 _ABSENT: Final = object()
 _DEFAULT = "|default:"

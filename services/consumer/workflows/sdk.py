@@ -14,7 +14,7 @@
     if __name__ == "__main__":
         raise SystemExit(app.run("consumer.yaml"))
 
-A handler is a :class:`~hookgate.consumer.workflows.Workflow` like any YAML workflow, so the runner
+A handler is a :class:`~hookgate.consumer.workflows.workflow.Workflow` like any YAML workflow, so the runner
 gives it the same guarantees: dedupe per (workflow, event id), retries with backoff, dead letters,
 ordered commits, metrics. ``hookgate consumer -c consumer.yaml --handlers package.module:app`` runs
 the same handlers beside the YAML workflows without a ``__main__`` block.
@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hookgate.consumer.event import Event, event_of
-from hookgate.consumer.predicates import Everything, Predicate
-from hookgate.consumer.subscriptions import valid_name
-from hookgate.consumer.workflows import ActionResult, Workflow
+from hookgate.consumer.workflows.event import Event, event_of
+from hookgate.consumer.workflows.predicates import Everything, Predicate
+from hookgate.consumer.workflows.subscriptions import valid_name
+from hookgate.consumer.workflows.workflow import ActionResult, Workflow
 from hookgate.core.envelope import Envelope
 from hookgate.core.logging import get_logger
 
-log = get_logger("hookgate.consumer.sdk")
+log = get_logger("hookgate.consumer.workflows.sdk")
 
 Handler = Callable[[Event], Awaitable[None]]
 _MAX_REASON = 300
@@ -110,7 +110,7 @@ def _predicate(workflow: str, match: Predicate | Mapping[str, Any] | None) -> Pr
         return Everything()
     if isinstance(match, Predicate):
         return match
-    from hookgate.consumer.match_config import MatchConfig
+    from hookgate.consumer.workflows.match_config import MatchConfig
     from hookgate.core.config import load_model
 
     return load_model(MatchConfig, dict(match), f"workflow {workflow!r} match", env={}).predicate()
@@ -133,7 +133,7 @@ class Consumer:
     ) -> Callable[[Handler], Handler]:
         """Register the decorated ``async def handler(event: Event) -> None`` as workflow ``name``.
 
-        ``match`` is a predicate built with :mod:`hookgate.consumer.match`, or a mapping in the YAML
+        ``match`` is a predicate built with :mod:`hookgate.consumer.workflows.match`, or a mapping in the YAML
         grammar (``{"type": "com.github.push", "vars": {"ref": "refs/heads/main"}}``); None means every
         event. ``ordered=True`` keeps a failing event from being overtaken by later events of the same
         key; ``timeout_seconds`` bounds one attempt (None: unbounded).

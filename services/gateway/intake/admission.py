@@ -4,7 +4,7 @@ In handler order: the global in-flight limit (503 ``overloaded``), header limits
 address and network identity (IP allowlist, client certificate; a terse 401 like any other
 authentication failure), then the trigger's and tenant's rate limits (429). Each check answers a
 :class:`Refusal` or ``None``; the handler turns a refusal into the reply. The logic lives in
-:mod:`~hookgate.gateway.limits`, :mod:`~hookgate.gateway.clientip` and :mod:`~hookgate.gateway.tls`;
+:mod:`~hookgate.gateway.intake.limits`, :mod:`~hookgate.gateway.intake.clientip` and :mod:`~hookgate.gateway.http.tls`;
 this module binds it to a request and to the configured triggers.
 """
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from hookgate.gateway.clientip import ClientAddress, ClientResolver, IpAllowlist
 from hookgate.gateway.config import GatewayConfig
-from hookgate.gateway.errors import UNAUTHORIZED
-from hookgate.gateway.limits import Clock, InFlightLimiter, RateLimiter, header_violation
-from hookgate.gateway.tls import subject_allowed
+from hookgate.gateway.http.errors import UNAUTHORIZED
+from hookgate.gateway.http.tls import subject_allowed
+from hookgate.gateway.intake.clientip import ClientAddress, ClientResolver, IpAllowlist
+from hookgate.gateway.intake.limits import Clock, InFlightLimiter, RateLimiter, header_violation
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hookgate.consumer.workflows import ActionResult
+from hookgate.consumer.workflows.workflow import ActionResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any, Final
 import jsonpath
 import orjson
 
-from hookgate.consumer.event import NOT_JSON, Event, event_of
+from hookgate.consumer.workflows.event import NOT_JSON, Event, event_of
 from hookgate.core.envelope import Envelope
 
 Scalar = str | int | float | bool | None

@@ -25,8 +25,8 @@ from multidict import MultiDict, MultiMapping
 from pydantic import Field, model_validator
 
 from hookgate.core.config import StrictModel
-from hookgate.gateway.bodies import ParsedBody
-from hookgate.gateway.headertext import header_text
+from hookgate.gateway.intake.headertext import header_text
+from hookgate.gateway.shaping.bodies import ParsedBody
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_LENGTH = 4096

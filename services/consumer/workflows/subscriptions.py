@@ -18,11 +18,11 @@ import re
 import aiohttp
 from pydantic import Field, field_validator
 
-from hookgate.consumer.actions.http import HttpAction, HttpRequest, run_http
-from hookgate.consumer.event import event_of
-from hookgate.consumer.match_config import MatchConfig
-from hookgate.consumer.predicates import AllOf, Attribute, Condition, Predicate
-from hookgate.consumer.workflows import ActionResult
+from hookgate.consumer.workflows.actions.http import HttpAction, HttpRequest, run_http
+from hookgate.consumer.workflows.event import event_of
+from hookgate.consumer.workflows.match_config import MatchConfig
+from hookgate.consumer.workflows.predicates import AllOf, Attribute, Condition, Predicate
+from hookgate.consumer.workflows.workflow import ActionResult
 from hookgate.core.config import StrictModel
 from hookgate.core.envelope import Envelope
 

@@ -22,15 +22,15 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from hookgate.consumer.breaker import Breakers
-from hookgate.consumer.deadletter import DeadLetters
-from hookgate.consumer.dedupe import dedupe_key
-from hookgate.consumer.dedupe_changelog import DedupeChangelog
+from hookgate.consumer.engine.breaker import Breakers
+from hookgate.consumer.engine.ordering import KeySequencer
+from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.ordering import KeySequencer
-from hookgate.consumer.redrive import Decision, Redrive, decide, redrive_of
-from hookgate.consumer.retry import RetryPolicy
-from hookgate.consumer.workflows import ActionResult, Workflow
+from hookgate.consumer.state.changelog import DedupeChangelog
+from hookgate.consumer.state.deadletter import DeadLetters
+from hookgate.consumer.state.dedupe import dedupe_key
+from hookgate.consumer.state.redrive import Decision, Redrive, decide, redrive_of
+from hookgate.consumer.workflows.workflow import ActionResult, Workflow
 from hookgate.core.envelope import Envelope, parse_rfc3339
 from hookgate.core.logging import get_logger
 

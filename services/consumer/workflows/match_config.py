@@ -23,7 +23,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from hookgate.consumer.predicates import (
+from hookgate.consumer.workflows.predicates import (
     MISSING,
     AllOf,
     AnyOf,

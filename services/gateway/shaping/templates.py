@@ -4,7 +4,7 @@ Syntax: literal text with ``{placeholder}`` or ``{placeholder|default}``; ``{{``
 literal braces. A placeholder is one of
 
 - ``tenant``, ``trigger``, ``id``, ``type``, ``subject``: the event's own values;
-- ``vars.NAME``: a variable extracted for the trigger (see :mod:`hookgate.gateway.extract`);
+- ``vars.NAME``: a variable extracted for the trigger (see :mod:`hookgate.gateway.shaping.extract`);
 - ``header.NAME``: a request header (case-insensitive, first value);
 - ``query.NAME``: a query parameter (first value);
 - ``$...``: a JSONPath into the JSON body (or a form's JSON ``payload``), e.g. ``{$.action}``; the value
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import jsonpath
 from multidict import MultiMapping
 
-from hookgate.gateway.bodies import ParsedBody
-from hookgate.gateway.extract import json_value
-from hookgate.gateway.headertext import header_text
+from hookgate.gateway.intake.headertext import header_text
+from hookgate.gateway.shaping.bodies import ParsedBody
+from hookgate.gateway.shaping.extract import json_value
 
 BUILTINS = ("tenant", "trigger", "id", "type", "subject")
 _SCOPED = re.compile(r"^(vars|header|query)\.([A-Za-z0-9_.-]{1,128})$")

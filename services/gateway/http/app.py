@@ -14,15 +14,15 @@ from aiohttp import web
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
-from hookgate.gateway.admission import Admission
-from hookgate.gateway.audit import Auditor
-from hookgate.gateway.audit_topic import AuditTopicWriter
+from hookgate.gateway.audit.record import Auditor
+from hookgate.gateway.audit.topic import AuditTopicWriter
 from hookgate.gateway.config import GatewayConfig
-from hookgate.gateway.ingest import IngestHandler
-from hookgate.gateway.limits import server_handler_args
+from hookgate.gateway.http.ingest import IngestHandler
+from hookgate.gateway.http.tls import server_context
+from hookgate.gateway.intake.admission import Admission
+from hookgate.gateway.intake.limits import server_handler_args
 from hookgate.gateway.metrics import GatewayMetrics
-from hookgate.gateway.publish import Publisher
-from hookgate.gateway.tls import server_context
+from hookgate.gateway.publish.publisher import Publisher
 from hookgate.gateway.triggers import TriggerRegistry
 
 log = get_logger("hookgate.gateway")

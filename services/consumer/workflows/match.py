@@ -11,7 +11,7 @@
 The first positional value is the compact form YAML uses (``"x"`` equals, ``"x*"`` prefix, a list
 means one of); keywords give the other operators (``prefix``, ``suffix``, ``glob``, ``regex``,
 ``exists``, ``one_of``, ``equals``). Several operators must all hold. Regexes and JSONPaths are
-compiled here, once. Every function returns a :class:`~hookgate.consumer.predicates.Predicate`.
+compiled here, once. Every function returns a :class:`~hookgate.consumer.workflows.predicates.Predicate`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import TypedDict, Unpack
 
-from hookgate.consumer.predicates import (
+from hookgate.consumer.workflows.predicates import (
     MISSING,
     AllOf,
     AnyOf,

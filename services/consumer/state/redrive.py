@@ -23,8 +23,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from hookgate.consumer.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
-from hookgate.consumer.dedupe import DEADLETTERED, DoneRecord
+from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
+from hookgate.consumer.state.dedupe import DEADLETTERED, DoneRecord
 
 
 @dataclass(frozen=True, slots=True)

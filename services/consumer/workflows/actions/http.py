@@ -3,7 +3,7 @@
 By default the request is the event in CloudEvents HTTP binary mode: the body is the event data
 byte-exact, attributes travel as ``ce-<name>`` headers. With ``json:``, ``form:`` or ``body:`` the
 request is whatever the target expects (Jenkins parameters, a GitHub ``repository_dispatch``, a Slack
-message), templated from the event (see :mod:`hookgate.consumer.templating`). Either way
+message), templated from the event (see :mod:`hookgate.consumer.workflows.templating`). Either way
 ``Idempotency-Key`` is stable per (workflow, event id) so a target can discard a repeat.
 """
 
@@ -18,9 +18,9 @@ import aiohttp
 import orjson
 from pydantic import Field, field_validator, model_validator
 
-from hookgate.consumer.actions.retry_after import parse_retry_after
-from hookgate.consumer.event import Event, event_of
-from hookgate.consumer.templating import (
+from hookgate.consumer.workflows.actions.retry_after import parse_retry_after
+from hookgate.consumer.workflows.event import Event, event_of
+from hookgate.consumer.workflows.templating import (
     Context,
     JsonTemplate,
     Placeholder,
@@ -29,7 +29,7 @@ from hookgate.consumer.templating import (
     header_escape,
     url_escape,
 )
-from hookgate.consumer.workflows import ActionResult
+from hookgate.consumer.workflows.workflow import ActionResult
 from hookgate.core.config import Secret, StrictModel
 from hookgate.core.envelope import Envelope
 

@@ -20,16 +20,16 @@ from aiohttp import web
 
 from hookgate.core.envelope import EXT_TENANT, EXT_TRIGGER, EXT_VARS, Envelope, new_event_id
 from hookgate.core.timestamps import rfc3339_ms
-from hookgate.gateway.admission import Admission, Refusal
-from hookgate.gateway.audit import Auditor
-from hookgate.gateway.bodies import InvalidBody, ParsedBody, media_type, parse_body
-from hookgate.gateway.clientip import ClientAddress
-from hookgate.gateway.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
-from hookgate.gateway.extract import RequestParts
-from hookgate.gateway.handshakes import websub_challenge
+from hookgate.gateway.audit.record import Auditor
+from hookgate.gateway.http.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
+from hookgate.gateway.intake.admission import Admission, Refusal
+from hookgate.gateway.intake.clientip import ClientAddress
 from hookgate.gateway.metrics import GatewayMetrics
-from hookgate.gateway.publish import Publisher, PublishError
-from hookgate.gateway.templates import TemplateValues
+from hookgate.gateway.publish.publisher import Publisher, PublishError
+from hookgate.gateway.shaping.bodies import InvalidBody, ParsedBody, media_type, parse_body
+from hookgate.gateway.shaping.extract import RequestParts
+from hookgate.gateway.shaping.handshakes import websub_challenge
+from hookgate.gateway.shaping.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger, TriggerRegistry
 from hookgate.gateway.verify.base import HandshakeReply, WebhookRequest
 
@@ -88,7 +88,7 @@ class IngestHandler:
         self._metrics.count(result.outcome, result.reason, status, name)
         self._metrics.observe_request(result.outcome, elapsed)
         result.response.headers["X-Request-Id"] = rid
-        # The request's one log line (the audit record, see hookgate.gateway.audit).
+        # The request's one log line (the audit record, see hookgate.gateway.audit.record).
         self._auditor.request(
             request,
             request_id=rid,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from hookgate.consumer.dedupe import DedupeTable, DoneRecord
+from hookgate.consumer.state.dedupe import DedupeTable, DoneRecord
 from hookgate.core.kafka import make_consumer
 from hookgate.core.logging import get_logger
 from hookgate.core.settings import KafkaSettings

@@ -5,7 +5,7 @@ record accumulator when a batch fills, and throughput collapses (aiokafka issue 
 never call the producer: they enqueue a :class:`_Pending` and await its future, and one pump task
 feeds the producer in arrival order. A request whose deadline passes while still queued is dropped
 before it reaches the producer, so its 503 is exact: the event was not written. The deadlines share
-one loop timer (:mod:`hookgate.gateway.deadlines`) instead of arming one per request. A request whose
+one loop timer (:mod:`hookgate.gateway.publish.deadlines`) instead of arming one per request. A request whose
 deadline passes after hand-over may still be written; the sender's retry then carries the same
 delivery id and the consumers' dedupe absorbs it.
 """
@@ -25,10 +25,10 @@ from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.config import ProducerSettings
-from hookgate.gateway.deadlines import DeadlinePassed, Deadlines
 from hookgate.gateway.metrics import GatewayMetrics
+from hookgate.gateway.publish.deadlines import DeadlinePassed, Deadlines
 
-log = get_logger("hookgate.gateway.publish")
+log = get_logger("hookgate.gateway.publish.publisher")
 
 
 class PublishError(Exception):

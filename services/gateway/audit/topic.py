@@ -19,9 +19,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.settings import KafkaSettings
-from hookgate.gateway.audit import AuditRecord, AuditSettings
+from hookgate.gateway.audit.record import AuditRecord, AuditSettings
 
-log = get_logger("hookgate.gateway.audit")
+log = get_logger("hookgate.gateway.audit.record")
 
 
 class AuditTopicWriter:

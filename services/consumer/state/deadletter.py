@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from hookgate.consumer.workflows import ActionResult
+from hookgate.consumer.workflows.workflow import ActionResult
 
 H_WORKFLOW = "hookgate_workflow"
 H_ERROR = "hookgate_error"

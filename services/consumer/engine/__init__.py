@@ -1,0 +1,1 @@
+"""The engine: fetch, dispatch, retry, order, break circuits and commit finished offsets."""

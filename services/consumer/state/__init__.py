@@ -1,0 +1,1 @@
+"""Durable state kept in Kafka: the dedupe table and its changelog, dead letters, re-drives."""

@@ -1,0 +1,1 @@
+"""Workflows: subscriptions, matching, templated actions and the Python SDK."""

@@ -1,0 +1,1 @@
+"""Publishing: events to Kafka within a deadline."""
