@@ -57,8 +57,8 @@ def options(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.sh", description="hookgate benchmarks (every flag has a BENCH_* env)")
     p.add_argument("--duration", type=int, default=env_int("BENCH_DURATION", 15), help="seconds per scenario")
     p.add_argument("--warmup", type=int, default=env_int("BENCH_WARMUP", 5), help="warm-up seconds per scenario")
-    p.add_argument("--threads", type=int, default=env_int("BENCH_THREADS", 2), help="wrk threads")
-    p.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 64), help="wrk connections")
+    p.add_argument("--threads", type=int, default=env_int("BENCH_THREADS", 1), help="wrk threads")
+    p.add_argument("--connections", type=int, default=env_int("BENCH_CONNECTIONS", 32), help="wrk connections")
     p.add_argument("--body-bytes", type=int, default=env_int("BENCH_BODY_BYTES", 1024))
     p.add_argument("--consumer-events", type=int, default=env_int("BENCH_CONSUMER_EVENTS", 20_000))
     p.add_argument(
@@ -67,12 +67,23 @@ def options(argv: list[str]) -> argparse.Namespace:
         default=env_int("BENCH_CONSUMER_TIMEOUT", 120),
         help="seconds to wait for events",
     )
-    p.add_argument("--e2e-rate", type=int, default=env_int("BENCH_E2E_RATE", 200), help="events/s for e2e latency")
+    p.add_argument("--e2e-rate", type=int, default=env_int("BENCH_E2E_RATE", 1000), help="events/s for e2e latency")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=env_int("BENCH_ROUNDS", 3),
+        help="interleaved gateway/relay rounds (the ratio is the median of the per-round ratios)",
+    )
+    p.add_argument(
+        "--consumer-keys",
+        default=os.environ.get("BENCH_CONSUMER_KEYS", "tenant,id"),
+        help="record keys of the preloaded events: tenant (key: {tenant}) and/or id (one key per event)",
+    )
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
         "--scenarios",
-        default=os.environ.get("BENCH_SCENARIOS", "ceiling,github,none,produce,consumer"),
-        help="comma-separated subset of ceiling,github,none,produce,consumer",
+        default=os.environ.get("BENCH_SCENARIOS", "ceiling,github,relay,none,produce,consumer,peer-consumer,e2e"),
+        help="comma-separated subset of ceiling,github,relay,none,produce,consumer,peer-consumer,e2e",
     )
     p.add_argument("--keep-topics", action="store_true", default=os.environ.get("BENCH_KEEP_TOPICS") == "1")
     return p.parse_args(argv)
@@ -178,6 +189,9 @@ class Bench:
         out["accepted_responses"] = out["requests"] + out["warmup_requests"] - out["non_2xx"] - out["warmup_non_2xx"]
         return out
 
+    def gateway_github(self) -> dict[str, Any]:
+        return self.gateway("github", {"type": "github", "secrets": [SECRET]})
+
     # --- produce path alone ---------------------------------------------------------------------
 
     def produce(self) -> dict[str, Any]:
@@ -191,80 +205,167 @@ class Bench:
         result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
         return result
 
-    # --- consumer ----------------------------------------------------------------------------------
-
-    def consumer(self) -> dict[str, Any]:
-        o = self.opts
-        topic = f"{self.prefix}.bench"
+    def relay(self) -> dict[str, Any]:
+        """The hand-written relay peer (bench/relay.py) under the same load as the gateway."""
+        port = free_port()
+        topic = f"{self.prefix}.relay"
         asyncio.run(kafka_io.create_topics(self.bootstrap, [topic], PARTITIONS))
-        asyncio.run(kafka_io.preload(self.bootstrap, topic, o.consumer_events, self.body, "bench"))
+        cmd = [sys.executable, "-m", "bench.relay", "--port", str(port), "--bootstrap", self.bootstrap]
+        cmd += ["--topic", topic, "--secret", SECRET]
+        proc = start("relay", cmd, workdir=self.workdir, port=port, cpu=self.server_cpu, env=self.env)
+        try:
+            proc.wait_ready()
+            out = self.load(proc, "/hooks/relay")
+        finally:
+            proc.stop()
+        out["kafka_records"] = asyncio.run(kafka_io.record_count(self.bootstrap, topic))
+        out["accepted_responses"] = out["requests"] + out["warmup_requests"] - out["non_2xx"] - out["warmup_non_2xx"]
+        return out
 
-        tport, cport, gport = free_port(), free_port(), free_port()
-        target_cmd = [sys.executable, str(ROOT / "bench" / "target.py"), "--port", str(tport)]
-        target = start("target", target_cmd, workdir=self.workdir, port=tport, cpu=self.load_cpu, env=self.env)
+    # --- consumers ---------------------------------------------------------------------------------
+
+    def preloaded(self, name: str, keys: str) -> str:
+        topic = f"{self.prefix}.{name}"
+        asyncio.run(kafka_io.create_topics(self.bootstrap, [topic], PARTITIONS))
+        asyncio.run(kafka_io.preload(self.bootstrap, topic, self.opts.consumer_events, self.body, "bench", keys))
+        return topic
+
+    def target(self) -> Proc:
+        port = free_port()
+        cmd = [sys.executable, str(ROOT / "bench" / "target.py"), "--port", str(port)]
+        target = start("target", cmd, workdir=self.workdir, port=port, cpu=self.load_cpu, env=self.env)
+        target.wait_ready()
+        return target
+
+    def consumer_config(self, topic: str, port: int, target: Proc) -> Path:
+        path = self.workdir / f"consumer-{port}.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "consumer": {
+                        "group_id": f"{self.prefix}-{port}",
+                        "topics": [topic],
+                        "listen": {"host": "127.0.0.1", "port": port},
+                    },
+                    "kafka": {"bootstrap_servers": self.bootstrap, "topics": {"prefix": self.prefix}},
+                    "workflows": [
+                        {
+                            "name": "bench",
+                            "match": {"tenant": "bench"},
+                            "action": {"type": "http", "url": f"{target.url}/wf"},
+                        }
+                    ],
+                }
+            )
+        )
+        return path
+
+    def drain(self, name: str, cmd: list[str], target: Proc, port: int | None) -> dict[str, Any]:
+        """Start a consumer process and time the preloaded events arriving at the target."""
+        started = time.time_ns()
+        proc = start(name, cmd, workdir=self.workdir, port=port or free_port(), cpu=self.server_cpu, env=self.env)
+        try:
+            stats = wait_count(target, self.opts.consumer_events, timeout=self.opts.consumer_timeout, proc=proc)
+            time.sleep(1.0)  # late duplicates would arrive now
+            stats = read_stats(target)
+            peak = round(proc.peak_rss_kib() / 1024, 1)
+        finally:
+            proc.stop()
+        span_s = (stats["last_ns"] - stats["first_ns"]) / 1e9
+        events = self.opts.consumer_events
+        return {
+            "events": events,
+            "delivered": stats["count"],
+            "unique_ids": stats["unique_ids"],
+            "duplicates": stats["count"] - stats["unique_ids"],
+            "events_per_second": round((stats["count"] - 1) / span_s, 1) if span_s > 0 else None,
+            "seconds_first_to_last": round(span_s, 2),
+            "seconds_from_process_start": round((stats["last_ns"] - started) / 1e9, 2),
+            "peak_rss_mib": peak,
+            "valid": stats["count"] == events and stats["unique_ids"] == events,
+        }
+
+    def consumer(self, keys: str) -> dict[str, Any]:
+        """``hookgate consumer`` (dedupe on) over preloaded events keyed by ``keys``."""
+        topic = self.preloaded(f"bench-{keys}", keys)
+        target = self.target()
+        try:
+            port = free_port()
+            cmd = [*self.hookgate, "consumer", "-c", str(self.consumer_config(topic, port, target))]
+            out = self.drain(f"consumer-{keys}", cmd, target, port)
+        finally:
+            target.stop()
+        out["keys"] = keys
+        return out
+
+    def peer_consumer(self) -> dict[str, Any]:
+        """The hand-written consumer peer (bench/peer_consumer.py) over the same events, keyed by id."""
+        topic = self.preloaded("peer", "id")
+        target = self.target()
+        try:
+            cmd = [sys.executable, "-m", "bench.peer_consumer", "--bootstrap", self.bootstrap, "--topic", topic]
+            cmd += ["--group", f"{self.prefix}-peer", "--url", f"{target.url}/wf"]
+            out = self.drain("peer-consumer", cmd, target, None)
+        finally:
+            target.stop()
+        return out
+
+    def e2e(self) -> dict[str, Any]:
+        """Sender -> gateway -> Kafka -> consumer -> target at a paced rate: latency on one host's clock."""
+        o = self.opts
+        gport, cport = free_port(), free_port()
+        gcfg, tid = self.gateway_config(gport, "bench", {"type": "github", "secrets": [SECRET]})
+        target = self.target()
         procs = [target]
         try:
-            target.wait_ready()
-            ccfg = self.workdir / "consumer.yaml"
-            ccfg.write_text(
-                yaml.safe_dump(
-                    {
-                        "consumer": {
-                            "group_id": f"{self.prefix}-workflows",
-                            "topics": [topic],
-                            "listen": {"host": "127.0.0.1", "port": cport},
-                        },
-                        "kafka": {"bootstrap_servers": self.bootstrap, "topics": {"prefix": self.prefix}},
-                        "workflows": [
-                            {
-                                "name": "bench",
-                                "match": {"tenant": "bench"},
-                                "action": {"type": "http", "url": f"{target.url}/wf"},
-                            }
-                        ],
-                    }
-                )
+            topic = f"{self.prefix}.bench"
+            asyncio.run(kafka_io.create_topics(self.bootstrap, [topic], PARTITIONS))
+            ccfg = self.consumer_config(topic, cport, target)
+            cons = start(
+                "consumer-e2e",
+                [*self.hookgate, "consumer", "-c", str(ccfg)],
+                workdir=self.workdir,
+                port=cport,
+                cpu=self.server_cpu,
+                env=self.env,
             )
-            started = time.time_ns()
-            cons_cmd = [*self.hookgate, "consumer", "-c", str(ccfg)]
-            cons = start("consumer", cons_cmd, workdir=self.workdir, port=cport, cpu=self.server_cpu, env=self.env)
             procs.append(cons)
-            stats = wait_count(target, o.consumer_events, timeout=o.consumer_timeout, proc=cons)
-            span_s = (stats["last_ns"] - stats["first_ns"]) / 1e9
-            out: dict[str, Any] = {
-                "events": o.consumer_events,
-                "delivered": stats["count"],
-                "unique_ids": stats["unique_ids"],
-                "events_per_second": round((stats["count"] - 1) / span_s, 1) if span_s > 0 else None,
-                "seconds_first_to_last": round(span_s, 2),
-                "seconds_from_process_start": round((stats["last_ns"] - started) / 1e9, 2),
-            }
-
-            # End to end: the paced sender signs each webhook with its own sent_at_ns in the body.
-            gcfg, tid = self.gateway_config(gport, "bench", {"type": "github", "secrets": [SECRET]})
-            gw_cmd = [*self.hookgate, "gateway", "-c", str(gcfg)]
-            gw = start("gateway-e2e", gw_cmd, workdir=self.workdir, port=gport, cpu=self.server_cpu, env=self.env)
+            gw = start(
+                "gateway-e2e",
+                [*self.hookgate, "gateway", "-c", str(gcfg)],
+                workdir=self.workdir,
+                port=gport,
+                cpu=self.server_cpu,
+                env=self.env,
+            )
             procs.append(gw)
             gw.wait_ready()
-            http_post(target.url + "/reset")
+            cons.wait_ready()
             sent, failed = asyncio.run(paced_sender(f"{gw.url}/hooks/{tid}", o.e2e_rate, o.e2e_seconds, o.body_bytes))
             stats = wait_count(target, sent - failed, timeout=120, proc=cons)
-            lat_ms = [n / 1e6 for n in stats["latencies_ns"]]
-            out["e2e"] = {
-                "rate_per_second": o.e2e_rate,
-                "sent": sent,
-                "gateway_failures": failed,
-                "delivered": stats["count"],
-                "p50_ms": round(percentile(lat_ms, 50), 2),
-                "p99_ms": round(percentile(lat_ms, 99), 2),
-                "max_ms": round(max(lat_ms), 2) if lat_ms else None,
-            }
-            out["consumer_peak_rss_mib"] = round(cons.peak_rss_kib() / 1024, 1)
-            out["valid"] = out["delivered"] >= o.consumer_events and failed == 0
-            return out
+            time.sleep(1.0)
+            stats = read_stats(target)
         finally:
             for proc in reversed(procs):
                 proc.stop()
+        lat_ms = [n / 1e6 for n in stats["latencies_ns"]]
+        return {
+            "rate_per_second": o.e2e_rate,
+            "sent": sent,
+            "gateway_failures": failed,
+            "delivered": stats["count"],
+            "duplicates": stats["count"] - stats["unique_ids"],
+            "p50_ms": round(percentile(lat_ms, 50), 2),
+            "p99_ms": round(percentile(lat_ms, 99), 2),
+            "max_ms": round(max(lat_ms), 2) if lat_ms else None,
+            "valid": failed == 0 and stats["count"] == sent and stats["unique_ids"] == sent,
+        }
+
+
+def read_stats(target: Proc) -> dict[str, Any]:
+    with urllib.request.urlopen(target.url + "/stats", timeout=10) as resp:
+        stats: dict[str, Any] = json.loads(resp.read())
+    return stats
 
 
 def http_post(url: str) -> None:
@@ -277,8 +378,7 @@ def wait_count(target: Proc, count: int, *, timeout: float, proc: Proc) -> dict[
     deadline = time.monotonic() + timeout
     stats: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(target.url + "/stats", timeout=10) as resp:
-            stats = json.loads(resp.read())
+        stats = read_stats(target)
         if stats["count"] >= count:
             return stats
         if proc.popen.poll() is not None:
@@ -328,22 +428,50 @@ def attempt(failures: dict[str, str], name: str, scenario: Callable[[], None]) -
         print(f"bench: {name} FAILED: {exc}", file=sys.stderr, flush=True)
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    """Ratios of figures measured in this run: per round where scenarios alternate, then the median."""
+    http = results["http"]
+    rps = {k: median([v["requests_per_second"] for v in runs]) for k, runs in http.items()}
+    out: dict[str, float] = {}
+    if "github" in http and "relay" in http:
+        pairs = zip(http["github"], http["relay"], strict=False)
+        out["gateway_github/relay"] = median([g["requests_per_second"] / r["requests_per_second"] for g, r in pairs])
+    for name in ("github", "none"):
+        if name in rps and "ceiling" in rps:
+            out[f"gateway_{name}/ceiling"] = rps[name] / rps["ceiling"]
+    if "github" in rps and "none" in rps:
+        out["github/none"] = rps["github"] / rps["none"]
+    consumers = results.get("consumer", {})
+    peer = consumers.get("peer", {}).get("events_per_second")
+    for keys in ("id", "tenant"):
+        mine = consumers.get(keys, {}).get("events_per_second")
+        if mine and peer:
+            out[f"consumer_{keys}/peer_consumer"] = mine / peer
+    return out
+
+
 def render(results: dict[str, Any]) -> str:
     lines = []
     http = results["http"]
     lines.append(f"{'scenario':<18}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
-    for name, label in (("ceiling", "ceiling (bare)"), ("github", "gateway github"), ("none", "gateway none")):
-        r = http.get(name)
-        if r:
+    labels = {"ceiling": "ceiling (bare)", "github": "gateway github", "relay": "relay peer", "none": "gateway none"}
+    for name, label in labels.items():
+        for i, r in enumerate(http.get(name, [])):
+            row = f"{label}{f' #{i + 1}' if len(http[name]) > 1 else ''}"
             lines.append(
-                f"{label:<18}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+                f"{row:<18}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
                 f"{r['non_2xx']:>9}{r['peak_rss_mib']:>14.1f}"
             )
     for k, v in results["ratios"].items():
         lines.append(f"ratio {k}: {v:.3f}")
-    for name in ("github", "none"):
-        r = http.get(name)
-        if r:
+    for name in ("github", "relay", "none"):
+        for r in http.get(name, []):
             lines.append(
                 f"{name}: {r['accepted_responses']} accepted replies, {r['kafka_records']} records in Kafka"
                 " (more records than counted replies = requests still in flight when wrk stopped)"
@@ -354,16 +482,19 @@ def render(results: dict[str, Any]) -> str:
                 f"produce {mode:<6} x{r['concurrency']:<4} {r['events_per_second']:>9.0f} events/s"
                 f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
             )
-    c = results.get("consumer")
-    if c:
+    names = {"tenant": "hookgate consumer, key {tenant}", "id": "hookgate consumer, key = event id"}
+    for keys, c in results.get("consumer", {}).items():
+        label = names.get(keys, "hand-written consumer peer")
         lines.append(
-            f"consumer: {c['events_per_second']} events/s ({c['delivered']} events in {c['seconds_first_to_last']} s,"
-            f" {c['unique_ids']} unique ids), peak RSS {c['consumer_peak_rss_mib']} MiB"
+            f"{label}: {c['events_per_second']} events/s ({c['delivered']} delivered of {c['events']},"
+            f" {c['duplicates']} duplicates, {c['seconds_first_to_last']} s), peak RSS {c['peak_rss_mib']} MiB"
         )
-        e = c["e2e"]
+    e = results.get("e2e")
+    if e:
         lines.append(
             f"end to end at {e['rate_per_second']}/s: p50 {e['p50_ms']} ms, p99 {e['p99_ms']} ms, max {e['max_ms']} ms"
-            f" ({e['delivered']}/{e['sent']} delivered, {e['gateway_failures']} gateway failures)"
+            f" ({e['delivered']}/{e['sent']} delivered, {e['duplicates']} duplicates,"
+            f" {e['gateway_failures']} gateway failures)"
         )
     return "\n".join(lines)
 
@@ -396,47 +527,48 @@ def main(argv: list[str]) -> int:
             "ratios": {},
         }
         failures: dict[str, str] = {}
+        http = results["http"]
+
+        def keep(name: str, run: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+            return lambda: http.setdefault(name, []).append(run())
+
         try:
             if "ceiling" in wanted:
                 print("bench: ceiling (bare aiohttp) ...", flush=True)
-                attempt(failures, "ceiling", lambda: results["http"].__setitem__("ceiling", bench.ceiling()))
-            if "github" in wanted:
-                print("bench: gateway, GitHub preset ...", flush=True)
-                attempt(
-                    failures,
-                    "github",
-                    lambda: results["http"].__setitem__(
-                        "github", bench.gateway("github", {"type": "github", "secrets": [SECRET]})
-                    ),
-                )
+                attempt(failures, "ceiling", keep("ceiling", bench.ceiling))
+            # The gateway and its relay peer alternate, so a drift of the machine's speed hits both alike.
+            for r in range(opts.rounds if {"github", "relay"} & wanted else 0):
+                if "github" in wanted:
+                    print(f"bench: gateway, GitHub preset (round {r + 1}) ...", flush=True)
+                    attempt(failures, "github", keep("github", bench.gateway_github))
+                if "relay" in wanted:
+                    print(f"bench: relay peer (round {r + 1}) ...", flush=True)
+                    attempt(failures, "relay", keep("relay", bench.relay))
             if "none" in wanted:
                 print("bench: gateway, verify none ...", flush=True)
-                attempt(
-                    failures,
-                    "none",
-                    lambda: results["http"].__setitem__("none", bench.gateway("none", {"type": "none"})),
-                )
+                attempt(failures, "none", keep("none", lambda: bench.gateway("none", {"type": "none"})))
             if "produce" in wanted:
                 print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
                 attempt(failures, "produce", lambda: results.__setitem__("produce", bench.produce()))
+            consumers: dict[str, Any] = results.setdefault("consumer", {})
             if "consumer" in wanted:
-                print(f"bench: consumer, {opts.consumer_events} events, then e2e ...", flush=True)
-                attempt(failures, "consumer", lambda: results.__setitem__("consumer", bench.consumer()))
+                for keys in [k.strip() for k in opts.consumer_keys.split(",") if k.strip()]:
+                    print(f"bench: hookgate consumer, {opts.consumer_events} events keyed by {keys} ...", flush=True)
+                    attempt(failures, f"consumer-{keys}", lambda k=keys: consumers.__setitem__(k, bench.consumer(k)))
+            if "peer-consumer" in wanted:
+                print(f"bench: hand-written consumer peer, {opts.consumer_events} events ...", flush=True)
+                attempt(failures, "peer-consumer", lambda: consumers.__setitem__("peer", bench.peer_consumer()))
+            if "e2e" in wanted:
+                print(f"bench: end to end at {opts.e2e_rate} events/s ...", flush=True)
+                attempt(failures, "e2e", lambda: results.__setitem__("e2e", bench.e2e()))
         finally:
             if failures:
-                keep = RESULTS / f"logs-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-                shutil.copytree(tmp, keep)
-                print(f"bench: process logs of this run kept in {keep.relative_to(ROOT)}", file=sys.stderr)
+                kept = RESULTS / f"logs-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+                shutil.copytree(tmp, kept)
+                print(f"bench: process logs of this run kept in {kept.relative_to(ROOT)}", file=sys.stderr)
             if not opts.keep_topics:
                 asyncio.run(kafka_io.delete_topics(bootstrap, bench.prefix))
-        http = results["http"]
-        rps = {k: v["requests_per_second"] for k, v in http.items()}
-        if "github" in rps and "ceiling" in rps:
-            results["ratios"]["gateway_github/ceiling"] = rps["github"] / rps["ceiling"]
-        if "none" in rps and "ceiling" in rps:
-            results["ratios"]["gateway_none/ceiling"] = rps["none"] / rps["ceiling"]
-        if "github" in rps and "none" in rps:
-            results["ratios"]["github/none"] = rps["github"] / rps["none"]
+        results["ratios"] = ratios(results)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = json.dumps(results, indent=2)
     (RESULTS / f"bench-{stamp}.json").write_text(text)
@@ -444,9 +576,10 @@ def main(argv: list[str]) -> int:
     print(render(results))
     print(f"bench: results in bench/results/bench-{stamp}.json")
     results["failures"] = failures
-    invalid = [k for k, v in http.items() if not v["valid"]] + sorted(failures)
-    if results.get("consumer") and not results["consumer"]["valid"]:
-        invalid.append("consumer")
+    invalid = [k for k, runs in http.items() if not all(v["valid"] for v in runs)] + sorted(failures)
+    invalid += [f"consumer-{k}" for k, v in results["consumer"].items() if not v["valid"]]
+    if results.get("e2e") and not results["e2e"]["valid"]:
+        invalid.append("e2e")
     if invalid:
         print(
             f"bench: INVALID run (failed, non-2xx, socket errors or lost events): {', '.join(invalid)}", file=sys.stderr

@@ -49,15 +49,19 @@ async def record_count(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-async def preload(bootstrap: str, topic: str, count: int, body: bytes, tenant: str) -> None:
-    """Write ``count`` CloudEvents (distinct ids) as the gateway would, acks=all."""
+async def preload(bootstrap: str, topic: str, count: int, body: bytes, tenant: str, keys: str = "tenant") -> None:
+    """Write ``count`` CloudEvents (distinct ids) as the gateway would, acks=all.
+
+    ``keys`` is the record key: ``tenant`` (every record keyed by its tenant, ``key: "{tenant}"``) or
+    ``id`` (each record keyed by its event id, spread over every partition).
+    """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=512 * 1024
     )
     await producer.start()
     try:
         pending = []
-        for i in range(count):
+        for _ in range(count):
             env = Envelope(
                 id=new_event_id(),
                 source="/hookgate/bench",
@@ -67,7 +71,7 @@ async def preload(bootstrap: str, topic: str, count: int, body: bytes, tenant: s
                 datacontenttype="application/json",
                 extensions={EXT_TENANT: tenant, EXT_TRIGGER: "bench"},
             )
-            key = f"{tenant}-{i % 64}".encode()
+            key = (tenant if keys == "tenant" else env.id).encode()
             pending.append(await producer.send(topic, env.data, key=key, headers=env.to_headers()))
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)
