@@ -15,6 +15,7 @@ import typer
 
 from hookgate.cli.errors import CliError, exit_with
 from hookgate.cli.signing import PRESET_NAMES, HmacSpec, SignRequest, sign
+from hookgate.gateway.verify.registry import canonical_name
 
 Encoding = Literal["hex", "base64"]
 
@@ -71,11 +72,12 @@ def build_request(
     spec: HmacSpec | None,
     extra: dict[str, str],
 ) -> urllib.request.Request:
-    """The signed request (not yet sent)."""
+    """The signed request (not yet sent); ``preset`` as in the gateway config (``-`` for ``_`` accepted)."""
     if not url.startswith(("http://", "https://")):
         raise CliError(f"{url!r} is not an http(s) URL")
-    if preset not in PRESET_NAMES:
+    if canonical_name(preset) not in PRESET_NAMES:
         raise CliError(f"unknown preset {preset!r}; expected one of {', '.join(PRESET_NAMES)}")
+    preset = canonical_name(preset)
     if preset not in ("none",) and not secret:
         raise CliError(f"--preset {preset} needs --secret (or HOOKGATE_SEND_SECRET)")
     req = SignRequest(body=body, secret=secret, delivery_id=delivery_id, timestamp=timestamp, event=event, url=url)
@@ -126,7 +128,6 @@ def send(
             timestamp_header=hmac_timestamp_header,
             id_header=hmac_id_header,
         )
-        preset = preset.replace("_", "-")  # the gateway's preset names use "_" (standard_webhooks)
         did = delivery_id or str(uuid.uuid4())
         body = read_body(data, data_file, did, event)
         request = build_request(

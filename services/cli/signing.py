@@ -2,7 +2,8 @@
 
 These are written from the senders' documentation, independently of the gateway's verifiers in
 ``hookgate.gateway.verify``, so ``hookgate send`` and the tests built on it check the verifiers
-rather than mirror them.
+rather than mirror them. Only the preset names are shared: snake_case as in the gateway config
+(``standard_webhooks``), with ``-`` for ``_`` accepted too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
+
+from hookgate.gateway.verify.registry import canonical_name
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
 _PLACEHOLDER = re.compile(r"\{([a-z]+)\}")
@@ -161,7 +164,7 @@ PRESETS: dict[str, Callable[[SignRequest], dict[str, str]]] = {
     "github": github,
     "stripe": stripe,
     "slack": slack,
-    "standard-webhooks": standard_webhooks,
+    "standard_webhooks": standard_webhooks,
     "svix": svix,
     "shopify": shopify,
     "gitlab": gitlab,
@@ -172,7 +175,11 @@ PRESET_NAMES = (*PRESETS, "hmac")
 
 
 def sign(preset: str, req: SignRequest, spec: HmacSpec | None = None) -> dict[str, str]:
-    """The headers ``preset`` adds to a request; raises ValueError for an unknown preset or bad secret."""
+    """The headers ``preset`` adds to a request; raises ValueError for an unknown preset or bad secret.
+
+    ``preset`` is a name of :data:`PRESET_NAMES`, or the same with ``-`` for ``_``.
+    """
+    preset = canonical_name(preset)
     if preset == "hmac":
         return generic_hmac(req, spec or HmacSpec())
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Self
 
 from pydantic import Field, field_validator, model_validator
@@ -206,6 +207,16 @@ class TriggerConfig(StrictModel):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigWarning:
+    """A valid setting the gateway warns about when it starts (one log line each)."""
+
+    event: str
+    trigger: str
+    key: str  # the key path, as in config errors
+    message: str
+
+
 class GatewayConfig(StrictModel):
     """The whole gateway config file."""
 
@@ -223,6 +234,14 @@ class GatewayConfig(StrictModel):
                     raise ValueError(f"triggers[{i}].{attr}: duplicate {attr}")
                 seen.add(value)
         return self
+
+    def startup_warnings(self) -> list[ConfigWarning]:
+        """What the gateway warns about at start-up: e.g. a trigger whose replay window is switched off."""
+        return [
+            ConfigWarning(w.event, trigger=t.name, key=f"triggers[{i}].verify.{w.key}", message=w.message)
+            for i, t in enumerate(self.triggers)
+            for w in t.verify.startup_warnings()
+        ]
 
     @model_validator(mode="after")
     def _client_certs_need_mtls(self) -> Self:

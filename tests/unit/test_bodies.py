@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
+from typing import Any
 
 import pytest
+from multidict import CIMultiDict
+from pydantic import TypeAdapter
 
+from hookgate.gateway.shaping import bodies
 from hookgate.gateway.shaping.bodies import (
     MAX_FORM_FIELDS,
     BodyKind,
     InvalidBody,
+    LazyBody,
+    MediaType,
     ParsedBody,
     media_type,
     parse_body,
 )
+from hookgate.gateway.verify.base import WebhookRequest
+from hookgate.gateway.verify.registry import VerifyConfig
 
 
 def parse(body: bytes, content_type: str, **kw: int) -> ParsedBody:
@@ -298,3 +308,59 @@ def test_binary_is_never_parsed() -> None:
 )
 def test_which_media_types_the_gateway_accepts(content_type: str, accepted: bool) -> None:
     assert media_type(content_type).accepted is accepted
+
+
+# --- one parse per request, shared by verification and the handler ------------------------------
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[BodyKind]:
+    """Every call of the project's parse function, by the kind it parsed as."""
+    calls: list[BodyKind] = []
+    real = bodies.parse_body
+
+    def counting(body: bytes, media: MediaType, **kw: Any) -> ParsedBody:
+        calls.append(media.kind)
+        return real(body, media, **kw)
+
+    monkeypatch.setattr(bodies, "parse_body", counting)
+    return calls
+
+
+def test_a_json_preset_and_the_handler_share_one_parse(parses: list[BodyKind]) -> None:
+    body = b'{"id":"evt_1","type":"invoice.paid","data":{"object":{"id":"in_1"}}}'
+    ts = 1_700_000_000
+    sig = hmac.new(b"s", f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    verifier = TypeAdapter(VerifyConfig).validate_python({"type": "stripe", "secrets": ["s"]}).build()
+    headers = CIMultiDict([("Content-Type", "application/json"), ("Stripe-Signature", f"t={ts},v1={sig}")])
+    # what the handler does: one LazyBody for the request, given to verification, then parsed for itself
+    shared = LazyBody(body, media_type("application/json"))
+    verdict = verifier.verify(WebhookRequest("POST", "https://h/hooks/x", headers, body, now=ts, shared_body=shared))
+    assert (verdict.ok, verdict.delivery_id, verdict.event_type) == (True, "evt_1", "com.stripe.invoice.paid")
+    assert shared.parsed().json["data"]["object"]["id"] == "in_1"
+    assert parses == [BodyKind.JSON]
+
+
+def test_a_body_that_does_not_parse_fails_once_for_everyone(parses: list[BodyKind]) -> None:
+    shared = LazyBody(b'{"broken": ', media_type("application/json"))
+    assert shared.json_object() is None  # verification: no mapping, no failure
+    with pytest.raises(InvalidBody, match="not valid JSON"):
+        shared.parsed()  # the handler: a 400
+    with pytest.raises(InvalidBody):
+        shared.parsed()
+    assert parses == [BodyKind.JSON]
+
+
+def test_a_body_labelled_otherwise_is_read_as_json_once_and_the_handler_keeps_its_own_kind(
+    parses: list[BodyKind],
+) -> None:
+    shared = LazyBody(b'{"event_id": "e1"}', media_type("text/plain"))
+    assert shared.json_object() == {"event_id": "e1"}
+    assert shared.json_object() == {"event_id": "e1"}
+    assert shared.parsed().text == '{"event_id": "e1"}'
+    assert parses == [BodyKind.JSON, BodyKind.TEXT]
+
+
+def test_a_body_that_is_no_json_object_is_not_parsed_for_verification(parses: list[BodyKind]) -> None:
+    assert LazyBody(b"a=1&b=2", media_type("application/x-www-form-urlencoded")).json_object() is None
+    assert parses == []

@@ -52,6 +52,17 @@ def test_send_accepts_the_gateway_spelling_of_presets() -> None:
     assert "v1," in out
 
 
+def test_send_accepts_the_dashed_spelling_and_names_presets_in_snake_case() -> None:
+    code, out = invoke(
+        "send", URL, "-p", "standard-webhooks", "-s", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "--dry-run"
+    )
+    assert (code, "v1," in out) == (0, True)
+    code, out = invoke("send", URL, "-p", "acme", "-s", "k")
+    assert code == 2
+    assert "standard_webhooks" in out
+    assert "standard-webhooks" not in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -48,7 +48,7 @@ def test_standard_webhooks_spec_vector() -> None:
     signed = SignRequest(
         body=b'{"test": 2432232314}', secret=WHSEC, delivery_id="msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp=1614265330
     )
-    headers = sign("standard-webhooks", signed)
+    headers = sign("standard_webhooks", signed)
     assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     assert sign("svix", signed)["svix-signature"] == headers["webhook-signature"]
 
@@ -84,7 +84,7 @@ def test_standardwebhooks_and_svix_sdks_accept() -> None:
     from svix.webhooks import Webhook as SvixWebhook
 
     r = req(secret=WHSEC, delivery_id="msg_1")
-    StandardWebhook(WHSEC).verify(r.body, sign("standard-webhooks", r))
+    StandardWebhook(WHSEC).verify(r.body, sign("standard_webhooks", r))
     SvixWebhook(WHSEC).verify(r.body, sign("svix", r))
 
 
@@ -121,7 +121,7 @@ GATEWAY_CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
     "github": ({"type": "github", "secrets": ["s3cret"]}, "s3cret"),
     "stripe": ({"type": "stripe", "secrets": ["s3cret"]}, "s3cret"),
     "slack": ({"type": "slack", "secrets": ["s3cret"]}, "s3cret"),
-    "standard-webhooks": ({"type": "standard_webhooks", "secrets": [WHSEC]}, WHSEC),
+    "standard_webhooks": ({"type": "standard_webhooks", "secrets": [WHSEC]}, WHSEC),
     "svix": ({"type": "svix", "secrets": [WHSEC]}, WHSEC),
     "shopify": ({"type": "shopify", "secrets": ["s3cret"]}, "s3cret"),
     "gitlab": ({"type": "gitlab", "tokens": ["s3cret"]}, "s3cret"),
@@ -165,3 +165,13 @@ def test_gateway_generic_hmac_accepts_what_send_signs() -> None:
 
 def test_every_preset_is_listed() -> None:
     assert set(PRESET_NAMES) == {*GATEWAY_CONFIGS, "hmac", "none"}
+
+
+def test_preset_names_are_snake_case_and_the_dashed_spelling_is_accepted_too() -> None:
+    assert "standard_webhooks" in PRESET_NAMES
+    assert all("-" not in name for name in PRESET_NAMES)
+    signed = SignRequest(body=b"{}", secret=WHSEC, delivery_id="msg_1", timestamp=NOW)
+    assert sign("standard-webhooks", signed) == sign("standard_webhooks", signed)
+    with pytest.raises(ValueError, match="standard_webhooks") as err:
+        sign("acme", signed)
+    assert "standard-webhooks" not in str(err.value)

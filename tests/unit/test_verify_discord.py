@@ -14,7 +14,7 @@ from multidict import CIMultiDict
 from pydantic import ValidationError
 
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
-from hookgate.gateway.verify.discord import DiscordConfig, DiscordVerifier
+from hookgate.gateway.verify.discord import DiscordConfig
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 PUBLIC_HEX = KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
@@ -24,7 +24,7 @@ TS = "1700000000"
 def verify(body: bytes, *, endpoint: str = "interactions", key: Ed25519PrivateKey = KEY) -> Verdict:
     config = DiscordConfig(type="discord", public_keys=[PUBLIC_HEX], endpoint=endpoint)  # type: ignore[arg-type]
     headers = CIMultiDict([("X-Signature-Ed25519", key.sign(TS.encode() + body).hex()), ("X-Signature-Timestamp", TS)])
-    return DiscordVerifier(config).verify(WebhookRequest("POST", "https://h/hooks/x", headers, body, now=float(TS)))
+    return config.build().verify(WebhookRequest("POST", "https://h/hooks/x", headers, body, now=float(TS)))
 
 
 def test_ping_is_answered_with_pong() -> None:

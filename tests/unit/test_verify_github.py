@@ -9,16 +9,16 @@ import pytest
 from multidict import CIMultiDict
 from pydantic import SecretStr
 
-from hookgate.gateway.verify.base import WebhookRequest
-from hookgate.gateway.verify.github import GitHubConfig, GitHubVerifier
+from hookgate.gateway.verify.base import Verifier, WebhookRequest
+from hookgate.gateway.verify.senders import GitHubConfig
 
 SECRET = "It's a Secret to Everybody"
 BODY = b"Hello, World!"
 SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
 
 
-def verifier(*secrets: str, allow_sha1: bool = False) -> GitHubVerifier:
-    return GitHubVerifier(GitHubConfig(type="github", secrets=[SecretStr(s) for s in secrets], allow_sha1=allow_sha1))
+def verifier(*secrets: str, allow_sha1: bool = False) -> Verifier:
+    return GitHubConfig(type="github", secrets=[SecretStr(s) for s in secrets], allow_sha1=allow_sha1).build()
 
 
 def req(headers: list[tuple[str, str]], body: bytes = BODY) -> WebhookRequest:

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from multidict import CIMultiDict, MultiDict, MultiDictProxy
 from pydantic import TypeAdapter
 
+from hookgate.gateway.shaping import bodies
+from hookgate.gateway.shaping.bodies import LazyBody, MediaType, ParsedBody, media_type
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
 from hookgate.gateway.verify.registry import VerifyConfig
 
@@ -459,6 +461,15 @@ def test_future_timestamp_is_rejected(name: str) -> None:
     assert (verdict.ok, verdict.reason) == (False, "future_timestamp")
 
 
+@pytest.mark.parametrize("name", TIMESTAMPED)
+def test_null_tolerance_switches_the_window_off(name: str) -> None:
+    case = BY_NAME[name]
+    no_window = replace(case, config=lambda s: {**case.config(s), "tolerance_seconds": None})
+    for age in (-7 * 86_400, 7 * 86_400):  # a week stale, a week ahead
+        assert run(no_window, case.sign(SECRET, NOW + age)).ok
+        assert not run(no_window, case.sign(OTHER, NOW + age)).ok
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_missing_credential_is_rejected(name: str) -> None:
     case = BY_NAME[name]
@@ -505,3 +516,26 @@ def test_missing_or_garbled_timestamp_is_rejected(name: str) -> None:
     assert run(case, garbled).reason == "malformed_timestamp"
     twice = replace(signed, headers=[*signed.headers, (name_ts, dict(signed.headers)[name_ts])])
     assert run(case, twice).reason == "duplicate_timestamp_header"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_verification_and_the_handler_parse_the_body_once(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[MediaType] = []
+    real = bodies.parse_body
+
+    def counting(body: bytes, media: MediaType, **kw: Any) -> ParsedBody:
+        calls.append(media)
+        return real(body, media, **kw)
+
+    monkeypatch.setattr(bodies, "parse_body", counting)
+    case = BY_NAME[name]
+    signed = case.sign(SECRET, NOW)
+    content_type = "application/x-www-form-urlencoded" if signed.body == FORM_BODY else "application/json"
+    shared = LazyBody(signed.body, media_type(content_type))  # as the handler makes it, once per request
+    verifier = ADAPTER.validate_python(case.config(SECRET)).build()
+    query = MultiDictProxy(MultiDict(parse_qsl(urlsplit(signed.url).query, keep_blank_values=True)))
+    headers = CIMultiDict([*signed.headers, ("Content-Type", content_type)])
+    request = WebhookRequest("POST", signed.url, headers, signed.body, query, now=NOW, shared_body=shared)
+    assert verifier.verify(request).ok
+    shared.parsed()  # the handler's parse, for validation and variables
+    assert len(calls) == 1

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
-from hookgate.gateway.verify.sendgrid import SendGridConfig, SendGridVerifier
+from hookgate.gateway.verify.sendgrid import SendGridConfig
 
 PUBLIC_KEY = (
     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+"
@@ -50,7 +50,7 @@ PAYLOAD = (
 
 
 def verify(sig: str, body: bytes = PAYLOAD, ts: str = TIMESTAMP, *keys: str) -> Verdict:
-    verifier = SendGridVerifier(SendGridConfig(type="sendgrid", public_keys=list(keys or (PUBLIC_KEY,))))
+    verifier = SendGridConfig(type="sendgrid", public_keys=list(keys or (PUBLIC_KEY,))).build()
     headers = CIMultiDict(
         [("X-Twilio-Email-Event-Webhook-Signature", sig), ("X-Twilio-Email-Event-Webhook-Timestamp", ts)]
     )

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
-from hookgate.gateway.verify.slack import SlackConfig, SlackVerifier
+from hookgate.gateway.verify.senders import TimestampedSecretsConfig
 
 DOC_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 DOC_BODY = (
@@ -36,7 +36,7 @@ class FixedClock:
 
 
 def verify(body: bytes, ts: str, sig: str, *, secret: str = SECRET, now: float | None = None) -> Verdict:
-    verifier = SlackVerifier(SlackConfig(type="slack", secrets=[SecretStr(secret)]))
+    verifier = TimestampedSecretsConfig(type="slack", secrets=[SecretStr(secret)]).build()
     headers = CIMultiDict([("X-Slack-Request-Timestamp", ts), ("X-Slack-Signature", sig)])
     return verifier.verify(
         WebhookRequest("POST", "https://h/hooks/x", headers, body, now=float(ts) if now is None else now)

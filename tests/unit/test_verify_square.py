@@ -9,7 +9,7 @@ from multidict import CIMultiDict
 from pydantic import SecretStr
 
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
-from hookgate.gateway.verify.square import SquareConfig, SquareVerifier
+from hookgate.gateway.verify.senders import SquareConfig
 
 BODY = (
     b'{"merchant_id":"MLEFBHHSJGVHD","type":"webhooks.test_notification",'
@@ -22,7 +22,7 @@ NOTIFICATION_URL = "https://webhook.site/679a4f3a-dcfa-49ee-bac5-9d0edad886b9"
 
 
 def verify(body: bytes = BODY, sig: str = SIGNATURE, key: str = KEY, url: str = NOTIFICATION_URL) -> Verdict:
-    verifier = SquareVerifier(SquareConfig(type="square", secrets=[SecretStr(key)], notification_url=url))
+    verifier = SquareConfig(type="square", secrets=[SecretStr(key)], signed_url=url).build()
     headers = CIMultiDict([("x-square-hmacsha256-signature", sig)])
     # the request URL is irrelevant: Square signs the configured notification URL
     return verifier.verify(WebhookRequest("POST", "http://10.0.0.1:8080/hooks/x", headers, body))

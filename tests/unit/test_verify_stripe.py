@@ -14,7 +14,7 @@ from multidict import CIMultiDict
 from pydantic import SecretStr
 
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
-from hookgate.gateway.verify.stripe import StripeConfig, StripeVerifier
+from hookgate.gateway.verify.senders import TimestampedSecretsConfig
 
 SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"
 OLD_SECRET = "whsec_test_previous_0000000000000000"
@@ -35,7 +35,7 @@ def sdk_v1(body: bytes, ts: int, secret: str = SECRET) -> str:
 
 
 def verify(header: str, body: bytes = BODY, *secrets: str, now: float = TS) -> Verdict:
-    verifier = StripeVerifier(StripeConfig(type="stripe", secrets=[SecretStr(s) for s in secrets or (SECRET,)]))
+    verifier = TimestampedSecretsConfig(type="stripe", secrets=[SecretStr(s) for s in secrets or (SECRET,)]).build()
     headers = CIMultiDict([("Stripe-Signature", header)])
     return verifier.verify(WebhookRequest("POST", "https://h/hooks/x", headers, body, now=now))
 

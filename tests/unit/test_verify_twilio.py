@@ -31,9 +31,15 @@ BODY_HASH = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
 
 
 def verify(
-    url: str, body: bytes, sig: str, *, token: str = TOKEN, extra: list[tuple[str, str]] | None = None
+    url: str,
+    body: bytes,
+    sig: str,
+    *,
+    token: str = TOKEN,
+    extra: list[tuple[str, str]] | None = None,
+    signed_url: str | None = None,
 ) -> Verdict:
-    verifier = TwilioVerifier(TwilioConfig(type="twilio", secrets=[SecretStr(token)]))
+    verifier = TwilioVerifier(TwilioConfig(type="twilio", secrets=[SecretStr(token)], signed_url=signed_url))
     headers = CIMultiDict([("X-Twilio-Signature", sig), *(extra or [])])
     return verifier.verify(WebhookRequest("POST", url, headers, body))
 
@@ -99,6 +105,23 @@ def test_sdk_sha256_shared_key_signature_is_accepted() -> None:
 
 def test_url_as_seen_behind_a_proxy_matters() -> None:
     assert verify("http://10.0.0.5:8080/myapp.php?foo=1&bar=2", form(PARAMS), EXPECTED).reason == "bad_signature"
+
+
+# The gateway reached through an ingress that maps https://mycompany.com/myapp.php to /hooks/<id>.
+BEHIND_INGRESS = "http://10.0.0.5:8080/hooks/Qm9vdHN0cmFwLXR3aWxpby0x?foo=1&bar=2"
+
+
+@pytest.mark.parametrize("signed_url", ["https://mycompany.com/myapp.php", URL])
+def test_documented_example_verifies_with_signed_url_behind_a_rewriting_ingress(signed_url: str) -> None:
+    assert verify(BEHIND_INGRESS, form(PARAMS), EXPECTED).reason == "bad_signature"  # the rebuilt URL
+    verdict = verify(BEHIND_INGRESS, form(PARAMS), EXPECTED, signed_url=signed_url)
+    assert (verdict.ok, verdict.subject) == (True, "CA1234567890ABCDE")
+
+
+def test_signed_url_takes_the_query_twilio_adds_from_the_request() -> None:
+    request_url = f"{BEHIND_INGRESS}&bodySHA256={BODY_HASH}"
+    signed_url = "https://mycompany.com/myapp.php"
+    assert verify(request_url, JSON_BODY, "a9nBmqA0ju/hNViExpshrM61xv4=", signed_url=signed_url).ok
 
 
 def test_url_variants_keep_userinfo_and_query() -> None:

@@ -34,6 +34,8 @@ METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics", GatewayMetrics)
 def create_app(config: GatewayConfig) -> web.Application:
     """Build the gateway application from a validated config."""
     settings = config.gateway
+    for warning in config.startup_warnings():
+        log.warning(warning.event, trigger=warning.trigger, key=warning.key, message=warning.message)
     registry = TriggerRegistry(config.triggers, config.kafka.topics, settings.max_body_bytes)
     metrics = GatewayMetrics(trigger_labels=settings.trigger_labels)
     # Each in-flight request has at most one event queued: the in-flight limit bounds the queue too.

@@ -26,7 +26,7 @@ from hookgate.gateway.intake.admission import Admission, Refusal
 from hookgate.gateway.intake.clientip import ClientAddress
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish.publisher import Publisher, PublishError
-from hookgate.gateway.shaping.bodies import InvalidBody, ParsedBody, media_type, parse_body
+from hookgate.gateway.shaping.bodies import InvalidBody, LazyBody, ParsedBody, media_type
 from hookgate.gateway.shaping.extract import RequestParts
 from hookgate.gateway.shaping.handshakes import websub_challenge
 from hookgate.gateway.shaping.templates import TemplateValues
@@ -144,6 +144,7 @@ class IngestHandler:
                 "rejected",
                 "unsupported_media_type",
             )
+        shared_body = LazyBody(body, media)  # parsed at most once, by verification or the handler
         verdict = trigger.verifier.verify(
             WebhookRequest(
                 method=request.method,
@@ -153,6 +154,7 @@ class IngestHandler:
                 query=request.query,
                 client_ip=client.ip,
                 now=time.time(),
+                shared_body=shared_body,
             )
         )
         if not verdict.ok:
@@ -163,7 +165,7 @@ class IngestHandler:
         parsed: ParsedBody | None = None
         if trigger.should_parse(media.kind):
             try:
-                parsed = parse_body(body, media)
+                parsed = shared_body.parsed()
             except InvalidBody as exc:
                 if not cfg.accept_raw:
                     return Outcome(error_response(400, "invalid_body", str(exc)), "rejected", "invalid_body")

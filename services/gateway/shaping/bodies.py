@@ -1,8 +1,9 @@
 """Webhook bodies: what a body's media type says it is, and parsing it once, safely.
 
 Parsing is pure (bytes in, document out) and happens only when something needs the document
-(extraction, a filter) or the trigger asks for validation. The Kafka record value is the raw body
-whatever happens here.
+(verification reading an event id, extraction, a filter) or the trigger asks for validation, and at
+most once per request: :class:`LazyBody` keeps the parse for whichever needs it next. The Kafka
+record value is the raw body whatever happens here.
 
 XML is parsed by lxml with the rules defusedxml enforces, applied through lxml's own parser options
 (defusedxml's lxml wrapper is deprecated in favour of exactly these options): entities are never
@@ -240,3 +241,62 @@ def _with_payload(parsed: ParsedBody) -> ParsedBody:
         parsed.json = _parse_json(payload, None, f"The form field {SLACK_PAYLOAD_FIELD!r}")
         parsed.has_json = True
     return parsed
+
+
+class LazyBody:
+    """A request's body, parsed at most once, by whichever needs it first.
+
+    One instance per request is shared by verification (presets that read the delivery id, type or
+    a handshake from the body) and the handler (validation, variables, templates), so a JSON webhook
+    costs one parse however many of them read it. A failed parse is kept as well: each caller gets
+    the same :class:`InvalidBody`, and decides what it means (verification ignores it, the handler
+    answers 400).
+    """
+
+    __slots__ = ("_error", "_others", "_parsed", "media", "raw")
+
+    def __init__(self, raw: bytes, media: MediaType) -> None:
+        self.raw = raw
+        self.media = media
+        self._parsed: ParsedBody | None = None
+        self._error: InvalidBody | None = None
+        self._others: dict[BodyKind, ParsedBody | None] = {}
+
+    def parsed(self) -> ParsedBody:
+        """The body parsed as its media type says; raises :class:`InvalidBody` when it does not parse."""
+        if self._error is not None:
+            raise self._error
+        if self._parsed is None:
+            try:
+                self._parsed = parse_body(self.raw, self.media)
+            except InvalidBody as exc:
+                self._error = exc
+                raise
+        return self._parsed
+
+    def as_kind(self, kind: BodyKind) -> ParsedBody | None:
+        """The body read as ``kind``, or ``None`` when it does not parse as one.
+
+        When the media type says ``kind`` this is the shared parse. Otherwise the body is read as
+        ``kind`` anyway, once (senders label bodies loosely, or not at all, and a preset knows what
+        its sender sends); the handler never sees that reading, it parses by the media type.
+        """
+        if kind is self.media.kind:
+            try:
+                return self.parsed()
+            except InvalidBody:
+                return None
+        if kind not in self._others:
+            try:
+                self._others[kind] = parse_body(self.raw, MediaType(kind, kind.value, self.media.charset))
+            except InvalidBody:
+                self._others[kind] = None
+        return self._others[kind]
+
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or ``None`` when it is not one."""
+        if self.media.kind is not BodyKind.JSON and self.raw.lstrip()[:1] != b"{":
+            return None  # not labelled JSON and does not look like an object: no parse at all
+        parsed = self.as_kind(BodyKind.JSON)
+        document = parsed.json if parsed is not None and parsed.has_json else None
+        return document if isinstance(document, dict) else None

@@ -2,7 +2,9 @@
 
 A verifier is pure: it sees the request as received (method, URL as the sender saw it, headers, raw
 body, client address) and a clock value, and returns a :class:`Verdict`. It performs no I/O, so
-each preset is tested against the sender's published vectors without a server.
+each preset is tested against the sender's published vectors without a server. What it reads from
+the body it reads through the request's :class:`~hookgate.gateway.shaping.bodies.LazyBody`, which
+the handler shares, so the body is parsed once per request.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import hmac
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from hookgate.core.config import StrictModel
+from hookgate.gateway.shaping.bodies import BodyKind, LazyBody, ParsedBody, media_type
 
 Headers = CIMultiDictProxy[str] | CIMultiDict[str]
 Query = MultiMapping[str]
@@ -34,6 +37,27 @@ class WebhookRequest:
     query: Query = field(default_factory=lambda: MultiDictProxy(MultiDict()))
     client_ip: str = ""
     now: float = 0.0  # unix seconds; the clock the replay window is measured against
+    # The body parsed lazily, shared with the handler; made from ``body`` and Content-Type when not given.
+    shared_body: LazyBody | None = None
+
+    def __post_init__(self) -> None:
+        if self.shared_body is None:
+            media = media_type(self.headers.get("Content-Type", ""))
+            object.__setattr__(self, "shared_body", LazyBody(self.body, media))
+
+    def _body(self) -> LazyBody:
+        shared = self.shared_body
+        if shared is None:  # pragma: no cover - __post_init__ always sets it
+            raise RuntimeError("WebhookRequest without a body")
+        return shared
+
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object (the shared parse), or ``None`` when it is not one."""
+        return self._body().json_object()
+
+    def body_as(self, kind: BodyKind) -> ParsedBody | None:
+        """The body read as ``kind`` (see :meth:`LazyBody.as_kind`), or ``None`` when it is not one."""
+        return self._body().as_kind(kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +99,25 @@ class Verifier(Protocol):
     def verify(self, request: WebhookRequest) -> Verdict: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PresetWarning:
+    """Something a valid preset config does that an operator should hear about at start-up."""
+
+    event: str  # the log event, e.g. ``replay_window_disabled``
+    key: str  # the option it is about, relative to ``verify``
+    message: str
+
+
 class PresetConfig(StrictModel):
     """Base of every preset's config model: a ``type`` literal plus the preset's options."""
 
     @abstractmethod
     def build(self) -> Verifier:
         """The verifier this config describes."""
+
+    def startup_warnings(self) -> list[PresetWarning]:
+        """What the gateway logs as a warning when it starts with this config (nothing by default)."""
+        return []
 
 
 class Rejected(Exception):
@@ -207,19 +244,24 @@ def require_match(given: Sequence[bytes], expected: Sequence[bytes]) -> int:
     return index
 
 
-def hex_signatures(values: Sequence[str]) -> list[bytes]:
-    """The decodable hex signatures of a sender's list (Stripe ``v1``, Paddle ``h1``, PagerDuty ``v1``).
+def decode_signature(value: str, encoding: Literal["hex", "base64"]) -> bytes:
+    """A signature in ``encoding``, or :func:`reject` ``malformed_signature``."""
+    return decode_hex(value) if encoding == "hex" else decode_b64(value)
 
-    An entry that is not hex can match nothing and is skipped, as the senders' SDKs do; a list in
-    which no entry decodes is malformed, and an empty one is a missing signature.
+
+def listed_signatures(values: Sequence[str], encoding: Literal["hex", "base64"] = "hex") -> list[bytes]:
+    """The decodable signatures of a sender's list (Stripe ``v1``, Paddle ``h1``, PagerDuty ``v1``).
+
+    An entry that does not decode can match nothing and is skipped, as the senders' SDKs do; a list
+    in which no entry decodes is malformed, and an empty one is a missing signature.
     """
     if not values:
         reject("missing_signature")
     out = []
     for value in values:
         try:
-            out.append(bytes.fromhex(value.strip()))
-        except ValueError:
+            out.append(decode_signature(value, encoding))
+        except Rejected:
             continue
     if not out:
         reject("malformed_signature")

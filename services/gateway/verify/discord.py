@@ -11,27 +11,19 @@ https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from hookgate.gateway.shaping.handshakes import discord_ping
-from hookgate.gateway.verify.base import (
-    CheckedVerifier,
-    PresetConfig,
-    Verdict,
-    Verifier,
-    WebhookRequest,
-    decode_hex,
-    header_once,
-    reject,
-)
+from hookgate.gateway.verify.base import Verdict, Verifier, WebhookRequest
 from hookgate.gateway.verify.eventtype import ce_type
-from hookgate.gateway.verify.payload import field, json_object
-from hookgate.gateway.verify.replay import check_window, parse_unix
+from hookgate.gateway.verify.options import TimestampedPreset
+from hookgate.gateway.verify.payload import field
+from hookgate.gateway.verify.public_key import Ed25519HexKey, KeyScheme, PublicKeyVerifier, ed25519_hex
 
+SCHEME = KeyScheme("X-Signature-Ed25519", "X-Signature-Timestamp", "hex")
 INTERACTION_KINDS = {
     2: "application_command",
     3: "message_component",
@@ -40,63 +32,29 @@ INTERACTION_KINDS = {
 }
 
 
-def _key(value: str) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value.strip()))
-    except ValueError:
-        raise ValueError("not a hex Ed25519 public key (64 hex digits)") from None
-
-
-class DiscordConfig(PresetConfig):
+class DiscordConfig(TimestampedPreset):
     type: Literal["discord"]
-    public_keys: list[str] = Field(min_length=1)
+    public_keys: list[Ed25519HexKey] = Field(min_length=1)
     endpoint: Literal["interactions", "events"] = "interactions"
-    tolerance_seconds: int = Field(default=300, gt=0)
-
-    @field_validator("public_keys")
-    @classmethod
-    def _keys_decode(cls, value: list[str]) -> list[str]:
-        for k in value:
-            _key(k)
-        return value
 
     def build(self) -> Verifier:
-        return DiscordVerifier(self)
+        keys = [ed25519_hex(k.get_secret_value()) for k in self.public_keys]
+        return PublicKeyVerifier(SCHEME, keys, self.tolerance_seconds, partial(describe, endpoint=self.endpoint))
 
 
-class DiscordVerifier(CheckedVerifier):
-    def __init__(self, config: DiscordConfig) -> None:
-        self._keys = [_key(k) for k in config.public_keys]
-        self._endpoint = config.endpoint
-        self._tolerance = config.tolerance_seconds
-
-    def check(self, request: WebhookRequest) -> Verdict:
-        h = request.headers
-        sig = decode_hex(header_once(h, "X-Signature-Ed25519"))
-        ts = header_once(h, "X-Signature-Timestamp", "missing_timestamp", "duplicate_timestamp_header")
-        timestamp = parse_unix(ts)
-        if not any(_verifies(key, sig, ts.encode() + request.body) for key in self._keys):
-            reject("bad_signature")
-        check_window(timestamp, request.now, self._tolerance)
-        payload = json_object(request.body)
-        handshake = discord_ping(payload, self._endpoint)
-        if handshake is not None:
-            return Verdict(ok=True, event_type="com.discord.ping", handshake=handshake)
-        if self._endpoint == "events":
-            return Verdict(ok=True, event_type=ce_type("discord", field(payload, "event", "type")))
-        kind = payload.get("type") if payload is not None else None
-        name = INTERACTION_KINDS.get(kind) if isinstance(kind, int) else None
-        return Verdict(
-            ok=True,
-            delivery_id=field(payload, "id"),
-            event_type=f"com.discord.interaction.{name}" if name else None,
-            subject=field(payload, "guild_id"),
-        )
-
-
-def _verifies(key: Ed25519PublicKey, signature: bytes, content: bytes) -> bool:
-    try:
-        key.verify(signature, content)
-    except InvalidSignature:
-        return False
-    return True
+def describe(request: WebhookRequest, endpoint: str) -> Verdict:
+    """The verdict for a verified Discord request: a PING, a webhook event or an interaction."""
+    payload = request.json_object()
+    handshake = discord_ping(payload, endpoint)
+    if handshake is not None:
+        return Verdict(ok=True, event_type="com.discord.ping", handshake=handshake)
+    if endpoint == "events":
+        return Verdict(ok=True, event_type=ce_type("discord", field(payload, "event", "type")))
+    kind = payload.get("type") if payload is not None else None
+    name = INTERACTION_KINDS.get(kind) if isinstance(kind, int) else None
+    return Verdict(
+        ok=True,
+        delivery_id=field(payload, "id"),
+        event_type=f"com.discord.interaction.{name}" if name else None,
+        subject=field(payload, "guild_id"),
+    )

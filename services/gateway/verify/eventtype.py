@@ -23,10 +23,18 @@ def normalize(name: str) -> str:
     return ".".join(part.strip("_") for part in text.split(".") if part.strip("_"))
 
 
-def ce_type(sender: str, *names: str | None) -> str | None:
-    """``com.<sender>.<names...>``, or ``None`` when the first name is unknown."""
+def prefixed_type(prefix: str, *names: str | None) -> str | None:
+    """``<prefix>.<names...>`` normalized, or ``None`` when the first name is unknown.
+
+    For presets whose user names the prefix (``standard_webhooks``, ``svix``, ``hmac`` with
+    ``type_prefix: com.acme``)."""
     if not names or not names[0]:
         return None
     parts = [normalize(n) for n in names if n]
     joined = ".".join(p for p in parts if p)
-    return f"com.{sender}.{joined}" if joined else None
+    return f"{prefix}.{joined}" if joined else None
+
+
+def ce_type(sender: str, *names: str | None) -> str | None:
+    """``com.<sender>.<names...>``, or ``None`` when the first name is unknown."""
+    return prefixed_type(f"com.{sender}", *names)

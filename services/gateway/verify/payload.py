@@ -1,25 +1,17 @@
-"""Reading a few fields (event id, event type) from a verified JSON body without trusting its shape.
+"""What a verified request names about itself (delivery id, event type, subject), read without trusting its shape.
 
-Only called after the signature check, and tolerant: a body that is not a JSON object, or lacks the
+Only read after the signature check, and tolerant: a body that is not a JSON object, or lacks the
 field, yields ``None`` and the gateway falls back to the trigger's configured type and a fresh id.
+The JSON body is the request's shared parse (:meth:`WebhookRequest.json_object`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-
-def json_object(body: bytes) -> dict[str, Any] | None:
-    """The body as a JSON object, or ``None`` when it is not one."""
-    if not body or body.lstrip()[:1] != b"{":
-        return None
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+from hookgate.gateway.verify.base import Verdict, WebhookRequest, optional_header
+from hookgate.gateway.verify.eventtype import ce_type
 
 
 def field(obj: Any, *path: str) -> str | None:
@@ -34,3 +26,52 @@ def field(obj: Any, *path: str) -> str | None:
         text = str(obj)
         return text or None
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One value a sender puts in its requests: a header, or a field of the JSON body."""
+
+    header: str | None = None
+    path: tuple[str, ...] = ()
+
+    def read(self, request: WebhookRequest) -> str | None:
+        if self.header is not None:
+            return optional_header(request.headers, self.header)
+        return field(request.json_object(), *self.path)
+
+
+def header(name: str) -> Source:
+    """The value of header ``name`` (absent or repeated: none)."""
+    return Source(header=name)
+
+
+def body(*path: str) -> Source:
+    """The JSON body's field at ``path``."""
+    return Source(path=path)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFields:
+    """Where a sender names its delivery id, event type and subject: the verdict of a sender's table row.
+
+    ``delivery_id`` lists the places to look in order (GitLab: ``Idempotency-Key``, else
+    ``X-Gitlab-Event-UUID``); ``event_type`` the parts of ``com.<sender>.<part>.<part>`` (Linear's
+    ``type`` and ``action``).
+    """
+
+    sender: str
+    delivery_id: tuple[Source, ...] = ()
+    event_type: tuple[Source, ...] = ()
+    subject: Source | None = None
+
+    def __call__(self, request: WebhookRequest, signed: object = None) -> Verdict:
+        """The verdict for a verified request (``signed`` is unused: every value is read from the request)."""
+        del signed
+        found = (source.read(request) for source in self.delivery_id)
+        return Verdict(
+            ok=True,
+            delivery_id=next((value for value in found if value), None),
+            event_type=ce_type(self.sender, *(source.read(request) for source in self.event_type)),
+            subject=self.subject.read(request) if self.subject is not None else None,
+        )

@@ -1,13 +1,16 @@
 """Replay protection: a signed timestamp must fall within a tolerance of the gateway's clock.
 
 Senders that sign a timestamp make a captured request useless after the window; requests dated too
-far in the future are refused as well, so a skewed or forged clock cannot extend that window.
+far in the future are refused as well, so a skewed or forged clock cannot extend that window. A
+trigger may switch the window off (``tolerance_seconds: null``, see :mod:`.options`); the timestamp
+is then still required and signed, only its age is not checked.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Literal
 
 from hookgate.gateway.verify.base import reject
 
@@ -40,8 +43,23 @@ def parse_rfc3339(value: str | None) -> float:
         reject("malformed_timestamp")
 
 
-def check_window(timestamp: float, now: float, tolerance: float) -> None:
-    """Reject ``stale_timestamp`` / ``future_timestamp`` when ``timestamp`` is outside ``now ± tolerance``."""
+TimestampFormat = Literal["unix", "unix_ms", "rfc3339"]
+
+
+def parse_timestamp(value: str | None, form: TimestampFormat) -> float:
+    """A signed timestamp written as ``form``: unix seconds, unix milliseconds or RFC 3339."""
+    if form == "rfc3339":
+        return parse_rfc3339(value)
+    return parse_unix(value, milliseconds=form == "unix_ms")
+
+
+def check_window(timestamp: float, now: float, tolerance: float | None) -> None:
+    """Reject ``stale_timestamp`` / ``future_timestamp`` when ``timestamp`` is outside ``now ± tolerance``.
+
+    ``None`` is no window: the trigger switched it off.
+    """
+    if tolerance is None:
+        return
     if timestamp < now - tolerance:
         reject("stale_timestamp")
     if timestamp > now + tolerance:

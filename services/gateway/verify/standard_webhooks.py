@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Annotated, Literal
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import Field, field_validator, model_validator
+from pydantic import model_validator
 
-from hookgate.core.config import Secret
+from hookgate.core.config import Secret, secret_format
 from hookgate.gateway.verify.base import (
     CheckedVerifier,
     Headers,
-    PresetConfig,
     Verdict,
     Verifier,
     WebhookRequest,
@@ -33,16 +31,21 @@ from hookgate.gateway.verify.base import (
     reject,
     require_match,
 )
-from hookgate.gateway.verify.eventtype import normalize
-from hookgate.gateway.verify.payload import field, json_object
+from hookgate.gateway.verify.eventtype import prefixed_type
+from hookgate.gateway.verify.options import TimestampedPreset
+from hookgate.gateway.verify.payload import field
+from hookgate.gateway.verify.public_key import any_key_verifies
 from hookgate.gateway.verify.replay import check_window, parse_unix
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def secret_key(value: str) -> bytes:
     """A ``whsec_<base64>`` (prefix optional) signing secret as raw key bytes."""
-    text = value.removeprefix("whsec_")
     try:
-        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        key = _b64(value.removeprefix("whsec_"))
     except (binascii.Error, ValueError):
         raise ValueError("not a whsec_ base64 secret") from None
     if not key:
@@ -52,34 +55,21 @@ def secret_key(value: str) -> bytes:
 
 def public_key(value: str) -> Ed25519PublicKey:
     """A ``whpk_<base64>`` (prefix optional) raw 32-byte Ed25519 public key."""
-    text = value.strip().removeprefix("whpk_")
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        return Ed25519PublicKey.from_public_bytes(_b64(value.strip().removeprefix("whpk_")))
     except (binascii.Error, ValueError):
         raise ValueError("not a whpk_ base64 Ed25519 public key (32 bytes)") from None
 
 
-class StandardWebhooksConfig(PresetConfig):
+WhsecSecret = Annotated[Secret, secret_format(secret_key)]
+WhpkKey = Annotated[Secret, secret_format(public_key)]
+
+
+class StandardWebhooksConfig(TimestampedPreset):
     type: Literal["standard_webhooks"]
-    secrets: list[Secret] = []  # whsec_... (v1 signatures)
-    public_keys: list[str] = []  # whpk_... (v1a signatures)
-    tolerance_seconds: int = Field(default=300, gt=0)
+    secrets: list[WhsecSecret] = []  # whsec_... (v1 signatures)
+    public_keys: list[WhpkKey] = []  # whpk_... (v1a signatures)
     type_prefix: str | None = None
-
-    @field_validator("secrets")
-    @classmethod
-    def _secrets_decode(cls, value: list[Secret]) -> list[Secret]:
-        for s in value:
-            secret_key(s.get_secret_value())
-        return value
-
-    @field_validator("public_keys")
-    @classmethod
-    def _keys_decode(cls, value: list[str]) -> list[str]:
-        for k in value:
-            public_key(k)
-        return value
 
     @model_validator(mode="after")
     def _some_key(self) -> StandardWebhooksConfig:
@@ -96,7 +86,7 @@ class StandardWebhooksVerifier(CheckedVerifier):
 
     def __init__(self, config: StandardWebhooksConfig, header_prefixes: tuple[str, ...]) -> None:
         self._secrets = [secret_key(s.get_secret_value()) for s in config.secrets]
-        self._keys = [public_key(k) for k in config.public_keys]
+        self._keys = [public_key(k.get_secret_value()) for k in config.public_keys]
         self._tolerance = config.tolerance_seconds
         self._type_prefix = config.type_prefix
         self._prefixes = header_prefixes
@@ -126,24 +116,11 @@ class StandardWebhooksVerifier(CheckedVerifier):
             elif version == "v1a":
                 asymmetric.append(decode_b64(value))
         content = msg_id.encode() + b"." + ts.encode() + b"." + request.body
-        if not self._ed25519_ok(asymmetric, content):
+        if not any_key_verifies(self._keys, asymmetric, content):
             if not symmetric or not self._secrets:
                 reject("bad_signature")
             require_match(symmetric, hmac_digests(self._secrets, content))
         check_window(timestamp, request.now, self._tolerance)
-        kind = field(json_object(request.body), "type") if self._type_prefix else None
-        return Verdict(
-            ok=True,
-            delivery_id=msg_id,
-            event_type=f"{self._type_prefix}.{normalize(kind)}" if kind else None,
-        )
-
-    def _ed25519_ok(self, signatures: list[bytes], content: bytes) -> bool:
-        for sig in signatures:
-            for key in self._keys:
-                try:
-                    key.verify(sig, content)
-                except InvalidSignature:
-                    continue
-                return True
-        return False
+        kind = field(request.json_object(), "type") if self._type_prefix else None
+        event_type = prefixed_type(self._type_prefix, kind) if self._type_prefix else None
+        return Verdict(ok=True, delivery_id=msg_id, event_type=event_type)

@@ -1,7 +1,8 @@
 """Twilio: ``X-Twilio-Signature: <base64 HMAC-SHA1 of URL + sorted form parameters>`` keyed by the auth token.
 
-The URL is the one Twilio requested, query string included, as the gateway reconstructs it
-behind proxies (``request.url``); like Twilio's own validators both the form with and without the
+The URL is the one Twilio requested, query string included: the URL registered in Twilio when the
+trigger sets ``signed_url`` (for an ingress that rewrites the path), else as the gateway reconstructs
+it behind proxies (``request.url``); like Twilio's own validators both the form with and without the
 scheme's default port are accepted. Form parameters are appended name then value, sorted by
 name (and by value for a repeated name). JSON callbacks instead carry ``bodySHA256`` in the query:
 the signature then covers the URL alone and the body's hex SHA-256 must equal that parameter.
@@ -19,12 +20,8 @@ from collections import defaultdict
 from typing import Literal
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
-from pydantic import Field
-
-from hookgate.core.config import Secret
 from hookgate.gateway.verify.base import (
     CheckedVerifier,
-    PresetConfig,
     Verdict,
     Verifier,
     WebhookRequest,
@@ -36,14 +33,16 @@ from hookgate.gateway.verify.base import (
     require_match,
     secrets_bytes,
 )
+from hookgate.gateway.verify.options import SecretsPreset, UrlSigningPreset, signed_url
 
 _ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class TwilioConfig(PresetConfig):
+class TwilioConfig(SecretsPreset, UrlSigningPreset):
+    """``secrets`` are the auth tokens (or SharedKey secrets)."""
+
     type: Literal["twilio"]
-    secrets: list[Secret] = Field(min_length=1)  # auth tokens (or SharedKey secrets)
 
     def build(self) -> Verifier:
         return TwilioVerifier(self)
@@ -63,14 +62,19 @@ def url_variants(url: str) -> list[str]:
     return [without] if with_port == without else [without, with_port]
 
 
-def signed_params(body: bytes) -> str:
-    """The form parameters as Twilio concatenates them: sorted names, each name's distinct values sorted."""
+def form_params(body: bytes) -> list[tuple[str, str]]:
+    """The form parameters as Twilio reads them (its validators' own decoding, not the gateway's strict one)."""
     try:
         text = body.decode()
     except UnicodeDecodeError:
         reject("malformed_body")
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def signed_params(params: list[tuple[str, str]]) -> str:
+    """The form parameters as Twilio concatenates them: sorted names, each name's distinct values sorted."""
     values: defaultdict[str, set[str]] = defaultdict(set)
-    for name, value in parse_qsl(text, keep_blank_values=True):
+    for name, value in params:
         values[name].add(value)
     return "".join(name + value for name in sorted(values) for value in sorted(values[name]))
 
@@ -89,29 +93,26 @@ def signature_algorithm(settings: str | None) -> str:
 class TwilioVerifier(CheckedVerifier):
     def __init__(self, config: TwilioConfig) -> None:
         self._secrets = secrets_bytes(config.secrets)
+        self._url = config.signed_url
 
     def check(self, request: WebhookRequest) -> Verdict:
         h = request.headers
         sig = decode_b64(header_once(h, "X-Twilio-Signature"))
         algorithm = signature_algorithm(optional_header(h, "X-Twilio-Webhooks-Signature-Settings"))
-        body_hashes = parse_qs(urlsplit(request.url).query).get("bodySHA256")
-        if body_hashes is not None:
-            params = ""
-        elif request.method == "POST":
-            params = signed_params(request.body)
-        else:
-            params = ""
+        url = signed_url(self._url, request)
+        body_hashes = parse_qs(urlsplit(url).query).get("bodySHA256")
+        form = form_params(request.body) if body_hashes is None and request.method == "POST" else []
+        params = signed_params(form)
         expected = [
             digest
-            for url in url_variants(request.url)
-            for digest in hmac_digests(self._secrets, (url + params).encode(), algorithm)
+            for variant in url_variants(url)
+            for digest in hmac_digests(self._secrets, (variant + params).encode(), algorithm)
         ]
         require_match([sig], expected)
         if body_hashes is not None:
             actual = hashlib.sha256(request.body).hexdigest().encode()
             if len(body_hashes) != 1 or not hmac.compare_digest(actual, body_hashes[0].lower().encode()):
                 reject("bad_body_hash")
-        form = parse_qs(request.body.decode(errors="replace")) if params else {}
-        sids = form.get("MessageSid") or form.get("CallSid") or []
-        sid = sids[0] if sids else None
+        first = {name: value for name, value in reversed(form)}
+        sid = first.get("MessageSid") or first.get("CallSid") or None
         return Verdict(ok=True, delivery_id=optional_header(h, "I-Twilio-Idempotency-Token"), subject=sid)
