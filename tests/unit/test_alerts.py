@@ -93,7 +93,8 @@ def test_every_alert_has_severity_summary_description_and_a_runbook_section() ->
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
         notes = rule["annotations"]
         assert set(notes) == {"summary", "description", "runbook_url"}, name
-        assert notes["summary"].strip() and notes["description"].strip(), name
+        assert notes["summary"].strip(), name
+        assert notes["description"].strip(), name
         assert notes["runbook_url"] == RUNBOOK_BASE + github_anchor(name), name
         body = sections.get(github_anchor(name))
         assert body is not None, f"docs/runbooks.md has no section for {name}"

@@ -58,7 +58,8 @@ def test_datasource_namespace_and_job_variables(name: str) -> None:
         assert variables[var]["type"] == "query"
         assert variables[var]["datasource"]["uid"] == "${datasource}"
         assert variables[var]["query"].startswith("label_values(hookgate_")
-        assert variables[var]["includeAll"] and variables[var]["multi"]
+        assert variables[var]["includeAll"]
+        assert variables[var]["multi"]
     assert board["uid"] == f"hookgate-{name}"
     assert "id" not in board  # importable into any Grafana without clashing
 
@@ -97,7 +98,9 @@ def test_legends_show_only_bounded_labels_the_query_keeps() -> None:
         assert legend, where  # never Grafana's default of every label
         used = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend))
         assert used <= BOUNDED_LABELS, (where, used - BOUNDED_LABELS)
-        kept = {label.strip() for group in re.findall(r"\bby \(([^)]*)\)", target["expr"]) for label in group.split(",")}
+        kept = {
+            label.strip() for group in re.findall(r"\bby \(([^)]*)\)", target["expr"]) for label in group.split(",")
+        }
         assert used <= kept, (where, "legend label not in the query's by (...)", used - kept)
 
 
@@ -114,13 +117,14 @@ def test_panels_fit_the_grid_without_overlapping(name: str) -> None:
         assert not cells & taken, panel["title"]
         taken |= cells
         refs = [t["refId"] for t in panel.get("targets", [])]
-        assert len(refs) == len(set(refs)) and all(refs), panel["title"]
+        assert len(refs) == len(set(refs)), panel["title"]
+        assert all(refs), panel["title"]
 
 
 # What the issue asks each dashboard to show, as the metrics that show it.
 REQUIRED = {
     "gateway": {
-        "requests by outcome and status class": 'hookgate_gateway_requests_total{outcome,status_class}',
+        "requests by outcome and status class": "hookgate_gateway_requests_total{outcome,status_class}",
         "rejections by reason": 'hookgate_gateway_requests_total{outcome="rejected"}',
         "latency p50/p95/p99": "hookgate_gateway_request_duration_seconds_bucket",
         "Kafka produce latency": "hookgate_gateway_produce_duration_seconds_bucket",
