@@ -5,15 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA := deploy/kafka-local/kafka.sh
-PY_PATHS := $(wildcard services tests bench examples)
+PY_PATHS := $(wildcard services tests bench examples deploy/monitoring)
 
-.PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean
+.PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean dashboards
 
 help:
 	@echo "make dev        install, start Kafka, gateway, consumer and example receiver (Ctrl-C stops them)"
 	@echo "make test       install what tests need and run unit, integration and e2e tests"
 	@echo "make lint       ruff (lint + format check) and mypy --strict on services/"
 	@echo "make bench      gateway and consumer benchmarks against a bare-server baseline"
+	@echo "make dashboards regenerate the Grafana dashboards (deploy/monitoring) and the chart's copies"
 	@echo "make kafka-up / kafka-down   the local single-node broker (KAFKA_PORT, default 9092)"
 
 $(STAMP): pyproject.toml
@@ -60,6 +61,7 @@ lint: install
 	@# package through a link made here, outside the repo's tracked files.
 	@mkdir -p $(VENV)/mypy && ln -sfn "$(CURDIR)/services" $(VENV)/mypy/hookgate
 	MYPYPATH=$(VENV)/mypy $(VENV)/bin/mypy -p hookgate
+	$(VENV)/bin/mypy deploy/monitoring/build.py
 
 fmt: install
 	$(VENV)/bin/ruff format $(PY_PATHS)
@@ -67,6 +69,10 @@ fmt: install
 
 bench: install
 	@bash bench/run.sh
+
+# Grafana dashboards from deploy/monitoring/build.py, and the chart's copies of them and of alerts.yaml.
+dashboards: install
+	$(PY) deploy/monitoring/build.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

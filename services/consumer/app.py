@@ -45,6 +45,7 @@ async def serve(
     metrics = ConsumerMetrics()
     async with aiohttp.ClientSession() as session:
         workflows = _workflow_set(config, session, extra_workflows)
+        metrics.follow(workflows, config.consumer.topics)
         runner = Runner(config, workflows, metrics)
         app = web.Application()
         add_ops_routes(app, metrics.registry, runner.readiness)

@@ -2,22 +2,50 @@
 
 Labels stay bounded: topic and partition (bounded by the topics subscribed), workflow (by config),
 target (scheme://host:port of configured URLs), outcome and reason (fixed vocabularies).
+
+Every series a dashboard or alert selects exists at 0 from the start: the fixed vocabularies here, and
+per workflow, target and configured topic once :meth:`ConsumerMetrics.follow` is given the workflow set
+(re-checked at each scrape, so workflows added by a reload have their series before their first event).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from hookgate.core.metrics import LATENCY_BUCKETS
 
 # End-to-end latency includes queueing and retries, so it reaches further than one action.
 E2E_BUCKETS = (*LATENCY_BUCKETS, 30.0, 60.0, 300.0)
 
+DELIVERY_OUTCOMES = ("succeeded", "deadlettered", "deduplicated")
+REDRIVE_OUTCOMES = ("succeeded", "deadlettered", "deduplicated", "other_workflow")
+RETRY_REASONS = ("status_5xx", "status_4xx", "error", "circuit_open")
+ACTION_OUTCOMES = ("succeeded", "failed", "rejected")
+
+
+class Followed(Protocol):
+    """What pre-creation needs of a workflow (a :class:`~hookgate.consumer.workflows.workflow.Workflow`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
+
 
 class ConsumerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # First in the registry, so a scrape creates the series of new workflows before it reads the metrics.
+        r.register(_FollowAtScrape(self))
+        self._workflows: Iterable[Followed] = ()
+        self._seen: set[tuple[str, str]] = set()
         self.consumed = Counter("hookgate_consumer_events_consumed", "Records read from Kafka.", ["topic"], registry=r)
         self.invalid = Counter(
             "hookgate_consumer_events_invalid",
@@ -96,3 +124,49 @@ class ConsumerMetrics:
             "Changelog records read while restoring dedupe state on assignment.",
             registry=r,
         )
+        for kind in ("assigned", "revoked"):
+            self.rebalances.labels(kind)
+        for outcome in ("ok", "failed"):
+            self.commits.labels(outcome)
+
+    def follow(self, workflows: Iterable[Followed], topics: Sequence[str] = ()) -> None:
+        """Create the series of ``workflows`` (a live set: iterated again at each scrape) and of ``topics``."""
+        self._workflows = workflows
+        for topic in topics:
+            self.consumed.labels(topic)
+            self.invalid.labels(topic)
+        self.precreate()
+
+    def precreate(self) -> None:
+        """Create at 0 the series of every followed workflow and target not seen before."""
+        for wf in self._workflows:
+            if ("workflow", wf.name) not in self._seen:
+                self._seen.add(("workflow", wf.name))
+                self._workflow_series(wf.name)
+            if ("target", wf.target) not in self._seen:
+                self._seen.add(("target", wf.target))
+                self.circuit.labels(wf.target)  # 0 = closed: no breaker has opened for it
+
+    def _workflow_series(self, name: str) -> None:
+        self.matched.labels(name)
+        self.action_seconds.labels(name)
+        self.end_to_end_seconds.labels(name)
+        for outcome in DELIVERY_OUTCOMES:
+            self.deliveries.labels(name, outcome)
+        for outcome in REDRIVE_OUTCOMES:
+            self.redrives.labels(name, outcome)
+        for reason in RETRY_REASONS:
+            self.retries.labels(name, reason)
+        for outcome in ACTION_OUTCOMES:
+            self.actions.labels(name, outcome)
+
+
+class _FollowAtScrape(Collector):
+    """Exports nothing; collecting it pre-creates the series of workflows added since the last scrape."""
+
+    def __init__(self, metrics: ConsumerMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        self._metrics.precreate()
+        return iter(())

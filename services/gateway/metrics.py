@@ -3,19 +3,41 @@
 Labelled children are looked up once and kept: ``.labels()`` builds a key and takes a lock on every
 call, and the request path counts each request several times. The label values are bounded (outcome,
 reason and status codes, configured trigger names), so the caches are too.
+
+The series that dashboards and alerts select exist at 0 from the start (:data:`PRECREATED`, every outcome's
+latency, every produce outcome), so ``rate()`` and ``absent()`` answer before the first failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hookgate.core.metrics import LATENCY_BUCKETS
 
+OUTCOMES = ("accepted", "rejected", "ignored", "handshake", "failed", "error")
+"""Every ``outcome`` a reply is counted under; ``error``: the handler raised (a 500)."""
+
+PRODUCE_OUTCOMES = ("ok", "timeout", "error")
+
+PRECREATED: tuple[tuple[str, str, int], ...] = (
+    ("accepted", "ok", 202),
+    ("failed", "overloaded", 503),  # shed: the in-flight limit or a full produce queue
+    ("failed", "kafka_unavailable", 503),
+    ("failed", "kafka_timeout", 503),
+    ("failed", "kafka_error", 503),
+    ("failed", "shutting_down", 503),
+    ("rejected", "trigger_rate_limited", 429),
+    ("rejected", "tenant_rate_limited", 429),
+    ("error", "exception", 500),
+)
+"""(outcome, reason, status) of the request series that panels and alerts select, counted at 0 from the start
+(once per configured trigger when trigger labels are on)."""
+
 
 class GatewayMetrics:
-    def __init__(self, *, trigger_labels: bool = False) -> None:
+    def __init__(self, *, trigger_labels: bool = False, triggers: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry()
         self.trigger_labels = trigger_labels
         req_labels = ["outcome", "reason", "status_class"] + (["trigger"] if trigger_labels else [])
@@ -57,17 +79,29 @@ class GatewayMetrics:
         self._requests: dict[tuple[str, str, int, str | None], Counter] = {}
         self._request_seconds: dict[str, Histogram] = {}
         self._produce_seconds: dict[str, Histogram] = {}
+        for name in list(triggers) if trigger_labels else [None]:
+            for outcome, reason, status in PRECREATED:
+                self._series((outcome, reason, status, name))
+        for outcome in OUTCOMES:
+            _child(self._request_seconds, self.request_seconds, outcome)
+        for outcome in PRODUCE_OUTCOMES:
+            _child(self._produce_seconds, self.produce_seconds, outcome)
 
     def count(self, outcome: str, reason: str, status: int, trigger: str | None) -> None:
         """Count one reply under its outcome, reason and status class (and trigger, when enabled)."""
         key = (outcome, reason, status, trigger if self.trigger_labels else None)
         child = self._requests.get(key)
         if child is None:
-            labels = {"outcome": outcome, "reason": reason, "status_class": f"{status // 100}xx"}
-            if self.trigger_labels:
-                labels["trigger"] = trigger or "unknown"
-            child = self._requests[key] = self.requests.labels(**labels)
+            child = self._series(key)
         child.inc()
+
+    def _series(self, key: tuple[str, str, int, str | None]) -> Counter:
+        outcome, reason, status, trigger = key
+        labels = {"outcome": outcome, "reason": reason, "status_class": f"{status // 100}xx"}
+        if self.trigger_labels:
+            labels["trigger"] = trigger or "unknown"
+        child = self._requests[key] = self.requests.labels(**labels)
+        return child
 
     def observe_request(self, outcome: str, seconds: float) -> None:
         """One reply's time from request received, by outcome."""

@@ -133,7 +133,7 @@ async def test_audit_topic_receives_records_with_nothing_secret(
             break
         await asyncio.sleep(0.05)
     assert "hookgate_gateway_audit_records_written_total 3.0" in text
-    assert 'hookgate_gateway_audit_records_dropped_total{reason="queue_full"}' not in text
+    assert 'hookgate_gateway_audit_records_dropped_total{reason="queue_full"} 0.0' in text  # exists, nothing dropped
 
 
 async def test_an_unreachable_audit_topic_drops_records_without_blocking(

@@ -46,6 +46,8 @@ class AuditTopicWriter:
             ["reason"],
             registry=registry,
         )
+        for reason in ("queue_full", "kafka_error"):  # at 0 from the start, for rate() and alerts
+            self.dropped.labels(reason)
         depth = Gauge(
             "hookgate_gateway_audit_queue_depth", "Audit records waiting for the audit topic.", registry=registry
         )

@@ -37,7 +37,7 @@ def create_app(config: GatewayConfig) -> web.Application:
     for warning in config.startup_warnings():
         log.warning(warning.event, trigger=warning.trigger, key=warning.key, message=warning.message)
     registry = TriggerRegistry(config.triggers, config.kafka.topics, settings.max_body_bytes)
-    metrics = GatewayMetrics(trigger_labels=settings.trigger_labels)
+    metrics = GatewayMetrics(trigger_labels=settings.trigger_labels, triggers=[t.name for t in config.triggers])
     # Each in-flight request has at most one event queued: the in-flight limit bounds the queue too.
     publisher = Publisher(
         config.kafka, settings.producer, metrics, registry.topics(), queue_size=settings.limits.max_in_flight
