@@ -264,6 +264,9 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- if and (not $m.topics) (not $m.topicPattern) -}}
 {{- $_ := set $m "topicPattern" (printf "^%s\\." (regexQuoteMeta $.Values.kafka.topics.prefix)) -}}
 {{- end -}}
+{{- $_ := set $m "existingConfigMap" (default "" $m.existingConfigMap) -}}
+{{- $_ := set $m "existingConfigMapKey" (default "config.yaml" $m.existingConfigMapKey) -}}
+{{- $_ := set $m "handlers" (default list $m.handlers) -}}
 {{- $_ := set $m "index" $i -}}
 {{- $_ := set $m "fullName" (include "hookgate.componentName" (dict "ctx" $ "suffix" (printf "consumer-%s" $c.name))) -}}
 {{- $out = append $out $m -}}
