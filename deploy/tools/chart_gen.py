@@ -24,7 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 from hookgate.consumer.config import ConsumerSettings
 from hookgate.consumer.workflows.subscriptions import WorkflowConfig
-from hookgate.gateway.config import GatewaySettings, TriggerConfig
+from hookgate.gateway.config import SLUG, TRIGGER_ID, GatewaySettings, TriggerConfig
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "hookgate"
 VALUES = CHART / "values.yaml"
@@ -46,6 +46,19 @@ CHART_OWNED_CONSUMER = (
 )
 # A hookgate Secret field in values may only be a reference: ${ENV} (from secretEnv) or file:/path (a mount).
 SECRET_REFERENCE = r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}|file:/.+)$"
+
+# Models whose pydantic validators also take a compact form that the generated JSON Schema cannot know of:
+# a match condition may be written "x" (equals), "x*" (prefix) or [a, b] (in) besides its operator mapping.
+COMPACT_FORMS: dict[str, dict[str, Any]] = {
+    "Operators": {"type": ["string", "number", "boolean", "array"]},
+}
+
+# Rules that hookgate checks in field validators (invisible to the generated schema), from the same regexes.
+VALIDATOR_PATTERNS: dict[tuple[str, str], str] = {
+    ("TriggerConfig", "id"): TRIGGER_ID.pattern,
+    ("TriggerConfig", "name"): SLUG.pattern,
+    ("TriggerConfig", "tenant"): SLUG.pattern,
+}
 
 STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
 FREE = {"type": "object"}
@@ -293,8 +306,11 @@ def hookgate_defs() -> dict[str, Any]:
         for key in owned:
             props.pop(key, None)
         defs[name].pop("required", None)
+    for (def_name, prop), pattern in VALIDATOR_PATTERNS.items():
+        defs[def_name]["properties"][prop]["pattern"] = pattern
     for def_name, schema in defs.items():
         _secret_references(schema, def_name)
+    defs = json.loads(_widen(json.dumps(defs)))
     return _referenced(defs, ["GatewaySettings", "ConsumerSettings", "TriggerConfig", "WorkflowConfig"])
 
 
@@ -309,6 +325,13 @@ def _secret_references(node: Any, where: str) -> None:
     elif isinstance(node, list):
         for child in node:
             _secret_references(child, where)
+
+
+def _widen(text: str) -> str:
+    for name, compact in COMPACT_FORMS.items():
+        ref = json.dumps({"$ref": f"#/$defs/{name}"})
+        text = text.replace(ref, json.dumps({"anyOf": [{"$ref": f"#/$defs/{name}"}, compact]}))
+    return text
 
 
 def _referenced(defs: dict[str, Any], roots: list[str]) -> dict[str, Any]:
