@@ -45,7 +45,7 @@ CHART_OWNED_CONSUMER = (
     "reload_interval_seconds",
 )
 # A hookgate Secret field in values may only be a reference: ${ENV} (from secretEnv) or file:/path (a mount).
-SECRET_REFERENCE = r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}|file:/.+)$"
+SECRET_REFERENCE = r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}|file:/.+)$"  # noqa: S105  # a pattern, not a password
 
 # Models whose pydantic validators also take a compact form that the generated JSON Schema cannot know of:
 # a match condition may be written "x" (equals), "x*" (prefix) or [a, b] (in) besides its operator mapping.
@@ -247,7 +247,9 @@ def documented_keys(text: str) -> dict[str, str]:
             out[".".join(key_path)] = comment_above(lines, key_node.start_mark.line, ".".join(key_path))
             walk(value_node, key_path)
 
-    walk(yaml.compose(text), ())
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, ())
     return out
 
 
