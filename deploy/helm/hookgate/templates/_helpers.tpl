@@ -315,7 +315,7 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- end -}}
 {{- range (include "hookgate.consumers" . | fromYamlArray) -}}
 {{- $dl := dig "dead_letter" "topic" "" .settings | default (printf "%s._deadletter.%s" $k.prefix .groupId) -}}
-{{- $out = append $out (dict "topic" $dl "use" (printf "dead letters of group %s: written and read by consumer %s" .groupId .name)) -}}
+{{- $out = append $out (dict "topic" $dl "use" (printf "dead letters of group %s: written by consumer %s, read by hookgate replay" .groupId .name)) -}}
 {{- if dig "dedupe" "enabled" true .settings -}}
 {{- $dd := dig "dedupe" "topic" "" .settings | default (printf "%s._dedupe.%s" $k.prefix .groupId) -}}
 {{- $out = append $out (dict "topic" $dd "use" (printf "dedupe changelog (compacted) of group %s: written and read by consumer %s" .groupId .name)) -}}
