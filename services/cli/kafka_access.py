@@ -112,6 +112,8 @@ async def ensure_topic(access: KafkaAccess, topic: str) -> None:
         await admin.start()
         if topic in set(await admin.list_topics()):
             return
+        if not access.settings.create_topics:
+            raise CliError(f"topic {topic!r} does not exist and kafka.create_topics is false", 1)
         resp = await admin.create_topics(
             [NewTopic(topic, ts.partitions, ts.replication_factor, topic_configs=dict(ts.config))]
         )

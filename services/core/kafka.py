@@ -59,7 +59,11 @@ def make_consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AI
 
 
 class TopicAdmin:
-    """Creates topics with explicit settings, once each; remembers which exist."""
+    """Creates topics with explicit settings, once each; remembers which exist.
+
+    With ``kafka.create_topics: false`` it only checks that the topics exist (a RuntimeError names the missing
+    ones), for clusters where topics are created by their operators.
+    """
 
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
@@ -89,6 +93,13 @@ class TopicAdmin:
             await admin.start()
             try:
                 existing = set(await admin.list_topics())
+                if not self._settings.create_topics:
+                    absent = [t for t in missing if t not in existing]
+                    if absent:
+                        # Topics managed elsewhere (Strimzi, MSK, ACLs): say which are missing, never create them.
+                        raise RuntimeError(f"topics {absent} do not exist and kafka.create_topics is false")
+                    self._known.update(missing)
+                    return
                 new = [
                     NewTopic(
                         name=t,

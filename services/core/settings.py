@@ -53,6 +53,9 @@ class KafkaSettings(StrictModel):
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     request_timeout_ms: int = Field(default=30_000, ge=1000)
+    create_topics: bool = Field(
+        default=True, description="Create missing topics; false where topics are managed elsewhere (they must exist)"
+    )
     topics: TopicSettings = Field(default_factory=TopicSettings)
 
     def effective_bootstrap(self) -> str:
