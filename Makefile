@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KAFKA := deploy/kafka-local/kafka.sh
 PY_PATHS := $(wildcard services tests bench examples deploy/monitoring)
 
-.PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean dashboards
+.PHONY: help install dev dev-down test test-unit test-integration test-e2e lint fmt kafka-up kafka-down bench clean dashboards chart
 
 help:
 	@echo "make dev        install, start Kafka, gateway, consumer and example receiver (Ctrl-C stops them)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint       ruff (lint + format check) and mypy --strict on services/"
 	@echo "make bench      gateway and consumer benchmarks against a bare-server baseline"
 	@echo "make dashboards regenerate the Grafana dashboards (deploy/monitoring) and the chart's copies"
+	@echo "make chart      regenerate the chart's values.schema.json and values table (after config model changes)"
 	@echo "make kafka-up / kafka-down   the local single-node broker (KAFKA_PORT, default 9092)"
 
 $(STAMP): pyproject.toml
@@ -73,6 +74,11 @@ bench: install
 # Grafana dashboards from deploy/monitoring/build.py, and the chart's copies of them and of alerts.yaml.
 dashboards: install
 	$(PY) deploy/monitoring/build.py
+
+# The chart's values.schema.json and README values table, from values.yaml and the services' config models:
+# run after changing either (tests/deploy fails while they are out of date).
+chart: install
+	$(PY) deploy/tools/chart_gen.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
