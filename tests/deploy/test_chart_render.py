@@ -159,3 +159,15 @@ def test_config_changes_roll_the_gateway_and_workflow_changes_reload_consumers()
     )
     assert config["workflows"][0]["action"]["url"] == "http://other.svc:9000/x"
     assert config["consumer"]["reload_interval_seconds"] == 10
+
+
+def test_runbook_links_follow_runbook_base_url() -> None:
+    def links(*sets: str) -> list[str]:
+        objects = chart.render(sets=["metrics.prometheusRule.enabled=true", *sets])
+        (rule,) = chart.of_kind(objects, "PrometheusRule")
+        return [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
+
+    default = links()
+    moved = links("metrics.prometheusRule.runbookBaseUrl=https://wiki.example.com/ops/hookgate/")
+    assert all("/docs/runbooks.md#" in url for url in default)
+    assert moved == [f"https://wiki.example.com/ops/hookgate#{url.split('#')[1]}" for url in default]
