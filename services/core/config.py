@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
+
+from hookgate.core.regex import Regex as Regex  # the config type for regular expressions lives with RE2
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -44,18 +46,6 @@ def _resolve_secret(value: Any) -> Any:
 
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
 """A secret value: literal, ``${ENV}`` or ``file:/path``; hidden from repr and logs."""
-
-
-def _valid_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return value
-
-
-Regex = Annotated[str, AfterValidator(_valid_regex)]
-"""A string that must compile as a Python regular expression (checked at load, reported with its key)."""
 
 
 def format_path(loc: tuple[int | str, ...]) -> str:

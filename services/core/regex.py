@@ -1,0 +1,199 @@
+"""Regular expressions and globs from configuration: one type, one engine, one meaning per keyword.
+
+Every pattern a config file holds is compiled once, at load, by RE2 (``google-re2``): matching takes
+time linear in the text whatever the pattern, so no value a sender controls can stall the process the
+way ``(a+)+$`` stalls a backtracking engine. RE2 has no backreferences and no lookaround; a pattern that
+uses them is a config error that says so.
+
+The keywords mean the same everywhere (variables, the ingress filter, workflow matches):
+
+- ``regex`` is **searched**: it may match anywhere in the value; anchor it with ``^`` and ``$``;
+- ``fullmatch`` must match the **whole** value;
+- ``glob`` is a shell pattern (``*``, ``?``, ``[abc]``, ``[!abc]``) over the whole value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Final
+
+import re2
+from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
+
+ENGINE = "RE2"
+
+_OPTIONS: Final = re2.Options()
+_OPTIONS.log_errors = False  # the error is reported to the user with its key path; never to stderr
+_SURROGATES: Final = dict.fromkeys(range(0xD800, 0xE000), 0xFFFD)
+
+# RE2's messages name the construct; these add why, and what to write instead.
+_HINTS: Final = (
+    ("invalid perl operator: (?=", "it has no lookahead"),
+    ("invalid perl operator: (?!", "it has no negative lookahead; negate with `not` in a filter or match"),
+    ("invalid perl operator: (?<=", "it has no lookbehind"),
+    ("invalid perl operator: (?<!", "it has no negative lookbehind; negate with `not` in a filter or match"),
+    ("invalid perl operator: (?>", "it has no atomic groups, and needs none"),
+    ("invalid escape sequence: \\Z", "it writes the end of the text as \\z"),
+    ("bad repetition operator: *+", "it has no possessive quantifiers, and needs none"),
+    ("bad repetition operator: ++", "it has no possessive quantifiers, and needs none"),
+    ("bad repetition operator: ?+", "it has no possessive quantifiers, and needs none"),
+)
+
+
+class RegexError(ValueError):
+    """A pattern does not compile; the message says why (and what RE2 cannot do)."""
+
+
+class Pattern:
+    """A compiled pattern. ``str()`` gives the pattern as written, so it can be shown or passed on."""
+
+    __slots__ = ("_re", "groups", "pattern")
+
+    def __init__(self, pattern: str, compiled: Any) -> None:
+        self.pattern = pattern
+        self._re = compiled
+        self.groups: int = compiled.groups
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern matches somewhere in ``text``."""
+        return self._match(text, anchored=False) is not None
+
+    def fullmatch(self, text: str) -> bool:
+        """Whether the pattern matches the whole of ``text``."""
+        return self._match(text, anchored=True) is not None
+
+    def first_group(self, text: str) -> str | None:
+        """Search ``text``: the first group (the whole match when the pattern has none); ``None``: no match
+        or the group took no part in it."""
+        m = self._match(text, anchored=False)
+        if m is None:
+            return None
+        value: str | None = m.group(1) if self.groups else m.group(0)
+        return value
+
+    def _match(self, text: str, *, anchored: bool) -> Any:
+        try:
+            return self._re.fullmatch(text) if anchored else self._re.search(text)
+        except UnicodeEncodeError:
+            # Lone surrogates (undecodable bytes aiohttp kept) cannot be UTF-8 for RE2: match their
+            # replacement character instead, as header values are shown everywhere else.
+            clean = text.translate(_SURROGATES)
+            return self._re.fullmatch(clean) if anchored else self._re.search(clean)
+
+    def __str__(self) -> str:
+        return self.pattern
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.pattern!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+
+def compile_regex(pattern: str) -> Pattern:
+    """Compile ``pattern`` with RE2; raises :class:`RegexError` saying why it cannot."""
+    try:
+        return Pattern(pattern, re2.compile(pattern, _OPTIONS))
+    except re2.error as exc:
+        raise RegexError(_explain(exc)) from None
+    except UnicodeEncodeError:
+        raise RegexError("not a valid regular expression: it contains a lone surrogate (not text)") from None
+
+
+def compile_glob(globs: str | Sequence[str]) -> Pattern:
+    """One pattern that matches a whole value matching any of ``globs`` (``fnmatch`` syntax, case-sensitive)."""
+    items = [globs] if isinstance(globs, str) else list(globs)
+    if not items:
+        raise RegexError("expected at least one glob pattern")
+    regex = "|".join(f"(?:{_glob_regex(g)})" for g in items)
+    shown = items[0] if len(items) == 1 else ", ".join(items)
+    try:
+        return Pattern(shown, re2.compile(f"(?s:{regex})", _OPTIONS))
+    except re2.error as exc:
+        raise RegexError(f"not a valid glob pattern: {_detail(exc)}") from None
+
+
+def _glob_regex(glob: str) -> str:
+    """``fnmatch.translate`` for RE2: ``*`` any text, ``?`` one character, ``[...]``/``[!...]`` a set."""
+    out: list[str] = []
+    i, n = 0, len(glob)
+    while i < n:
+        c = glob[i]
+        i += 1
+        if c == "*":
+            while i < n and glob[i] == "*":
+                i += 1
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            j = i
+            if j < n and glob[j] == "!":
+                j += 1
+            if j < n and glob[j] == "]":
+                j += 1
+            while j < n and glob[j] != "]":
+                j += 1
+            if j >= n:  # no closing bracket: a literal '[' (as fnmatch has it)
+                out.append("\\[")
+                continue
+            body = glob[i:j]
+            i = j + 1
+            negate = body.startswith("!")
+            if negate:
+                body = body[1:]
+            escaped = "".join("\\" + ch if ch in "\\[]^" else ch for ch in body)
+            out.append(f"[{'^' if negate else ''}{escaped}]")
+        else:
+            out.append(re2.escape(c))
+    return "".join(out)
+
+
+def _detail(exc: Exception) -> str:
+    raw = exc.args[0] if exc.args else str(exc)
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def _explain(exc: Exception) -> str:
+    detail = _detail(exc)
+    hint = next((h for prefix, h in _HINTS if detail.startswith(prefix)), None)
+    if hint is None and detail.startswith("invalid escape sequence: \\") and detail[-1:].isdigit():
+        hint = "it has no backreferences"
+    why = f" (hookgate matches with {ENGINE}, a linear-time engine: {hint})" if hint else ""
+    return f"not a valid regular expression: {detail}{why}"
+
+
+def _regex_input(value: Any) -> Pattern:
+    if isinstance(value, Pattern):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a regular expression (a string)")
+    return compile_regex(value)
+
+
+def _glob_input(value: Any) -> Pattern:
+    if isinstance(value, Pattern):
+        return value
+    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return compile_glob(value)
+    raise ValueError("expected a glob pattern or a list of them")
+
+
+Regex = Annotated[
+    Pattern,
+    PlainValidator(_regex_input),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "format": "regex"}),
+]
+"""A regular expression in a config file, compiled by RE2 at load (errors carry the key path)."""
+
+Glob = Annotated[
+    Pattern,
+    PlainValidator(_glob_input),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+"""A glob pattern (or a list: any of them) in a config file, compiled at load."""
