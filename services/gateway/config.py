@@ -198,7 +198,7 @@ class TriggerConfig(StrictModel):
                 used[f"event.{attr}"] = Template(source).variables
         if self.filter is not None:
             for i, cond in enumerate(self.filter.conditions):
-                used[f"filter.conditions[{i}].var"] = {cond.var}
+                used[f"filter.conditions[{i}]"] = cond.variables
         for where, names in used.items():
             missing = sorted(names - self.variables.keys())
             if missing:
