@@ -30,7 +30,7 @@ from jsonpath.stream import TokenStream
 from jsonpath.token import TOKEN_RE_FLAGS
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-from hookgate.core.regex import Pattern, RegexError, compile_regex
+from hookgate.core.regex import Compiled, Pattern, RegexError, compile_regex, config_input
 
 MAX_DEPTH = 100
 """Levels a descendant segment (``..``) may descend; the same bound XML bodies have."""
@@ -118,16 +118,16 @@ class _Environment(jsonpath.JSONPathEnvironment):
 
 _ENV: Final = _Environment()
 
-Compiled = jsonpath.JSONPath | jsonpath.CompoundJSONPath
+_Library = jsonpath.JSONPath | jsonpath.CompoundJSONPath
 
 
-class JsonPath:
+class JsonPath(Compiled):
     """A compiled JSONPath; :meth:`find` selects nodes of a parsed document."""
 
-    __slots__ = ("_path", "text")
+    __slots__ = ("_path",)
 
-    def __init__(self, text: str, path: Compiled) -> None:
-        self.text = text
+    def __init__(self, text: str, path: _Library) -> None:
+        super().__init__(text)
         self._path = path
 
     @property
@@ -148,18 +148,6 @@ class JsonPath:
             return self._path.findall(document)
         except (jsonpath.JSONPathError, RecursionError) as exc:
             raise JsonPathError(f"{self.text}: cannot search this document: {_first_line(exc)}") from None
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __repr__(self) -> str:
-        return f"JsonPath({self.text!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, JsonPath) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
 
 
 def compile_jsonpath(text: str) -> JsonPath:
@@ -182,7 +170,7 @@ def text_of(value: Any) -> str:
         raise JsonPathError(f"a selected value cannot be written as JSON text: {exc}") from None
 
 
-def _find_in_string(path: Compiled, document: str) -> list[Any]:
+def _find_in_string(path: _Library, document: str) -> list[Any]:
     """What ``path`` selects in a document that is one JSON string, without the library reading it as JSON."""
     if isinstance(path, jsonpath.CompoundJSONPath):
         found = _find_in_string(path.path, document)
@@ -197,7 +185,7 @@ def _find_in_string(path: Compiled, document: str) -> list[Any]:
         parent=None,
         path=_ENV.pseudo_root_token if path.pseudo_root else _ENV.root_token,
         parts=(),
-        root=document,  # type: ignore[arg-type]  # the root of a string document is that string
+        root=document,
     )
     matches: Iterable[JSONPathMatch] = [start]
     for segment in path.segments:
@@ -210,17 +198,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _jsonpath_input(value: Any) -> JsonPath:
-    if isinstance(value, JsonPath):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("expected a JSONPath (a string starting with '$')")
-    return compile_jsonpath(value)
-
-
 JsonPathField = Annotated[
     JsonPath,
-    PlainValidator(_jsonpath_input),
+    PlainValidator(config_input(JsonPath, compile_jsonpath, "a JSONPath (a string starting with '$')")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "format": "jsonpath"}),
 ]

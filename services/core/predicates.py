@@ -214,48 +214,45 @@ class Everything(Predicate):
         return "everything"
 
 
-class AllOf(Predicate):
-    """Every part holds; cheap parts are tested first."""
+class _Group(Predicate):
+    """Parts joined by ``and`` or ``or``, flattened (``a & b & c`` is one node) and cheapest first."""
 
     __slots__ = ("parts",)
+    _word: str = ""
+    _empty: str = ""
 
     def __init__(self, parts: Iterable[Predicate]) -> None:
         flat: list[Predicate] = []
         for p in parts:
-            flat.extend(p.parts if isinstance(p, AllOf) else (p,))
+            flat.extend(p.parts if type(p) is type(self) else (p,))
         self.parts: tuple[Predicate, ...] = tuple(sorted(flat, key=lambda p: p.cost))
+
+    @property
+    def cost(self) -> int:
+        return max((p.cost for p in self.parts), default=0)
+
+    def describe(self) -> str:
+        return "(" + f" {self._word} ".join(p.describe() for p in self.parts) + ")" if self.parts else self._empty
+
+
+class AllOf(_Group):
+    """Every part holds."""
+
+    __slots__ = ()
+    _word, _empty = "and", "everything"
 
     def test(self, facts: Facts) -> bool:
         return all(p.test(facts) for p in self.parts)
 
-    @property
-    def cost(self) -> int:
-        return max((p.cost for p in self.parts), default=0)
 
-    def describe(self) -> str:
-        return "(" + " and ".join(p.describe() for p in self.parts) + ")" if self.parts else "everything"
+class AnyOf(_Group):
+    """At least one part holds."""
 
-
-class AnyOf(Predicate):
-    """At least one part holds; cheap parts are tested first."""
-
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: Iterable[Predicate]) -> None:
-        flat: list[Predicate] = []
-        for p in parts:
-            flat.extend(p.parts if isinstance(p, AnyOf) else (p,))
-        self.parts: tuple[Predicate, ...] = tuple(sorted(flat, key=lambda p: p.cost))
+    __slots__ = ()
+    _word, _empty = "or", "nothing"
 
     def test(self, facts: Facts) -> bool:
         return any(p.test(facts) for p in self.parts)
-
-    @property
-    def cost(self) -> int:
-        return max((p.cost for p in self.parts), default=0)
-
-    def describe(self) -> str:
-        return "(" + " or ".join(p.describe() for p in self.parts) + ")" if self.parts else "nothing"
 
 
 class Not(Predicate):
@@ -277,65 +274,84 @@ class Not(Predicate):
         return f"not {self.part.describe()}"
 
 
-class Attribute(Predicate):
-    """A context attribute (``type``, ``source``, ``subject``, ``tenant``, any extension)."""
+class _Source(Predicate):
+    """A condition on the values one source finds in the facts (none, one, or several)."""
 
-    __slots__ = ("cond", "name")
+    __slots__ = ("cond",)
+    _cost: int = 0
 
-    def __init__(self, name: str, cond: Condition) -> None:
-        self.name, self.cond = name, cond
+    def __init__(self, cond: Condition) -> None:
+        self.cond = cond
 
-    def test(self, facts: Facts) -> bool:
-        value = facts.attribute(self.name)
-        return self.cond.test(() if value is None else (value,))
-
-    def describe(self) -> str:
-        return f"{self.name} {self.cond.describe()}"
-
-
-class Variable(Predicate):
-    """A variable the gateway extracted (the ``vars`` extension once the event exists)."""
-
-    __slots__ = ("cond", "name")
-
-    def __init__(self, name: str, cond: Condition) -> None:
-        self.name, self.cond = name, cond
+    @abstractmethod
+    def values(self, facts: Facts) -> Sequence[Any]:
+        """What the source finds in ``facts``."""
 
     def test(self, facts: Facts) -> bool:
-        variables = facts.variables
-        return self.cond.test((variables[self.name],) if self.name in variables else ())
+        return self.cond.test(self.values(facts))
 
     @property
     def cost(self) -> int:
-        return 1
+        return self._cost
 
     def describe(self) -> str:
-        return f"vars.{self.name} {self.cond.describe()}"
+        return f"{self} {self.cond.describe()}"
 
 
-class Body(Predicate):
+class Attribute(_Source):
+    """A context attribute (``type``, ``source``, ``subject``, ``tenant``, any extension)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, cond: Condition) -> None:
+        super().__init__(cond)
+        self.name = name
+
+    def values(self, facts: Facts) -> Sequence[Any]:
+        value = facts.attribute(self.name)
+        return () if value is None else (value,)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variable(_Source):
+    """A variable the gateway extracted (the ``vars`` extension once the event exists)."""
+
+    __slots__ = ("name",)
+    _cost = 1
+
+    def __init__(self, name: str, cond: Condition) -> None:
+        super().__init__(cond)
+        self.name = name
+
+    def values(self, facts: Facts) -> Sequence[Any]:
+        variables = facts.variables
+        return (variables[self.name],) if self.name in variables else ()
+
+    def __str__(self) -> str:
+        return f"vars.{self.name}"
+
+
+class Body(_Source):
     """The nodes a JSONPath selects in the JSON body (none when the body is not JSON).
 
     A document the path cannot search (nested deeper than the JSONPath depth bound) selects nothing,
     like a body that is not JSON: a predicate never raises.
     """
 
-    __slots__ = ("cond", "path")
+    __slots__ = ("path",)
+    _cost = 2
 
     def __init__(self, path: str | JsonPath, cond: Condition) -> None:
+        super().__init__(cond)
         self.path = compile_jsonpath(path) if isinstance(path, str) else path
-        self.cond = cond
 
-    def test(self, facts: Facts) -> bool:
+    def values(self, facts: Facts) -> Sequence[Any]:
         try:
-            nodes = self.path.find(facts.document)
+            return self.path.find(facts.document)
         except JsonPathError:
-            nodes = []
-        return self.cond.test(nodes)
+            return ()
 
-    @property
-    def cost(self) -> int:
-        return 2
-
-    def describe(self) -> str:
-        return f"data {self.path} {self.cond.describe()}"
+    def __str__(self) -> str:
+        return f"data {self.path}"

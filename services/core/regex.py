@@ -14,13 +14,14 @@ The keywords mean the same everywhere (variables, the ingress filter, workflow m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Final
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Final, TypeVar
 
 import re2
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
 ENGINE = "RE2"
+C = TypeVar("C", bound="Compiled")
 
 _OPTIONS: Final = re2.Options()
 _OPTIONS.log_errors = False  # the error is reported to the user with its key path; never to stderr
@@ -44,15 +45,41 @@ class RegexError(ValueError):
     """A pattern does not compile; the message says why (and what RE2 cannot do)."""
 
 
-class Pattern:
+class Compiled:
+    """Something compiled from config text once: shown as that text, equal to what has the same text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.text))
+
+
+class Pattern(Compiled):
     """A compiled pattern. ``str()`` gives the pattern as written, so it can be shown or passed on."""
 
-    __slots__ = ("_re", "groups", "pattern")
+    __slots__ = ("_re", "groups")
 
     def __init__(self, pattern: str, compiled: Any) -> None:
-        self.pattern = pattern
+        super().__init__(pattern)
         self._re = compiled
         self.groups: int = compiled.groups
+
+    @property
+    def pattern(self) -> str:
+        """The pattern as written."""
+        return self.text
 
     def search(self, text: str) -> bool:
         """Whether the pattern matches somewhere in ``text``."""
@@ -79,18 +106,6 @@ class Pattern:
             # replacement character instead, as header values are shown everywhere else.
             clean = text.translate(_SURROGATES)
             return self._re.fullmatch(clean) if anchored else self._re.search(clean)
-
-    def __str__(self) -> str:
-        return self.pattern
-
-    def __repr__(self) -> str:
-        return f"Pattern({self.pattern!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Pattern) and other.pattern == self.pattern
-
-    def __hash__(self) -> int:
-        return hash(self.pattern)
 
 
 def compile_regex(pattern: str) -> Pattern:
@@ -166,25 +181,25 @@ def _explain(exc: Exception) -> str:
     return f"not a valid regular expression: {detail}{why}"
 
 
-def _regex_input(value: Any) -> Pattern:
-    if isinstance(value, Pattern):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("expected a regular expression (a string)")
-    return compile_regex(value)
+def config_input(
+    kind: type[C], compile: Callable[[Any], C], expected: str, *, lists: bool = False
+) -> Callable[[Any], C]:
+    """A pydantic validator: config text (or a list of texts) compiled by ``compile``; ``kind`` passes as is."""
 
+    def validate(value: Any) -> C:
+        if isinstance(value, kind):
+            return value
+        texts = value if lists and isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in texts):
+            raise ValueError(f"expected {expected}")
+        return compile(value)
 
-def _glob_input(value: Any) -> Pattern:
-    if isinstance(value, Pattern):
-        return value
-    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        return compile_glob(value)
-    raise ValueError("expected a glob pattern or a list of them")
+    return validate
 
 
 Regex = Annotated[
     Pattern,
-    PlainValidator(_regex_input),
+    PlainValidator(config_input(Pattern, compile_regex, "a regular expression (a string)")),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "format": "regex"}),
 ]
@@ -192,7 +207,7 @@ Regex = Annotated[
 
 Glob = Annotated[
     Pattern,
-    PlainValidator(_glob_input),
+    PlainValidator(config_input(Pattern, compile_glob, "a glob pattern or a list of them", lists=True)),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
 ]
