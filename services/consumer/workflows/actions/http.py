@@ -64,13 +64,11 @@ class HttpAction(StrictModel):
     content_type: str | None = Field(default=None, description="Content-Type for body: (default text/plain)")
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
+    # Templates are parsed at load; a TemplateError is a ValueError, which pydantic reports at its key path.
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        try:
-            _url_template(v)
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from None
+        _url_template(v)
         return v
 
     @field_validator("headers")
@@ -89,22 +87,16 @@ class HttpAction(StrictModel):
     @classmethod
     def _json(cls, v: Any) -> Any:
         if v is not None:
-            try:
-                parse_json(v)
-            except TemplateError as exc:
-                raise ValueError(str(exc)) from None
+            parse_json(v)
         return v
 
     @field_validator("form", "body")
     @classmethod
     def _texts(cls, v: Any) -> Any:
-        try:
-            if isinstance(v, dict):
-                parse_form(v)
-            elif v is not None:
-                Template(v)
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from None
+        if isinstance(v, dict):
+            parse_form(v)
+        elif v is not None:
+            Template(v)
         return v
 
     @model_validator(mode="after")
