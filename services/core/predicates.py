@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Protocol, runtime_checkable
 
 from hookgate.core.jsonpath import JsonPath, JsonPathError, compile_jsonpath, text_of
@@ -102,6 +102,19 @@ class Condition:
     regex: Pattern | None = None
     fullmatch: Pattern | None = None
     exists: bool | None = None
+    # Derived once, so testing a value (per request, per event) does only the work its operators need.
+    _value_ops: bool = field(init=False, repr=False, compare=False)
+    _text_ops: bool = field(init=False, repr=False, compare=False)
+    _texts: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        text_ops = any(op is not None for op in (self.prefix, self.suffix, self.glob, self.regex, self.fullmatch))
+        value_ops = text_ops or not isinstance(self.equals, Missing) or self.one_of is not None
+        # A string equals a string expected in one_of exactly when it is one of them (see same_value).
+        texts = frozenset(e for e in self.one_of if isinstance(e, str)) if self.one_of is not None else None
+        object.__setattr__(self, "_text_ops", text_ops)
+        object.__setattr__(self, "_value_ops", value_ops)
+        object.__setattr__(self, "_texts", texts)
 
     @classmethod
     def shorthand(cls, value: Scalar | list[Scalar] | tuple[Scalar, ...]) -> Condition:
@@ -114,25 +127,23 @@ class Condition:
 
     def has_value_ops(self) -> bool:
         """True when some operator tests the value itself (anything but ``exists``)."""
-        return not isinstance(self.equals, Missing) or self.one_of is not None or self._has_text_ops()
-
-    def _has_text_ops(self) -> bool:
-        return not (
-            self.prefix is None
-            and self.suffix is None
-            and self.glob is None
-            and self.regex is None
-            and self.fullmatch is None
-        )
+        return self._value_ops
 
     def _one(self, value: Any) -> bool:
-        if not isinstance(self.equals, Missing) and not same_value(value, self.equals):
+        equals = self.equals
+        if isinstance(value, str) and isinstance(equals, str):
+            if value != equals:
+                return False
+        elif not isinstance(equals, Missing) and not same_value(value, equals):
             return False
-        if self.one_of is not None and not any(same_value(value, e) for e in self.one_of):
-            return False
-        if not self._has_text_ops():
+        if self.one_of is not None:
+            if isinstance(value, str) and self._texts is not None and value in self._texts:
+                pass
+            elif not any(same_value(value, e) for e in self.one_of):
+                return False
+        if not self._text_ops:
             return True
-        text = _text(value)
+        text = value if isinstance(value, str) else _text(value)
         if text is None:
             return False
         if self.prefix is not None and not text.startswith(self.prefix):
@@ -149,8 +160,10 @@ class Condition:
         """Whether the values a source found (none, one or several) satisfy the condition."""
         if self.exists is not None and bool(values) != self.exists:
             return False
-        if not self.has_value_ops():
+        if not self._value_ops:
             return self.exists is not None or bool(values)
+        if len(values) == 1:  # an attribute or a variable: the common case, without a generator
+            return self._one(values[0])
         return any(self._one(v) for v in values)
 
     def describe(self) -> str:
@@ -165,6 +178,10 @@ class Condition:
         if self.exists is not None:
             parts.append("exists" if self.exists else "absent")
         return " and ".join(parts) or "exists"
+
+
+OPERATOR_NAMES: Final = tuple(f.name for f in fields(Condition) if f.init)
+"""The operators of a :class:`Condition`, as its constructor names them."""
 
 
 class Predicate(ABC):

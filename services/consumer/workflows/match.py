@@ -21,6 +21,7 @@ from typing import TypedDict, Unpack
 
 from hookgate.core.predicates import (
     MISSING,
+    OPERATOR_NAMES,
     AllOf,
     AnyOf,
     Attribute,
@@ -91,9 +92,7 @@ def condition(
         fullmatch=compile_regex(fullmatch) if fullmatch is not None else None,
         exists=exists,
     )
-    merged = {
-        f: getattr(explicit, f) if _given(getattr(explicit, f)) else getattr(base, f) for f in Condition.__slots__
-    }
+    merged = {f: getattr(explicit, f) if _given(getattr(explicit, f)) else getattr(base, f) for f in OPERATOR_NAMES}
     cond = Condition(**merged)
     if not cond.has_value_ops() and cond.exists is None:
         return Condition(exists=True)
