@@ -18,6 +18,8 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 
+from hookgate.core.regex import Regex as Regex  # the config type for regular expressions lives with RE2
+
 # ``$${`` first: leftmost-first alternation makes it the escape wherever it starts.
 _ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -63,18 +65,6 @@ def secret_format(check: Callable[[str], object]) -> AfterValidator:
         return value
 
     return AfterValidator(validate)
-
-
-def _valid_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return value
-
-
-Regex = Annotated[str, AfterValidator(_valid_regex)]
-"""A string that must compile as a Python regular expression (checked at load, reported with its key)."""
 
 
 def format_path(loc: tuple[int | str, ...]) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from hookgate.core.config import Secret, StrictModel
 from hookgate.core.settings import KafkaSettings
@@ -16,7 +16,7 @@ from hookgate.gateway.intake.clientip import Cidr, ProxySettings
 from hookgate.gateway.intake.limits import LimitSettings, RateLimit
 from hookgate.gateway.shaping.extract import VARIABLE_NAME, VariableConfig
 from hookgate.gateway.shaping.filter import FilterConfig
-from hookgate.gateway.shaping.templates import Template, TemplateError
+from hookgate.gateway.shaping.templates import Template
 from hookgate.gateway.verify.registry import VerifyConfig
 
 TRIGGER_ID = re.compile(r"^[A-Za-z0-9_-]{22,128}$")
@@ -69,13 +69,13 @@ class GatewaySettings(StrictModel):
     tls: TlsSettings | None = Field(default=None, description="Terminate TLS (and mTLS) in the gateway itself")
 
 
-def _template(v: str | None) -> str | None:
-    if v is not None:
-        try:
-            Template(v)
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from None
+def _template(v: str) -> str:
+    Template(v)  # parsed at load: a TemplateError is a ValueError, reported at its key path
     return v
+
+
+TemplateText = Annotated[str, AfterValidator(_template)]
+"""A gateway template (see :mod:`hookgate.gateway.shaping.templates`), checked at load."""
 
 
 class EventTemplates(StrictModel):
@@ -84,13 +84,10 @@ class EventTemplates(StrictModel):
     When unset, the verifier's event type (else the trigger's ``type``) and subject apply.
     """
 
-    type: str | None = Field(default=None, description='e.g. "com.github.{header.X-GitHub-Event}.{vars.action}"')
-    subject: str | None = Field(default=None, description='e.g. "{vars.repository}"')
-
-    @field_validator("type", "subject")
-    @classmethod
-    def _syntax(cls, v: str | None) -> str | None:
-        return _template(v)
+    type: TemplateText | None = Field(
+        default=None, description='e.g. "com.github.{header.X-GitHub-Event}.{vars.action}"'
+    )
+    subject: TemplateText | None = Field(default=None, description='e.g. "{vars.repository}"')
 
 
 class ResponseConfig(StrictModel):
@@ -128,7 +125,7 @@ class TriggerConfig(StrictModel):
     verify: VerifyConfig
     source: str | None = Field(default=None, description="CloudEvents source; default /hookgate/{name}")
     type: str = Field(default="dev.hookgate.webhook", description="CloudEvents type when the sender names none")
-    key: str = Field(default="{tenant}", description="Record key template")
+    key: TemplateText = Field(default="{tenant}", description="Record key template")
     topic: str | None = Field(default=None, description="Override the topic template for this trigger")
     max_body_bytes: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
     rate_limit: RateLimit | None = Field(default=None, description="Token bucket for this trigger (per replica)")
@@ -173,12 +170,6 @@ class TriggerConfig(StrictModel):
             raise ValueError(f"unsupported method(s) {bad}; expected a subset of {sorted(allowed)}")
         return out
 
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        _template(v)
-        return v
-
     @field_validator("variables")
     @classmethod
     def _variable_names(cls, v: dict[str, VariableConfig]) -> dict[str, VariableConfig]:
@@ -199,7 +190,7 @@ class TriggerConfig(StrictModel):
                 used[f"event.{attr}"] = Template(source).variables
         if self.filter is not None:
             for i, cond in enumerate(self.filter.conditions):
-                used[f"filter.conditions[{i}].var"] = {cond.var}
+                used[f"filter.conditions[{i}]"] = cond.variables
         for where, names in used.items():
             missing = sorted(names - self.variables.keys())
             if missing:

@@ -60,7 +60,10 @@ async def test_variables_travel_as_ce_vars_and_templates_shape_type_subject_key(
     trigger = github_trigger(
         tid,
         variables=GITHUB_VARIABLES,
-        event={"type": "com.github.{header.X-GitHub-Event}.{$.action|none}", "subject": "{vars.repo}#{vars.number}"},
+        event={
+            "type": "com.github.{header.X-GitHub-Event}.{$.action|default:none}",
+            "subject": "{vars.repo}#{vars.number}",
+        },
         key="{tenant}/{vars.repo}",
     )
     async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
@@ -191,3 +194,43 @@ async def test_per_trigger_methods_and_static_reply(kafka_bootstrap: str, topic_
         assert patch.headers["Allow"] == "PUT, POST"
     records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=2, timeout=5)
     assert [r.value for r in records] == [b"up"]
+
+
+async def test_hostile_bodies_and_patterns_are_bounded(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """A JSON string is not re-read as a document; a body too deep for a JSONPath is a 400, not a 500; a
+    catastrophic regex in the filter answers at once."""
+    tid = new_trigger_id()
+    trigger = {
+        "id": tid,
+        "name": "hostile",
+        "tenant": "acme",
+        "verify": {"type": "none"},
+        "variables": {
+            "a": {"jsonpath": "$.a"},
+            "ids": {"jsonpath": "$..id"},
+            "tag": {"jsonpath": "$.tag", "max_length": 65_536},
+        },
+        "event": {"type": "com.example.{vars.a|default:none}"},
+        "filter": {"conditions": [{"not": {"var": "tag", "regex": "(a+)+$"}}]},
+    }
+    injected = b'"{\\"a\\": \\"injected\\"}"'
+    deep = b'{"a":' * 101 + b'{"id": 1}' + b"}" * 101
+    json = {"Content-Type": "application/json"}
+    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+        resp = await client.post(f"/hooks/{tid}", data=injected, headers=json)
+        assert resp.status == 202
+        resp = await client.post(f"/hooks/{tid}", data=deep, headers=json)
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "invalid_body"
+        resp = await client.post(f"/hooks/{tid}", data=orjson.dumps({"tag": "a" * 60_000}), headers=json)
+        assert resp.status == 200
+        assert await resp.json() == {"ignored": True}
+        resp = await client.post(f"/hooks/{tid}", data=orjson.dumps({"tag": "a" * 60_000 + "!"}), headers=json)
+        assert resp.status == 202
+        metrics = await (await client.get("/metrics")).text()
+    assert 'hookgate_gateway_requests_total{outcome="rejected",reason="invalid_body",status_class="4xx"} 1.0' in metrics
+    records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=2, timeout=10)
+    events = [Envelope.from_record(r.headers, r.value) for r in records]
+    assert [e.type for e in events] == ["com.example.none", "com.example.none"]
+    assert events[0].data == injected
+    assert "a" not in events[0].variables

@@ -76,6 +76,10 @@ class TestOperators:
             ({"glob": "com.?.push"}, False),
             ({"regex": r"github\.(push|release)$"}, True),
             ({"regex": r"^github"}, False),  # searched, so anchors mean what they say
+            ({"regex": r"github\.push"}, True),
+            ({"fullmatch": r"com\.github\.(push|release)"}, True),  # the whole value
+            ({"fullmatch": r"github\.push"}, False),
+            ({"glob": ["com.gitlab.*", "com.github.*"]}, True),  # a list of globs: any
             ({"exists": True}, True),
             ({"exists": False}, False),
             ({"prefix": "com.", "suffix": ".push"}, True),  # several operators: all must hold
@@ -166,6 +170,16 @@ class TestJsonPath:
         ev = envelope(data=b"<xml/>")
         assert not matches({"data": {"$.a": {"exists": True}}}, ev)
         assert matches({"data": {"$.a": {"exists": False}}}, ev)
+
+    def test_a_json_string_body_is_never_read_as_a_document(self) -> None:
+        ev = envelope(data=rb'"{\"a\": \"injected\"}"')
+        assert not matches({"data": {"$.a": {"exists": True}}}, ev)
+        assert matches({"data": {"$": '{"a": "injected"}'}}, ev)
+
+    def test_a_body_too_deep_to_search_matches_nothing_and_never_raises(self) -> None:
+        ev = envelope(data=b'{"a":' * 120 + b'{"id": 1}' + b"}" * 120)
+        assert not matches({"data": {"$..id": {"exists": True}}}, ev)
+        assert matches({"data": {"$.a.a": {"exists": True}}}, ev)
 
     def test_a_scalar_body_has_only_a_root(self) -> None:
         assert matches({"data": {"$": "hello"}}, envelope(data="hello"))
@@ -268,6 +282,9 @@ class TestValidation:
         [
             ({"tpye": "x"}, "match.tpye", "unknown key"),
             ({"type": {"regex": "("}}, "match.type.regex", "regular expression"),
+            ({"type": {"regex": "^(?!com\\.gitlab)"}}, "match.type.regex", "negate with `not`"),
+            ({"subject": {"fullmatch": "(v)\\1"}}, "match.subject.fullmatch", "no backreferences"),
+            ({"data": {"$[?@.a =~ /(?=x)/]": "x"}}, "match.data", "lookahead"),
             ({"type": {"regexp": "x"}}, "match.type.regexp", "unknown key"),
             ({"type": {}}, "match.type", "at least one"),
             ({"any": [{"tenant": "a"}, {"subject": {"regex": "[a-"}}]}, "match.any[1].subject.regex", "regular"),
@@ -288,6 +305,18 @@ class TestValidation:
         p = yaml_match({"subject": {"regex": "^a+$"}}).predicate()
         assert p.cond.regex is not None  # type: ignore[attr-defined]
         assert p.cond.regex.pattern == "^a+$"  # type: ignore[attr-defined]
+
+    def test_a_catastrophic_regex_matches_in_linear_time(self) -> None:
+        hostile = "a" * 100_000 + "!"
+        assert not matches({"subject": {"regex": "(a+)+$"}}, envelope(subject=hostile))
+        assert not match.data("$.s", regex="(a+)+$")(envelope(data={"s": hostile}))
+        assert match.var("s", fullmatch="(a+)+")(envelope(variables={"s": hostile[:-1]}))
+
+    def test_sdk_patterns_are_checked_when_built(self) -> None:
+        with pytest.raises(ValueError, match="no lookbehind"):
+            match.subject(regex="(?<=v)1")
+        with pytest.raises(ValueError, match="not a valid JSONPath"):
+            match.data("$.[[", True)
 
 
 def test_event_view_exposes_attributes_and_variables() -> None:

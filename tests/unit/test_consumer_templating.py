@@ -56,23 +56,23 @@ def build(
 
 class TestTemplate:
     def test_literal_braces_and_placeholders(self) -> None:
-        t = Template.parse("{{ {attr.type} }} {workflow}")
+        t = Template("{{ {attr.type} }} {workflow}")
         assert t.render(Context(event(), "wf", {})) == "{ com.github.push } wf"
 
     @pytest.mark.parametrize("text", ["{attr.type", "a } b", "{nope}", "{attr.}", "{data.repository}", "{data.$.[}"])
     def test_parse_errors(self, text: str) -> None:
         with pytest.raises(TemplateError):
-            Template.parse(text)
+            Template(text)
 
     def test_hidden_template_errors_do_not_echo_text(self) -> None:
         with pytest.raises(TemplateError) as err:
-            Template.parse("Bearer s3cr3t{oops}", reveal=False)
+            Template("Bearer s3cr3t{oops}", reveal=False)
         assert "s3cr3t" not in str(err.value)
         assert "oops" not in str(err.value)
 
     def test_sources(self) -> None:
         ctx = Context(event(), "wf", {"tok": "t0k"})
-        render = lambda s: Template.parse(s).render(ctx)  # noqa: E731
+        render = lambda s: Template(s).render(ctx)  # noqa: E731
         assert render("{attr.id}/{attr.tenant}/{attr.subject}/{attr.trigger}") == "d-1/acme/refs/heads/main/github"
         assert render("{vars.env}") == "prod"
         assert render("{data.$.repository.full_name}") == "acme/api"
@@ -84,19 +84,36 @@ class TestTemplate:
     def test_missing_values_fail_unless_defaulted(self) -> None:
         ctx = Context(event(variables={}), "wf", {})
         with pytest.raises(TemplateError, match=r"\{vars.ref\} has no value"):
-            Template.parse("x={vars.ref}").render(ctx)
+            Template("x={vars.ref}").render(ctx)
         with pytest.raises(TemplateError):
-            Template.parse("{data.$.nope}").render(ctx)
+            Template("{data.$.nope}").render(ctx)
         with pytest.raises(TemplateError):
-            Template.parse("{attr.priority}").render(ctx)
-        assert Template.parse("x={vars.ref|default:main}").render(ctx) == "x=main"
-        assert Template.parse("{data.$.nope|default:}").render(ctx) == ""
+            Template("{attr.priority}").render(ctx)
+        assert Template("x={vars.ref|default:main}").render(ctx) == "x=main"
+        assert Template("{data.$.nope|default:}").render(ctx) == ""
+
+    def test_a_json_string_body_is_not_read_as_a_document(self) -> None:
+        ctx = Context(event(data=rb'"{\"a\": \"injected\"}"'), "wf", {})
+        assert Template("{data.$.a|default:none}").render(ctx) == "none"
+        assert Template("{data}").render(ctx) == '{"a": "injected"}'
+
+    def test_the_gateway_default_form_is_refused_here_too(self) -> None:
+        with pytest.raises(TemplateError, match=r"a default is written \{vars.ref\|default:main\}"):
+            Template("{vars.ref|main}")
+
+    def test_a_body_too_deep_for_a_path_fails_the_render_not_the_process(self) -> None:
+        deep = b'{"a":' * 120 + b'{"id": 1}' + b"}" * 120
+        ctx = Context(event(data=deep), "wf", {})
+        with pytest.raises(TemplateError, match="cannot search this document"):
+            Template("{data.$..id}").render(ctx)
+        _, _, body = build(event(data=deep), url="http://h/x", json={"top": "{data.$.a.a.a|default:-}"})
+        assert "a" in orjson.loads(body)["top"]  # a shallower path still renders
 
     def test_a_non_json_body_renders_as_text(self) -> None:
         ctx = Context(event(data=b"plain text"), "wf", {})
-        assert Template.parse("{data}").render(ctx) == "plain text"
+        assert Template("{data}").render(ctx) == "plain text"
         with pytest.raises(TemplateError):
-            Template.parse("{data.$.a}").render(ctx)
+            Template("{data.$.a}").render(ctx)
 
 
 class TestRequests:

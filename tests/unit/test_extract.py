@@ -1,4 +1,4 @@
-"""Variable extraction: each source, regex, default, missing values."""
+"""Variable extraction: each source, regex, default, missing values, limits, hostile bodies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from multidict import CIMultiDict, MultiDict
 from pydantic import ValidationError
 
-from hookgate.gateway.shaping.bodies import media_type, parse_body
+from hookgate.gateway.shaping.bodies import InvalidBody, media_type, parse_body
 from hookgate.gateway.shaping.extract import Extractor, RequestParts, VariableConfig
 
 
@@ -154,9 +154,11 @@ def test_reads_body() -> None:
     [
         ({}, "set exactly one of"),
         ({"jsonpath": "$.a", "header": "X"}, "set exactly one of"),
-        ({"jsonpath": "$.[[["}, "jsonpath does not compile"),
+        ({"jsonpath": "$.[[["}, "not a valid JSONPath"),
+        ({"jsonpath": "action"}, "a JSONPath starts with"),
         ({"xpath": "/a[["}, "xpath does not compile"),
-        ({"header": "X", "regex": "(unclosed"}, "regex does not compile"),
+        ({"header": "X", "regex": "(unclosed"}, "not a valid regular expression"),
+        ({"header": "X", "regex": "^(?<=refs/)heads"}, "no lookbehind"),
         ({"header": "X", "namespaces": {"p": "urn:p"}}, "namespaces only apply to xpath"),
         ({"header": "X", "unknown": 1}, "Extra inputs"),
     ],
@@ -177,3 +179,47 @@ def test_long_values_are_cut_to_max_length() -> None:
     parts = body(b'{"big": "' + b"x" * 5000 + b'", "list": [1, 2, 3]}', "application/json")
     out = extract({"big": {"jsonpath": "$.big"}, "list": {"jsonpath": "$.list", "max_length": 4}}, parts)
     assert out == {"big": "x" * 4096, "list": "[1,2"}
+
+
+def test_the_regex_sees_the_value_after_max_length_cut_it() -> None:
+    parts = RequestParts(headers=CIMultiDict({"X-Ref": "a" * 10 + "TAIL"}))
+    out = extract(
+        {
+            "cut": {"header": "X-Ref", "regex": "TAIL", "max_length": 10, "default": "none"},
+            "whole": {"header": "X-Ref", "regex": "a+(TAIL)"},
+        },
+        parts,
+    )
+    assert out == {"cut": "none", "whole": "TAIL"}
+
+
+def test_a_catastrophic_regex_runs_in_linear_time() -> None:
+    hostile = "a" * 60_000 + "!"
+    parts = RequestParts(headers=CIMultiDict({"X-A": hostile}), query=MultiDict([("q", "a" * 60_000)]))
+    out = extract(
+        {
+            "h": {"header": "X-A", "regex": "(a+)+$", "max_length": 65_536, "default": "no"},
+            "q": {"query": "q", "regex": "^(a+)+$", "max_length": 65_536},
+        },
+        parts,
+    )
+    assert out == {"h": "no", "q": "a" * 60_000}
+
+
+def test_a_json_string_body_is_not_read_as_a_document() -> None:
+    # The body "{\"a\": \"injected\"}" is one JSON string; it used to be parsed again and yield $.a.
+    parts = body(rb'"{\"a\": \"injected\"}"', "application/json")
+    out = extract(
+        {"a": {"jsonpath": "$.a"}, "whole": {"jsonpath": "$"}, "d": {"jsonpath": "$.a", "default": "-"}}, parts
+    )
+    assert out == {"whole": '{"a": "injected"}', "d": "-"}
+
+
+def test_a_body_too_deep_for_a_jsonpath_is_invalid_not_a_crash() -> None:
+    deep = body(b'{"a":' * 101 + b'{"id": 1}' + b"}" * 101, "application/json")
+    with pytest.raises(InvalidBody, match="nests too deeply"):
+        extract({"ids": {"jsonpath": "$..id"}}, deep)
+    assert extract({"top": {"jsonpath": "$.a.a"}}, deep)["top"].startswith('{"a":')
+    arrays = body(b"[" * 300 + b"]" * 300, "application/json")
+    with pytest.raises(InvalidBody, match="nests too deeply"):
+        extract({"all": {"jsonpath": "$"}}, arrays)

@@ -118,3 +118,29 @@ def test_shape_event_templates_and_key_see_the_final_values() -> None:
 def test_shape_event_empty_render_falls_back() -> None:
     trigger = compiled(variables={"repo": {"header": "X-R"}}, event={"type": "{vars.repo}", "subject": "{vars.repo}"})
     assert shape_event(trigger, "dflt", "sender-subject", values()) == ("dflt", "sender-subject")
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "words"),
+    [
+        ({"event": {"type": "a.{vars.action|none}"}}, "triggers[0].event.type", "{vars.action|default:none}"),
+        ({"key": "{tenant|x}"}, "triggers[0].key", "a default is written {tenant|default:x}"),
+        ({"event": {"subject": "{attr.subject}"}}, "triggers[0].event.subject", "unknown placeholder {attr.subject}"),
+        (
+            {"filter": {"conditions": [{"var": "a", "regex": "(?<!x)y"}]}},
+            "triggers[0].filter.conditions[0].regex",
+            "RE2",
+        ),
+        ({"variables": {"a": {"jsonpath": "$.[["}}}, "triggers[0].variables.a.jsonpath", "not a valid JSONPath"),
+    ],
+)
+def test_template_and_pattern_errors_name_the_key_path(extra: dict[str, Any], path: str, words: str) -> None:
+    from hookgate.core.config import ConfigError, load_model
+    from hookgate.gateway.config import GatewayConfig
+
+    trigger = {"id": TID, "name": "x", "tenant": "acme", "verify": {"type": "none"}, **extra}
+    trigger.setdefault("variables", {"action": {"header": "X-A"}})
+    with pytest.raises(ConfigError) as err:
+        load_model(GatewayConfig, {"triggers": [trigger]}, "gateway.yaml", env={})
+    line = next(ln for ln in str(err.value).splitlines() if ln.strip().startswith(path + ":"))
+    assert words in line

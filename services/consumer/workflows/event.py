@@ -1,7 +1,9 @@
 """The event as matchers, templates and Python handlers see it: an :class:`Envelope` plus lazy views.
 
 The JSON body and the extracted variables are parsed at most once per event, and only when something
-asks for them: most workflows match on attributes alone and never pay for a parse.
+asks for them: most workflows match on attributes alone and never pay for a parse. An :class:`Event` is
+the :class:`~hookgate.core.predicates.Facts` workflow matches test, and predicates accept an
+:class:`Envelope` too (through :func:`event_of`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Any, Final
 import orjson
 
 from hookgate.core.envelope import SPECVERSION, Envelope
+from hookgate.core.jsonpath import NOT_JSON
+from hookgate.core.predicates import facts_of
 
-NOT_JSON: Final = object()
-"""What :attr:`Event.json_data` holds when the body is not JSON (a sentinel, distinct from JSON ``null``)."""
+__all__ = ["NOT_JSON", "Event", "event_of"]
 
 _UNSET: Final = object()
 
@@ -96,6 +99,11 @@ class Event:
                 self._json = NOT_JSON
         return self._json
 
+    @property
+    def document(self) -> Any:
+        """The JSON body for predicates and templates: :attr:`json_data`."""
+        return self.json_data
+
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
         value = self.json_data
@@ -134,3 +142,12 @@ def event_of(envelope: Envelope) -> Event:
     event = Event(envelope)
     _last = (envelope, event)
     return event
+
+
+def _itself(event: Event) -> Event:
+    return event
+
+
+# Registered rather than found by the Facts protocol check, which would read (and parse) the body.
+facts_of.register(Envelope, event_of)
+facts_of.register(Event, _itself)

@@ -9,30 +9,32 @@
     match.type("com.github.*") | match.subject(regex=r"^release/")
 
 The first positional value is the compact form YAML uses (``"x"`` equals, ``"x*"`` prefix, a list
-means one of); keywords give the other operators (``prefix``, ``suffix``, ``glob``, ``regex``,
-``exists``, ``one_of``, ``equals``). Several operators must all hold. Regexes and JSONPaths are
-compiled here, once. Every function returns a :class:`~hookgate.consumer.workflows.predicates.Predicate`.
+means one of); keywords give the other operators (``prefix``, ``suffix``, ``glob``, ``regex``
+searched, ``fullmatch`` over the whole value, ``exists``, ``one_of``, ``equals``), with the meaning
+they have in YAML. Several operators must all hold. Patterns (RE2) and JSONPaths are compiled here,
+once; a bad one raises ``ValueError``. Every function returns a :class:`~hookgate.core.predicates.Predicate`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TypedDict, Unpack
 
-from hookgate.consumer.workflows.predicates import (
+from hookgate.core.predicates import (
     MISSING,
+    OPERATOR_NAMES,
     AllOf,
     AnyOf,
     Attribute,
     Body,
     Condition,
     Everything,
+    Missing,
     Not,
     Predicate,
     Scalar,
     Variable,
-    _Missing,
 )
+from hookgate.core.regex import compile_glob, compile_regex
 
 __all__ = [
     "Predicate",
@@ -50,7 +52,7 @@ __all__ = [
     "var",
 ]
 
-Value = Scalar | list[Scalar] | tuple[Scalar, ...] | _Missing
+Value = Scalar | list[Scalar] | tuple[Scalar, ...] | Missing
 
 
 class Ops(TypedDict, total=False):
@@ -62,34 +64,35 @@ class Ops(TypedDict, total=False):
     suffix: str
     glob: str
     regex: str
+    fullmatch: str
     exists: bool
 
 
 def condition(
     value: Value = MISSING,
     *,
-    equals: Scalar | _Missing = MISSING,
+    equals: Scalar | Missing = MISSING,
     one_of: list[Scalar] | tuple[Scalar, ...] | None = None,
     prefix: str | None = None,
     suffix: str | None = None,
     glob: str | None = None,
     regex: str | None = None,
+    fullmatch: str | None = None,
     exists: bool | None = None,
 ) -> Condition:
     """A :class:`Condition` from the compact positional form and/or explicit operators."""
-    base = Condition() if isinstance(value, _Missing) else Condition.shorthand(value)
+    base = Condition() if isinstance(value, Missing) else Condition.shorthand(value)
     explicit = Condition(
         equals=equals,
         one_of=tuple(one_of) if one_of is not None else None,
         prefix=prefix,
         suffix=suffix,
-        glob=glob,
-        regex=re.compile(regex) if regex is not None else None,
+        glob=compile_glob(glob) if glob is not None else None,
+        regex=compile_regex(regex) if regex is not None else None,
+        fullmatch=compile_regex(fullmatch) if fullmatch is not None else None,
         exists=exists,
     )
-    merged = {
-        f: getattr(explicit, f) if _given(getattr(explicit, f)) else getattr(base, f) for f in Condition.__slots__
-    }
+    merged = {f: getattr(explicit, f) if _given(getattr(explicit, f)) else getattr(base, f) for f in OPERATOR_NAMES}
     cond = Condition(**merged)
     if not cond.has_value_ops() and cond.exists is None:
         return Condition(exists=True)
@@ -97,7 +100,7 @@ def condition(
 
 
 def _given(v: object) -> bool:
-    return v is not None and not isinstance(v, _Missing)
+    return v is not None and not isinstance(v, Missing)
 
 
 def attr(name: str, value: Value = MISSING, **ops: Unpack[Ops]) -> Predicate:

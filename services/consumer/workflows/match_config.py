@@ -12,78 +12,23 @@
       not: {data: {"$.deleted": true}}
 
 Every key of a mapping must hold (AND). A condition is a value (the compact form) or a mapping of
-operators: ``equals``, ``in``, ``prefix``, ``suffix``, ``glob``, ``regex`` (searched; anchor with
-``^``/``$``) and ``exists``. Misspelled keys are errors, never silently "an extension that is absent".
+operators (:mod:`hookgate.core.conditions`): ``equals``, ``in``, ``prefix``, ``suffix``, ``glob``,
+``regex`` (searched; anchor with ``^``/``$``), ``fullmatch`` (the whole value) and ``exists``. The match
+compiles to hookgate's one predicate engine (:mod:`hookgate.core.predicates`), the gateway filter's too.
+Misspelled keys are errors, never silently "an extension that is absent".
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Self
+from pydantic import Field, field_validator
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
-
-from hookgate.consumer.workflows.predicates import (
-    MISSING,
-    AllOf,
-    AnyOf,
-    Attribute,
-    Body,
-    Condition,
-    Everything,
-    Not,
-    Predicate,
-    Scalar,
-    Variable,
-    compile_jsonpath,
-)
-from hookgate.core.config import Regex, StrictModel
+from hookgate.core.conditions import Cond, Operators
+from hookgate.core.config import StrictModel
 from hookgate.core.envelope import valid_extension_name
+from hookgate.core.jsonpath import compile_jsonpath
+from hookgate.core.predicates import AllOf, AnyOf, Attribute, Body, Everything, Not, Predicate, Variable
 
 ATTRIBUTES = ("id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "tenant", "trigger")
-
-
-class Operators(StrictModel):
-    """A condition on one value; every operator given must hold."""
-
-    equals: Scalar = None
-    in_: list[Scalar] | None = Field(default=None, alias="in", min_length=1)
-    prefix: str | None = None
-    suffix: str | None = None
-    glob: str | None = None
-    regex: Regex | None = None
-    exists: bool | None = None
-
-    @model_validator(mode="after")
-    def _some(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("expected at least one of equals, in, prefix, suffix, glob, regex, exists")
-        return self
-
-    def condition(self) -> Condition:
-        return Condition(
-            equals=self.equals if "equals" in self.model_fields_set else MISSING,
-            one_of=tuple(self.in_) if self.in_ is not None else None,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            glob=self.glob,
-            regex=re.compile(self.regex) if self.regex is not None else None,
-            exists=self.exists,
-        )
-
-
-def _compact(value: Any) -> Any:
-    """The compact forms as operator mappings: ``"x"`` equals, ``"x*"`` prefix, ``[a, b]`` in."""
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, list):
-        return {"in": value}
-    if isinstance(value, str) and value.endswith("*"):
-        return {"prefix": value[:-1]}
-    return {"equals": value}
-
-
-Cond = Annotated[Operators, BeforeValidator(_compact)]
 
 
 class MatchConfig(StrictModel):
@@ -124,7 +69,7 @@ class MatchConfig(StrictModel):
         return v
 
     def predicate(self) -> Predicate:
-        """Compile to a predicate (regexes and JSONPaths compiled here, once)."""
+        """Compile to a predicate, once (patterns were compiled when the config was validated)."""
         parts: list[Predicate] = []
         for name in ATTRIBUTES:
             cond: Operators | None = getattr(self, name)

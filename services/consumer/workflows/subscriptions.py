@@ -21,10 +21,10 @@ from pydantic import Field, field_validator
 from hookgate.consumer.workflows.actions.http import HttpAction, HttpRequest, run_http
 from hookgate.consumer.workflows.event import event_of
 from hookgate.consumer.workflows.match_config import MatchConfig
-from hookgate.consumer.workflows.predicates import AllOf, Attribute, Condition, Predicate
 from hookgate.consumer.workflows.workflow import ActionResult
 from hookgate.core.config import StrictModel
 from hookgate.core.envelope import Envelope
+from hookgate.core.predicates import AllOf, Attribute, Condition, Predicate
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 

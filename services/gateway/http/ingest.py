@@ -174,18 +174,21 @@ class IngestHandler:
             except InvalidBody as exc:
                 if not cfg.accept_raw:
                     return Outcome(error_response(400, "invalid_body", str(exc)), "rejected", "invalid_body")
-        variables = (
-            trigger.extractor.extract(RequestParts(request.headers, request.query, subpath, parsed))
-            if trigger.extractor
-            else {}
-        )
-
         event_id = verdict.delivery_id or new_event_id()
-        builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
-        values = TemplateValues(builtins, variables, request.headers, request.query, parsed)
-        event_type, subject = shape_event(trigger, verdict.event_type or cfg.type, verdict.subject, values)
+        try:  # a body too deep for a trigger's JSONPaths is refused like one that does not parse
+            variables = (
+                trigger.extractor.extract(RequestParts(request.headers, request.query, subpath, parsed))
+                if trigger.extractor
+                else {}
+            )
+            builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
+            values = TemplateValues(builtins, variables, request.headers, request.query, parsed)
+            event_type, subject = shape_event(trigger, verdict.event_type or cfg.type, verdict.subject, values)
+            key = trigger.key_template.render(values)
+        except InvalidBody as exc:
+            return Outcome(error_response(400, "invalid_body", str(exc)), "rejected", "invalid_body")
         if trigger.ingress_filter is not None:
-            ignored = trigger.ingress_filter.ignore_reason(event_type, variables)
+            ignored = trigger.ingress_filter.ignore_reason(values)
             if ignored is not None:
                 return Outcome(json_response(200, {"ignored": True}), "ignored", ignored, event_id)
 
@@ -202,7 +205,6 @@ class IngestHandler:
             datacontenttype=content_type or ("application/octet-stream" if body else None),
             extensions=extensions,
         )
-        key = trigger.key_template.render(values)
         try:
             await self._publisher.publish(trigger.topic, key.encode(), envelope, self._publish_timeout)
         except PublishError as exc:

@@ -2,13 +2,17 @@
 
 Each variable reads exactly one source: the body (``jsonpath`` for JSON, including a form's JSON
 ``payload`` field; ``xpath`` for XML; ``form`` for url-encoded and multipart fields), a ``header``,
-a ``query`` parameter, or the ``path`` after the trigger id. An optional ``regex`` then keeps its
-first group (or the whole match when it has none), and ``default`` stands in when nothing was found.
+a ``query`` parameter, or the ``path`` after the trigger id. Values longer than ``max_length``
+(default 4096 characters) are cut first, so neither a large JSON subtree nor a long header can bloat
+the record or feed a long text to a regex. An optional ``regex`` (searched, RE2: see
+:mod:`hookgate.core.regex`) then keeps its first group (or the whole match when it has none), and
+``default`` stands in when nothing was found.
 
 Values are strings: JSON strings as they are, other JSON values as compact JSON (``true``, ``3``,
 ``{"a":1}``), several matches as a JSON array; XPath elements as their text. A variable with no
-value and no default is absent, so a filter can test that it ``exists``. Values longer than
-``max_length`` (default 4096 characters) are cut, so a large JSON subtree cannot bloat the record.
+value and no default is absent, so a filter can test that it ``exists``. JSONPath is hookgate's one
+implementation (:mod:`hookgate.core.jsonpath`): a body that is a JSON string is never read as a
+document, and a body too deep for a path is an :class:`~hookgate.gateway.shaping.bodies.InvalidBody`.
 """
 
 from __future__ import annotations
@@ -18,15 +22,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-import jsonpath
-import orjson
 from lxml import etree
 from multidict import MultiDict, MultiMapping
 from pydantic import Field, model_validator
 
 from hookgate.core.config import StrictModel
+from hookgate.core.jsonpath import NOT_JSON, JsonPath, JsonPathError, JsonPathField, text_of
+from hookgate.core.regex import Pattern, Regex
 from hookgate.gateway.intake.headertext import header_text
-from hookgate.gateway.shaping.bodies import ParsedBody
+from hookgate.gateway.shaping.bodies import InvalidBody, ParsedBody
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_LENGTH = 4096
@@ -38,14 +42,16 @@ class VariableConfig(StrictModel):
     """Where one variable comes from: exactly one of ``jsonpath``, ``xpath``, ``form``, ``header``,
     ``query`` or ``path: true``, plus an optional ``regex`` and ``default``."""
 
-    jsonpath: str | None = Field(default=None, description="JSONPath into a JSON body or a form's JSON payload")
+    jsonpath: JsonPathField | None = Field(
+        default=None, description="JSONPath into a JSON body or a form's JSON payload"
+    )
     xpath: str | None = Field(default=None, description="XPath 1.0 into an XML body")
     namespaces: dict[str, str] = Field(default_factory=dict, description="XPath namespace prefixes")
     form: str | None = Field(default=None, description="A url-encoded or multipart form field")
     header: str | None = None
     query: str | None = None
     path: bool = Field(default=False, description="The request path after /hooks/{id} (e.g. /deploy/prod)")
-    regex: str | None = Field(default=None, description="Keep the first group (or the whole match)")
+    regex: Regex | None = Field(default=None, description="Searched; keep the first group (or the whole match)")
     default: str | None = None
     max_length: int = Field(
         default=MAX_LENGTH, ge=1, le=65_536, description="Longer values are cut to this many characters"
@@ -58,7 +64,8 @@ class VariableConfig(StrictModel):
             raise ValueError(f"set exactly one of {', '.join(_SOURCES)} (got {', '.join(chosen) or 'none'})")
         if self.namespaces and self.xpath is None:
             raise ValueError("namespaces only apply to xpath")
-        compile_variable("_", self)  # syntax errors in JSONPath, XPath or regex surface at start-up
+        if self.xpath is not None:
+            _xpath(self.xpath, self.namespaces)  # a syntax error surfaces at start-up, with its key path
         return self
 
     @property
@@ -89,18 +96,17 @@ class Variable:
 
     name: str
     read: Reader
-    regex: re.Pattern[str] | None
+    regex: Pattern | None
     default: str | None
     max_length: int = MAX_LENGTH
 
     def value(self, parts: RequestParts) -> str | None:
         raw: str | None = self.read(parts)
+        if raw is not None and len(raw) > self.max_length:
+            raw = raw[: self.max_length]  # before the regex: it never sees more than max_length characters
         if raw is not None and self.regex is not None:
-            m = self.regex.search(raw)
-            raw = (m.group(1) if self.regex.groups else m.group(0)) if m else None
-        if raw is None:
-            return self.default
-        return raw if len(raw) <= self.max_length else raw[: self.max_length]
+            raw = self.regex.first_group(raw)
+        return self.default if raw is None else raw
 
 
 class Extractor:
@@ -114,6 +120,7 @@ class Extractor:
         return bool(self._variables)
 
     def extract(self, parts: RequestParts) -> dict[str, str]:
+        """The variables that have a value; raises :class:`InvalidBody` for a body too deep to search."""
         out: dict[str, str] = {}
         for var in self._variables:
             value = var.value(parts)
@@ -123,28 +130,23 @@ class Extractor:
 
 
 def compile_variable(name: str, cfg: VariableConfig) -> Variable:
-    """Compile one declaration; raises ``ValueError`` with a readable message on bad syntax."""
-    regex = None
-    if cfg.regex is not None:
-        try:
-            regex = re.compile(cfg.regex)
-        except re.error as exc:
-            raise ValueError(f"regex does not compile: {exc}") from None
-    return Variable(name, _reader(cfg), regex, cfg.default, cfg.max_length)
+    """Compile one declaration (its JSONPath and regex were compiled when the config was validated)."""
+    return Variable(name, _reader(cfg), cfg.regex, cfg.default, cfg.max_length)
+
+
+def _xpath(source: str, namespaces: Mapping[str, str]) -> etree.XPath:
+    try:
+        return etree.XPath(source, namespaces=dict(namespaces) or None)
+    except etree.XPathSyntaxError as exc:
+        raise ValueError(f"xpath does not compile: {exc}") from None
 
 
 def _reader(cfg: VariableConfig) -> Reader:
     if cfg.jsonpath is not None:
-        try:
-            path = jsonpath.compile(cfg.jsonpath)
-        except jsonpath.JSONPathError as exc:
-            raise ValueError(f"jsonpath does not compile: {exc}") from None
+        path = cfg.jsonpath
         return lambda parts: json_value(path, parts.body)
     if cfg.xpath is not None:
-        try:
-            xpath = etree.XPath(cfg.xpath, namespaces=cfg.namespaces or None)
-        except etree.XPathSyntaxError as exc:
-            raise ValueError(f"xpath does not compile: {exc}") from None
+        xpath = _xpath(cfg.xpath, cfg.namespaces)
         return lambda parts: _from_xml(xpath, parts.body)
     if cfg.form is not None:
         form_field = cfg.form
@@ -158,25 +160,22 @@ def _reader(cfg: VariableConfig) -> Reader:
     return lambda parts: parts.path
 
 
-def json_value(path: jsonpath.JSONPath | jsonpath.CompoundJSONPath, body: ParsedBody | None) -> str | None:
-    """What ``path`` selects in the body's JSON document, as a variable value (``None``: nothing)."""
-    if body is None or not body.has_json:
-        return None
-    found = path.findall(body.json)
-    if not found:
-        return None
-    if len(found) == 1:
-        return json_text(found[0])
-    return orjson.dumps(found).decode()
+def json_value(path: JsonPath, body: ParsedBody | None) -> str | None:
+    """What ``path`` selects in the body's JSON document, as a variable value (``None``: nothing).
 
-
-def json_text(value: Any) -> str | None:
-    """A JSON value as a variable: strings as they are, ``null`` as absent, the rest as compact JSON."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
+    One node gives its text (``null``: nothing), several a JSON array. Raises :class:`InvalidBody` when
+    the document is too deep to search, or a selected value too deep to write as JSON.
+    """
+    document = body.json if body is not None and body.has_json else NOT_JSON
+    try:
+        found = path.find(document)
+        if not found:
+            return None
+        if len(found) == 1:
+            return None if found[0] is None else text_of(found[0])
+        return text_of(found)
+    except JsonPathError as exc:
+        raise InvalidBody("The JSON body nests too deeply to be read.") from exc
 
 
 def _from_xml(xpath: etree.XPath, body: ParsedBody | None) -> str | None:
@@ -187,7 +186,7 @@ def _from_xml(xpath: etree.XPath, body: ParsedBody | None) -> str | None:
         texts = [_xml_text(item) for item in result]
         if not texts:
             return None
-        return texts[0] if len(texts) == 1 else orjson.dumps(texts).decode()
+        return texts[0] if len(texts) == 1 else text_of(texts)
     return _xml_text(result)
 
 

@@ -4,43 +4,82 @@ A request passes when its CloudEvents type matches one of ``types`` (glob patter
 any type) and its variables satisfy the ``conditions`` (``all`` of them by default, or ``any``).
 A request that does not pass is answered ``200 {"ignored": true}``, so the sender does not retry,
 and is not produced.
+
+A condition names a variable and takes the operators every condition in hookgate takes
+(:mod:`hookgate.core.conditions`: ``equals``, ``in``, ``prefix``, ``suffix``, ``glob``, ``regex``
+searched, ``fullmatch`` over the whole value, ``exists``), or combines conditions with ``not``,
+``any`` and ``all``. The filter compiles to the same predicate engine as workflow matches
+(:mod:`hookgate.core.predicates`) and reads the request's facts before any event exists.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from hookgate.core.conditions import OPERATOR_FIELDS, OPERATORS, Operators
 from hookgate.core.config import StrictModel
+from hookgate.core.predicates import AllOf, AnyOf, Attribute, Condition, Facts, Not, Predicate, Variable
+from hookgate.core.regex import compile_glob
 
 IGNORED_TYPE = "type_filtered"
 IGNORED_CONDITION = "condition_filtered"
+_COMBINATORS = ("not", "any", "all")
 
 
-class ConditionConfig(StrictModel):
-    """A test on one extracted variable: exactly one of ``equals``, ``regex`` (full match) or ``exists``."""
+class ConditionConfig(Operators):
+    """A test on one extracted variable (``var`` plus operators), or ``not``/``any``/``all`` of conditions.
 
-    var: str
-    equals: str | list[str] | None = Field(default=None, description="The value, or a list of accepted values")
-    regex: str | None = Field(default=None, description="The whole value must match")
-    exists: bool | None = Field(default=None, description="true: the variable has a value; false: it has none")
+    ``equals`` with a list is the same as ``in`` (the filter's original spelling).
+    """
+
+    var: str | None = Field(default=None, description="The variable tested")
+    not_: ConditionConfig | None = Field(default=None, alias="not", description="This condition must not hold")
+    any_: list[ConditionConfig] | None = Field(default=None, alias="any", min_length=1)
+    all_: list[ConditionConfig] | None = Field(default=None, alias="all", min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _equals_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("equals"), list):
+            if "in" in data:
+                raise ValueError("equals with a list means in: set one of them")
+            data = {**data, "in": data["equals"]}
+            del data["equals"]
+        return data
 
     @model_validator(mode="after")
-    def _one_test(self) -> Self:
-        tests = [n for n in ("equals", "regex", "exists") if getattr(self, n) is not None]
-        if len(tests) != 1:
-            raise ValueError(f"set exactly one of equals, regex, exists (got {', '.join(tests) or 'none'})")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from None
+    def _some(self) -> Self:  # replaces Operators._some: a combinator has no operators of its own
+        combinators = [k for k, v in zip(_COMBINATORS, (self.not_, self.any_, self.all_), strict=True) if v]
+        operators = self.model_fields_set & OPERATOR_FIELDS
+        if combinators:
+            if len(combinators) > 1 or operators or self.var is not None:
+                raise ValueError("not, any and all each stand alone in a condition")
+            return self
+        if not self.var:
+            raise ValueError("a condition names a variable (var) or combines conditions (not, any, all)")
+        if not operators:
+            raise ValueError(f"expected at least one of {', '.join(OPERATORS)}")
         return self
+
+    @property
+    def variables(self) -> set[str]:
+        """Every variable this condition (and those it combines) reads."""
+        names = {self.var} if self.var is not None else set()
+        for sub in (*(self.any_ or ()), *(self.all_ or ()), *((self.not_,) if self.not_ else ())):
+            names |= sub.variables
+        return names
+
+    def predicate(self) -> Predicate:
+        if self.not_ is not None:
+            return Not(self.not_.predicate())
+        if self.any_ is not None:
+            return AnyOf(c.predicate() for c in self.any_)
+        if self.all_ is not None:
+            return AllOf(c.predicate() for c in self.all_)
+        assert self.var is not None
+        return Variable(self.var, self.condition())
 
 
 class FilterConfig(StrictModel):
@@ -50,51 +89,34 @@ class FilterConfig(StrictModel):
     match: Literal["all", "any"] = "all"
     conditions: list[ConditionConfig] = Field(default_factory=list)
 
+    @field_validator("types")
+    @classmethod
+    def _globs(cls, v: list[str]) -> list[str]:
+        if v:
+            compile_glob(v)
+        return v
+
     def build(self) -> IngressFilter:
         return IngressFilter(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
-    var: str
-    equals: frozenset[str] | None
-    regex: re.Pattern[str] | None
-    exists: bool | None
-
-    def holds(self, variables: Mapping[str, str]) -> bool:
-        value = variables.get(self.var)
-        if self.exists is not None:
-            return (value is not None) is self.exists
-        if value is None:
-            return False
-        if self.equals is not None:
-            return value in self.equals
-        assert self.regex is not None
-        return self.regex.fullmatch(value) is not None
-
-
 class IngressFilter:
-    """A compiled :class:`FilterConfig`."""
+    """A compiled :class:`FilterConfig`: two predicates, so an ignored request says which one failed."""
+
+    __slots__ = ("_conditions", "_types")
 
     def __init__(self, cfg: FilterConfig) -> None:
-        self._types = re.compile("|".join(fnmatch.translate(t) for t in cfg.types)) if cfg.types else None
-        self._all = cfg.match == "all"
-        self._conditions = [
-            Condition(
-                c.var,
-                frozenset([c.equals] if isinstance(c.equals, str) else c.equals) if c.equals is not None else None,
-                re.compile(c.regex) if c.regex is not None else None,
-                c.exists,
-            )
-            for c in cfg.conditions
-        ]
+        self._types: Predicate | None = (
+            Attribute("type", Condition(glob=compile_glob(cfg.types))) if cfg.types else None
+        )
+        parts = [c.predicate() for c in cfg.conditions]
+        combined = AllOf(parts) if cfg.match == "all" else AnyOf(parts)
+        self._conditions: Predicate | None = combined if parts else None
 
-    def ignore_reason(self, event_type: str, variables: Mapping[str, str]) -> str | None:
+    def ignore_reason(self, facts: Facts) -> str | None:
         """Why the request is ignored (a metrics reason), or ``None`` when it passes."""
-        if self._types is not None and self._types.match(event_type) is None:
+        if self._types is not None and not self._types.test(facts):
             return IGNORED_TYPE
-        if self._conditions:
-            results = (c.holds(variables) for c in self._conditions)
-            if not (all(results) if self._all else any(results)):
-                return IGNORED_CONDITION
+        if self._conditions is not None and not self._conditions.test(facts):
+            return IGNORED_CONDITION
         return None

@@ -12,21 +12,21 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
-import orjson
 from pydantic import Field, field_validator, model_validator
 
 from hookgate.consumer.workflows.actions.retry_after import parse_retry_after
 from hookgate.consumer.workflows.event import Event, event_of
 from hookgate.consumer.workflows.templating import (
     Context,
-    JsonTemplate,
     Placeholder,
     Template,
     TemplateError,
     header_escape,
+    parse_form,
+    parse_json,
     url_escape,
 )
 from hookgate.consumer.workflows.workflow import ActionResult
@@ -39,7 +39,7 @@ _RETRYABLE_4XX = frozenset((408, 425, 429))
 
 def _url_template(url: str) -> tuple[Template, str]:
     """Parse the URL template; placeholders may only follow the authority, so the host stays fixed."""
-    template = Template.parse(url)
+    template = Template(url)
     head = template.literal_prefix
     parts = urlsplit(head)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -64,13 +64,11 @@ class HttpAction(StrictModel):
     content_type: str | None = Field(default=None, description="Content-Type for body: (default text/plain)")
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
+    # Templates are parsed at load; a TemplateError is a ValueError, which pydantic reports at its key path.
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        try:
-            _url_template(v)
-        except TemplateError as exc:
-            raise ValueError(str(exc)) from None
+        _url_template(v)
         return v
 
     @field_validator("headers")
@@ -80,7 +78,7 @@ class HttpAction(StrictModel):
             if not _TOKEN.match(name):
                 raise ValueError(f"{name!r} is not a valid header name")
             try:
-                Template.parse(value.get_secret_value(), reveal=False)
+                Template(value.get_secret_value(), reveal=False)
             except TemplateError as exc:
                 raise ValueError(f"{name}: {exc}") from None
         return v
@@ -89,21 +87,16 @@ class HttpAction(StrictModel):
     @classmethod
     def _json(cls, v: Any) -> Any:
         if v is not None:
-            try:
-                JsonTemplate.parse(v)
-            except TemplateError as exc:
-                raise ValueError(str(exc)) from None
+            parse_json(v)
         return v
 
     @field_validator("form", "body")
     @classmethod
     def _texts(cls, v: Any) -> Any:
-        texts = v.items() if isinstance(v, dict) else [("", v)] if v is not None else []
-        for key, text in texts:
-            try:
-                Template.parse(text)
-            except TemplateError as exc:
-                raise ValueError(f"{key}: {exc}" if key else str(exc)) from None
+        if isinstance(v, dict):
+            parse_form(v)
+        elif v is not None:
+            Template(v)
         return v
 
     @model_validator(mode="after")
@@ -114,7 +107,7 @@ class HttpAction(StrictModel):
         if self.content_type is not None and self.body is None:
             raise ValueError("content_type applies to body: only (json and form set their own)")
         for placeholder in HttpRequest.parse_all(self):
-            if placeholder.source == "secrets" and placeholder.name not in self.secrets:
+            if placeholder.scope == "secrets" and placeholder.name not in self.secrets:
                 raise ValueError(f"{{{placeholder.expr}}}: no secret named {placeholder.name!r} in secrets")
         return self
 
@@ -125,22 +118,22 @@ class HttpRequest:
     def __init__(self, action: HttpAction) -> None:
         self.action = action
         self.url, self.target = _url_template(action.url)
-        self.headers = {k: Template.parse(v.get_secret_value(), reveal=False) for k, v in action.headers.items()}
+        self.headers = {k: Template(v.get_secret_value(), reveal=False) for k, v in action.headers.items()}
         self.secrets = {k: v.get_secret_value() for k, v in action.secrets.items()}
-        self.json = JsonTemplate.parse(action.json_) if action.json_ is not None else None
-        self.form = {k: Template.parse(v) for k, v in action.form.items()} if action.form is not None else None
-        self.body = Template.parse(action.body) if action.body is not None else None
+        self.json = parse_json(action.json_) if action.json_ is not None else None
+        self.form = parse_form(action.form) if action.form is not None else None
+        self.body = Template(action.body) if action.body is not None else None
 
     @staticmethod
-    def parse_all(action: HttpAction) -> list[Placeholder]:
+    def parse_all(action: HttpAction) -> list[Placeholder[Context]]:
         request = HttpRequest(action)
         found = list(request.url.placeholders)
         for t in request.headers.values():
             found.extend(t.placeholders)
         if request.json is not None:
             found.extend(request.json.placeholders)
-        for t in (request.form or {}).values():
-            found.extend(t.placeholders)
+        if request.form is not None:
+            found.extend(request.form.placeholders)
         if request.body is not None:
             found.extend(request.body.placeholders)
         return found
@@ -151,10 +144,10 @@ class HttpRequest:
         url = self.url.render(ctx, url_escape)
         headers: dict[str, str] = {}
         if self.json is not None:
-            body = orjson.dumps(self.json.render(ctx))
+            body = self.json.render_bytes(ctx)
             headers["Content-Type"] = "application/json"
         elif self.form is not None:
-            body = urlencode({k: t.render(ctx) for k, t in self.form.items()}).encode()
+            body = self.form.render(ctx).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif self.body is not None:
             body = self.body.render(ctx).encode()
