@@ -8,8 +8,8 @@ Precedence of the broker address: ``--bootstrap``, then ``KAFKA_BOOTSTRAP_SERVER
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -44,10 +44,16 @@ BootstrapOpt = Annotated[
 
 @dataclass(frozen=True, slots=True)
 class KafkaAccess:
-    """The ``kafka:`` settings plus the broker address the tool actually uses."""
+    """The ``kafka:`` settings plus the broker address the tool actually uses.
+
+    ``document`` is the whole config file as parsed (empty without one), for the tools that need more of
+    it than ``kafka:`` (``replay --dead-letter`` reads ``consumer:``); ``source`` names it in errors.
+    """
 
     settings: KafkaSettings
     bootstrap: str
+    document: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "<defaults>"
 
     def kwargs(self) -> dict[str, Any]:
         kw = connection_kwargs(self.settings)
@@ -59,6 +65,7 @@ class KafkaAccess:
 def load_access(config: Path | None, bootstrap: str | None) -> KafkaAccess:
     """The ``kafka:`` section of ``config`` (defaults without one) and the effective bootstrap address."""
     settings = KafkaSettings()
+    data: dict[str, Any] | None = None
     if config is not None:
         try:
             data = yaml.safe_load(config.read_text(encoding="utf-8"))
@@ -72,7 +79,8 @@ def load_access(config: Path | None, bootstrap: str | None) -> KafkaAccess:
             settings = load_model(KafkaSettings, (data or {}).get("kafka") or {}, f"{config} (kafka)")
         except ConfigError as exc:
             raise CliError(str(exc)) from None
-    return KafkaAccess(settings, bootstrap or settings.effective_bootstrap())
+    source = str(config) if config is not None else "<defaults>"
+    return KafkaAccess(settings, bootstrap or settings.effective_bootstrap(), data or {}, source)
 
 
 def topic_names(access: KafkaAccess, topics: list[str], tenants: list[str]) -> list[str]:

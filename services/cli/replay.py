@@ -35,6 +35,8 @@ from hookgate.cli.kafka_access import (
     topic_names,
 )
 from hookgate.cli.records import RecordFilter, other_headers, parse_time, record_json
+from hookgate.core.config import ConfigError, load_model
+from hookgate.core.topics import dead_letter_topic
 
 SOURCE_TOPIC_HEADER = "hookgate_source_topic"
 STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
@@ -64,6 +66,27 @@ class Summary:
     matched: int = 0
     produced: int = 0
     targets: dict[str, int] = field(default_factory=dict)
+
+
+def dead_letter_source(access: KafkaAccess, group: str) -> str:
+    """The dead-letter topic of consumer group ``group``.
+
+    When the config file is that group's consumer config (its ``consumer.group_id`` is ``group``), its
+    ``consumer.dead_letter.topic`` counts; otherwise the group's default name.
+    """
+    configured: str | None = None
+    section = access.document.get("consumer")
+    if section is not None:
+        # Imported here: the consumer package is not worth loading for every ``hookgate`` command.
+        from hookgate.consumer.config import ConsumerSettings
+
+        try:
+            settings = load_model(ConsumerSettings, section, f"{access.source} (consumer)")
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
+        if settings.group_id == group:
+            configured = settings.dead_letter.topic
+    return dead_letter_topic(access.settings.topics, group, configured)
 
 
 def target_of(plan: Plan, headers: list[tuple[str, bytes]]) -> str:
@@ -177,7 +200,8 @@ def replay(
         str | None,
         typer.Option(
             "--dead-letter",
-            help="Or the dead-letter topic of this consumer group (re-drive: re-runs the failed workflow)",
+            help="Or the dead-letter topic of this consumer group (the config's consumer.dead_letter.topic for"
+            " its group_id; re-drive: re-runs the failed workflow)",
         ),
     ] = None,
     to_topic: Annotated[str | None, typer.Option("--to-topic", help="Target topic")] = None,
@@ -200,7 +224,7 @@ def replay(
         access = load_access(config, bootstrap)
         sources = topic_names(access, [from_topic] if from_topic else [], [from_tenant] if from_tenant else [])
         if dead_letter:
-            sources.append(access.settings.topics.internal(f"deadletter.{dead_letter}"))
+            sources.append(dead_letter_source(access, dead_letter))
         if len(sources) != 1:
             raise CliError("name exactly one source: --from-topic, --from-tenant or --dead-letter")
         targets = topic_names(access, [to_topic] if to_topic else [], [to_tenant] if to_tenant else [])

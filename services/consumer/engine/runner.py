@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -41,22 +40,6 @@ from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer
 from hookgate.core.logging import get_logger
 
 log = get_logger("hookgate.consumer")
-
-
-def source_pattern(config: ConsumerConfig) -> str:
-    """The configured topic pattern minus hookgate's internal topics (``{prefix}._*``), which it would match."""
-    internal = re.escape(config.kafka.topics.internal(""))
-    return f"(?!{internal})(?:{config.consumer.topic_pattern})"
-
-
-def dedupe_topic(config: ConsumerConfig) -> str:
-    s = config.consumer
-    return s.dedupe.topic or config.kafka.topics.internal(f"dedupe.{s.group_id}")
-
-
-def dead_letter_topic(config: ConsumerConfig) -> str:
-    s = config.consumer
-    return s.dead_letter.topic or config.kafka.topics.internal(f"deadletter.{s.group_id}")
 
 
 @dataclass
@@ -156,11 +139,11 @@ class Runner:
             producer: AIOKafkaProducer | None = None
             try:
                 admin = TopicAdmin(cfg.kafka)
-                await admin.ensure([dead_letter_topic(cfg)], config={"cleanup.policy": "delete"})
+                await admin.ensure([cfg.dead_letter_topic()], config={"cleanup.policy": "delete"})
                 if s.dedupe.enabled:
                     retention_ms = str(int(s.dedupe.retention_seconds * 1000))
                     await admin.ensure(
-                        [dedupe_topic(cfg)],
+                        [cfg.dedupe_topic()],
                         config={"cleanup.policy": "compact,delete", "retention.ms": retention_ms},
                     )
                 producer = make_producer(cfg.kafka)
@@ -169,7 +152,7 @@ class Runner:
                     dedupe = DedupeChangelog(
                         cfg.kafka,
                         producer,
-                        dedupe_topic(cfg),
+                        cfg.dedupe_topic(),
                         lambda: DedupeTable(s.dedupe.retention_seconds, s.dedupe.max_entries),
                     )
                     await dedupe.start()
@@ -189,7 +172,7 @@ class Runner:
             policy=RetryPolicy(s.retry.attempts, s.retry.base_delay_seconds, s.retry.max_delay_seconds),
             breakers=self._breakers,
             dedupe=self._dedupe,
-            dead_letters=DeadLetters(self._producer, dead_letter_topic(cfg)),
+            dead_letters=DeadLetters(self._producer, cfg.dead_letter_topic()),
             metrics=self._metrics,
             sequencer=self._sequencer,
         )
@@ -202,7 +185,7 @@ class Runner:
         )
         listener = _Listener(self)
         if s.topic_pattern:
-            consumer.subscribe(pattern=source_pattern(cfg), listener=listener)
+            consumer.subscribe(pattern=cfg.source_pattern(), listener=listener)
         else:
             consumer.subscribe(topics=s.topics, listener=listener)
         while not stop.is_set():

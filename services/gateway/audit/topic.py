@@ -20,6 +20,7 @@ from hookgate.core.backoff import RECONNECT
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.settings import KafkaSettings
+from hookgate.core.topics import audit_topic
 from hookgate.gateway.audit.record import AuditRecord, AuditSettings
 
 log = get_logger("hookgate.gateway.audit.record")
@@ -29,7 +30,7 @@ class AuditTopicWriter:
     """Owns the audit producer and its bounded queue."""
 
     def __init__(self, kafka: KafkaSettings, settings: AuditSettings, registry: CollectorRegistry) -> None:
-        self.topic = kafka.topics.internal("audit")
+        self.topic = audit_topic(kafka.topics)
         self._kafka = kafka
         self._settings = settings
         self._admin = TopicAdmin(kafka)
