@@ -11,6 +11,7 @@ so the consumer group runs that workflow again, once, and no other (``hookgate.c
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from hookgate.cli.kafka_access import (
     load_access,
     partitions_of,
     producer,
+    read_range,
     run_async,
     start_client,
     topic_names,
@@ -39,7 +41,6 @@ from hookgate.core.config import ConfigError, load_model
 from hookgate.core.topics import dead_letter_topic
 
 SOURCE_TOPIC_HEADER = "hookgate_source_topic"
-STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,23 +142,10 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
         pending: list[Any] = []
         created: set[str] = set()
         for tp, (start, end) in ranges.items():
-            client.assign([tp])
-            client.seek(tp, start)
-            position, idle = start, 0
-            while position < end:
-                batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
-                records = batch.get(tp, [])
-                if not records:
-                    moved = await client.position(tp)
-                    idle = idle + 1 if moved <= position else 0
-                    if idle > STALL_FETCHES:
-                        raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {position} before {end}", 1)
-                    position = max(position, moved)
-                    continue
-                idle = 0
-                for record in records:
-                    if record.offset >= end:
-                        break
+            if plan.limit is not None and summary.matched >= plan.limit:
+                break
+            async with contextlib.aclosing(read_range(client, tp, start, end)) as records:
+                async for record in records:
                     summary.scanned += 1
                     headers = list(record.headers or ())
                     if not plan.wanted.matches(headers):
@@ -179,9 +167,6 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
                         await ensure_topic(access, target)
                         created.add(target)
                     pending.append(await out.send(target, value=record.value, key=record.key, headers=headers))
-                position = records[-1].offset + 1
-                if plan.limit is not None and summary.matched >= plan.limit:
-                    break
         for fut in pending:
             await fut
             summary.produced += 1
