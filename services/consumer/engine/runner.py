@@ -153,7 +153,11 @@ class Runner:
                         cfg.kafka,
                         producer,
                         cfg.dedupe_topic(),
-                        lambda: DedupeTable(s.dedupe.retention_seconds, s.dedupe.max_entries),
+                        lambda: DedupeTable(
+                            s.dedupe.retention_seconds,
+                            s.dedupe.max_entries,
+                            on_evict=self._metrics.dedupe_evictions.inc,
+                        ),
                     )
                     await dedupe.start()
                     self._dedupe = dedupe

@@ -1,12 +1,13 @@
 """The dedupe table: which (workflow, event id) pairs are already finished, and how.
 
-One :class:`DedupeTable` mirrors one partition of the group's dedupe changelog topic (see
-``dedupe_changelog.py``). Each entry keeps its :class:`DoneRecord` (outcome, time, and the re-drive
-that produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
+One :class:`DedupeTable` mirrors one partition of the group's dedupe changelog topic
+(``changelog.py``). Each entry keeps its :class:`DoneRecord` (outcome, time, and the re-drive that
+produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
 (``redrive.py``). Memory is bounded two ways: entries older than ``retention_seconds`` are
 dropped (the topic uses the same ``retention.ms``), and past ``max_entries`` the oldest entries are
-evicted first. An evicted or expired pair would run again if its event were redelivered, so retention
-must exceed the longest replay or sender-retry window one cares about. Pure: the clock is injected.
+evicted first (reported through ``on_evict``: ``hookgate_consumer_dedupe_evictions_total``). An evicted
+or expired pair would run again if its event were redelivered, so retention must exceed the longest
+replay or sender-retry window one cares about. Pure: the clock is injected.
 """
 
 from __future__ import annotations
@@ -63,12 +64,18 @@ class DoneRecord:
 class DedupeTable:
     """Finished runs of one changelog partition (key -> its latest :class:`DoneRecord`), oldest first."""
 
-    def __init__(self, retention_seconds: float, max_entries: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        retention_seconds: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.time,
+        on_evict: Callable[[], None] = lambda: None,
+    ) -> None:
         self._retention = retention_seconds
         self._max = max_entries
         self._clock = clock
+        self._on_evict = on_evict
         self._entries: OrderedDict[str, DoneRecord] = OrderedDict()
-        self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -83,7 +90,7 @@ class DedupeTable:
         self._expire(now)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
-            self.evicted += 1
+            self._on_evict()
 
     def remove(self, key: str) -> None:
         """A tombstone in the changelog: the run may happen again."""
