@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from aiokafka.structs import ConsumerRecord
+
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.state.deadletter import dead_letter_headers
 from hookgate.consumer.state.dedupe import DedupeTable, DoneRecord, dedupe_key
@@ -51,14 +53,12 @@ def test_done_records_round_trip_and_garbage_is_ignored() -> None:
 
 def test_dead_letter_headers_keep_the_original_and_say_what_failed() -> None:
     original = [("ce_id", b"e1"), ("content-type", b"application/json"), ("hookgate_error", b"stale")]
+    record = ConsumerRecord("hookgate.acme", 2, 41, 0, 0, b"acme", b"{}", None, 4, 2, original)
     headers = dead_letter_headers(
-        original,
+        record,
         workflow="deploy",
         result=ActionResult(ok=False, status=503, error="HTTP 503"),
         attempts=5,
-        topic="hookgate.acme",
-        partition=2,
-        offset=41,
         failed_at=1.5,
     )
     assert headers[:2] == original[:2]
@@ -110,14 +110,12 @@ def test_done_records_carry_the_redrive_id_and_old_records_decode_without_one() 
 
 def test_a_new_dead_letter_drops_the_redrive_marker_of_the_record_that_failed_again() -> None:
     original = [("ce_id", b"e1"), ("hookgate_redrive", b"r1"), ("hookgate_redrive_workflow", b"deploy")]
+    record = ConsumerRecord("hookgate.acme", 0, 7, 0, 0, b"acme", b"{}", None, 4, 2, original)
     headers = dead_letter_headers(
-        original,
+        record,
         workflow="deploy",
         result=ActionResult(ok=False, status=400, error="HTTP 400"),
         attempts=1,
-        topic="hookgate.acme",
-        partition=0,
-        offset=7,
         failed_at=2.0,
     )
     names = [k for k, _ in headers]

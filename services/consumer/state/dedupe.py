@@ -1,8 +1,9 @@
 """The dedupe table: which (workflow, event id) pairs are already finished, and how.
 
-One :class:`DedupeTable` mirrors one partition of the group's dedupe changelog topic
-(``changelog.py``). Each entry keeps its :class:`DoneRecord` (outcome, time, and the re-drive that
-produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
+:class:`DoneStore` is what the engine asks (look a run up, record how it finished, restore on
+assignment); ``changelog.py`` implements it on Kafka. One :class:`DedupeTable` mirrors one partition of
+the group's dedupe changelog topic. Each entry keeps its :class:`DoneRecord` (outcome, time, and the
+re-drive that produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
 (``redrive.py``). Memory is bounded two ways: entries older than ``retention_seconds`` are
 dropped (the topic uses the same ``retention.ms``), and past ``max_entries`` the oldest entries are
 evicted first (reported through ``on_evict``: ``hookgate_consumer_dedupe_evictions_total``). An evicted
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
@@ -59,6 +61,34 @@ class DoneRecord:
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
         return cls(outcome, at, redrive if isinstance(redrive, str) else None)
+
+
+class DoneStore(Protocol):
+    """Finished runs, by source partition: the dedupe state the engine reads and writes.
+
+    ``source_partition`` is the partition of the event's record; a store keeps the runs of every source
+    partition this replica owns, and :meth:`restore` loads them when partitions are assigned.
+    """
+
+    def lookup(self, source_partition: int, key: str) -> DoneRecord | None:
+        """How the run of ``key`` (:func:`dedupe_key`) finished; None when it has no (live) entry."""
+        ...
+
+    async def record(self, source_partition: int, key: str, outcome: str, redrive: str | None = None) -> None:
+        """Remember durably how a run finished; raises (a KafkaError in production) when it could not."""
+        ...
+
+    async def restore(self, source_partitions: Iterable[int]) -> int:
+        """Load the state of newly assigned source partitions; returns the records read."""
+        ...
+
+    def forget(self, keep_source_partitions: Iterable[int]) -> None:
+        """Drop the state no owned source partition needs any more."""
+        ...
+
+    def entries(self) -> int:
+        """Finished runs held in memory."""
+        ...
 
 
 class DedupeTable:
