@@ -38,6 +38,18 @@ from hookgate.core.logging import get_logger
 log = get_logger("hookgate.consumer")
 
 
+def coordinator_known(consumer: AIOKafkaConsumer) -> bool:
+    """Whether a started group consumer knows its group coordinator (False while it cannot reach it).
+
+    aiokafka (0.12 to 0.14) has no public API for this: its ``GroupCoordinator`` forgets
+    ``coordinator_id`` when the coordinator is unreachable (``coordinator_dead()``), and nothing public
+    reflects that. So this reads the two private attributes, without defaults: if aiokafka renames them
+    this raises, and ``tests/integration/test_consumer_readiness.py`` fails, instead of readiness
+    silently staying true.
+    """
+    return consumer._coordinator.coordinator_id is not None
+
+
 @dataclass
 class _Partition:
     tp: TopicPartition
@@ -94,9 +106,7 @@ class Runner:
             return False, {"kafka": "connecting"}
         if not self._joined:
             return False, {"kafka": "ok", "group": "joining"}
-        # aiokafka forgets the group coordinator when it cannot reach it (broker down, network cut).
-        coordinator = getattr(self._consumer, "_coordinator", None)
-        if coordinator is not None and getattr(coordinator, "coordinator_id", 0) is None:
+        if not coordinator_known(self._consumer):  # broker down, network cut
             return False, {"kafka": "unreachable", "group": "coordinator unknown"}
         return True, {"kafka": "ok", "group": "member"}
 
