@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 import orjson
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from hookgate.cli.errors import CliError, exit_with
 from hookgate.cli.kafka_access import (
@@ -16,38 +17,12 @@ from hookgate.cli.kafka_access import (
     consumer,
     load_access,
     partitions_of,
+    read_range,
     run_async,
     start_client,
     topic_names,
 )
 from hookgate.cli.records import RecordFilter, record_json
-
-STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
-
-
-async def _read_range(client: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int) -> list[Any]:
-    """Records of ``tp`` with offsets in [start, end) (compacted or aborted offsets may be missing)."""
-    client.assign([tp])
-    client.seek(tp, start)
-    out: list[Any] = []
-    idle = 0
-    while start < end:
-        batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
-        records = batch.get(tp, [])
-        if not records:
-            if await client.position(tp) >= end:
-                break
-            idle += 1
-            if idle > STALL_FETCHES:
-                raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {start} before {end}", 1)
-            continue
-        idle = 0
-        for record in records:
-            if record.offset >= end:
-                return out
-            out.append(record)
-        start = records[-1].offset + 1
-    return out
 
 
 async def by_offset(access: KafkaAccess, topic: str, partition: int, offset: int, body: bool) -> dict[str, Any]:
@@ -62,9 +37,10 @@ async def by_offset(access: KafkaAccess, topic: str, partition: int, offset: int
         end = (await client.end_offsets([tp]))[tp]
         if not first <= offset < end:
             raise CliError(f"no record at {topic}:{partition}@{offset} (the partition holds {first}..{end - 1})", 1)
-        for record in await _read_range(client, tp, offset, offset + 1):
-            if record.offset == offset:
-                return record_json(record, body=body)
+        async with contextlib.aclosing(read_range(client, tp, offset, offset + 1)) as records:
+            async for record in records:
+                if record.offset == offset:
+                    return record_json(record, body=body)
         raise CliError(f"no record at {topic}:{partition}@{offset} (compacted away or a transaction marker)", 1)
     finally:
         await client.stop()
@@ -83,7 +59,7 @@ async def by_id(access: KafkaAccess, topic: str, event_id: str, max_scan: int, b
         found: list[dict[str, Any]] = []
         for tp in parts:
             start = max(firsts[tp], ends[tp] - per_partition)
-            for record in await _read_range(client, tp, start, ends[tp]):
+            async for record in read_range(client, tp, start, ends[tp]):
                 if wanted.matches(record.headers):
                     found.append(record_json(record, body=body))
         return found

@@ -8,8 +8,8 @@ Precedence of the broker address: ``--bootstrap``, then ``KAFKA_BOOTSTRAP_SERVER
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Coroutine, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +18,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
 
 from hookgate.cli.errors import CliError
 from hookgate.core.config import ConfigError, load_model
@@ -25,6 +26,7 @@ from hookgate.core.kafka import connection_kwargs
 from hookgate.core.settings import KafkaSettings
 
 T = TypeVar("T")
+STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
 
 ConfigOpt = Annotated[
     Path | None,
@@ -44,10 +46,16 @@ BootstrapOpt = Annotated[
 
 @dataclass(frozen=True, slots=True)
 class KafkaAccess:
-    """The ``kafka:`` settings plus the broker address the tool actually uses."""
+    """The ``kafka:`` settings plus the broker address the tool actually uses.
+
+    ``document`` is the whole config file as parsed (empty without one), for the tools that need more of
+    it than ``kafka:`` (``replay --dead-letter`` reads ``consumer:``); ``source`` names it in errors.
+    """
 
     settings: KafkaSettings
     bootstrap: str
+    document: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "<defaults>"
 
     def kwargs(self) -> dict[str, Any]:
         kw = connection_kwargs(self.settings)
@@ -59,6 +67,7 @@ class KafkaAccess:
 def load_access(config: Path | None, bootstrap: str | None) -> KafkaAccess:
     """The ``kafka:`` section of ``config`` (defaults without one) and the effective bootstrap address."""
     settings = KafkaSettings()
+    data: dict[str, Any] | None = None
     if config is not None:
         try:
             data = yaml.safe_load(config.read_text(encoding="utf-8"))
@@ -72,7 +81,8 @@ def load_access(config: Path | None, bootstrap: str | None) -> KafkaAccess:
             settings = load_model(KafkaSettings, (data or {}).get("kafka") or {}, f"{config} (kafka)")
         except ConfigError as exc:
             raise CliError(str(exc)) from None
-    return KafkaAccess(settings, bootstrap or settings.effective_bootstrap())
+    source = str(config) if config is not None else "<defaults>"
+    return KafkaAccess(settings, bootstrap or settings.effective_bootstrap(), data or {}, source)
 
 
 def topic_names(access: KafkaAccess, topics: list[str], tenants: list[str]) -> list[str]:
@@ -97,11 +107,43 @@ async def partitions_of(client: AIOKafkaConsumer, topic: str) -> list[TopicParti
     """The partitions of ``topic``; a CliError when the topic does not exist."""
     parts = client.partitions_for_topic(topic)
     if not parts:
+        # A topic created after the client started: aiokafka (0.14) has no public call that refreshes the
+        # metadata partitions_for_topic reads (topics() fetches into a throw-away copy), so use the client's.
         await client._client.force_metadata_update()
         parts = client.partitions_for_topic(topic)
     if not parts:
         raise CliError(f"topic {topic!r} does not exist", code=1)
     return [TopicPartition(topic, p) for p in sorted(parts)]
+
+
+async def read_range(
+    client: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
+) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
+    """The records of ``tp`` with offsets in [start, end), in order (compacted or aborted offsets are missing).
+
+    Raises a CliError when the partition stops short of ``end`` (no progress for ``STALL_FETCHES`` fetches).
+    Use it with ``contextlib.aclosing`` when the loop may stop early.
+    """
+    client.assign([tp])
+    client.seek(tp, start)
+    position, idle = start, 0
+    while position < end:
+        batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
+        records = batch.get(tp, [])
+        if not records:
+            # Transaction markers and compacted offsets move the position without a record.
+            moved = await client.position(tp)
+            idle = idle + 1 if moved <= position else 0
+            if idle > STALL_FETCHES:
+                raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {position} before {end}", 1)
+            position = max(position, moved)
+            continue
+        idle = 0
+        for record in records:
+            if record.offset >= end:
+                return
+            yield record
+        position = records[-1].offset + 1
 
 
 async def ensure_topic(access: KafkaAccess, topic: str) -> None:

@@ -11,6 +11,7 @@ so the consumer group runs that workflow again, once, and no other (``hookgate.c
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -30,14 +31,16 @@ from hookgate.cli.kafka_access import (
     load_access,
     partitions_of,
     producer,
+    read_range,
     run_async,
     start_client,
     topic_names,
 )
 from hookgate.cli.records import RecordFilter, other_headers, parse_time, record_json
+from hookgate.core.config import ConfigError, load_model
+from hookgate.core.topics import dead_letter_topic
 
 SOURCE_TOPIC_HEADER = "hookgate_source_topic"
-STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,27 @@ class Summary:
     matched: int = 0
     produced: int = 0
     targets: dict[str, int] = field(default_factory=dict)
+
+
+def dead_letter_source(access: KafkaAccess, group: str) -> str:
+    """The dead-letter topic of consumer group ``group``.
+
+    When the config file is that group's consumer config (its ``consumer.group_id`` is ``group``), its
+    ``consumer.dead_letter.topic`` counts; otherwise the group's default name.
+    """
+    configured: str | None = None
+    section = access.document.get("consumer")
+    if section is not None:
+        # Imported here: the consumer package is not worth loading for every ``hookgate`` command.
+        from hookgate.consumer.config import ConsumerSettings
+
+        try:
+            settings = load_model(ConsumerSettings, section, f"{access.source} (consumer)")
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
+        if settings.group_id == group:
+            configured = settings.dead_letter.topic
+    return dead_letter_topic(access.settings.topics, group, configured)
 
 
 def target_of(plan: Plan, headers: list[tuple[str, bytes]]) -> str:
@@ -118,23 +142,10 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
         pending: list[Any] = []
         created: set[str] = set()
         for tp, (start, end) in ranges.items():
-            client.assign([tp])
-            client.seek(tp, start)
-            position, idle = start, 0
-            while position < end:
-                batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
-                records = batch.get(tp, [])
-                if not records:
-                    moved = await client.position(tp)
-                    idle = idle + 1 if moved <= position else 0
-                    if idle > STALL_FETCHES:
-                        raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {position} before {end}", 1)
-                    position = max(position, moved)
-                    continue
-                idle = 0
-                for record in records:
-                    if record.offset >= end:
-                        break
+            if plan.limit is not None and summary.matched >= plan.limit:
+                break
+            async with contextlib.aclosing(read_range(client, tp, start, end)) as records:
+                async for record in records:
                     summary.scanned += 1
                     headers = list(record.headers or ())
                     if not plan.wanted.matches(headers):
@@ -156,9 +167,6 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
                         await ensure_topic(access, target)
                         created.add(target)
                     pending.append(await out.send(target, value=record.value, key=record.key, headers=headers))
-                position = records[-1].offset + 1
-                if plan.limit is not None and summary.matched >= plan.limit:
-                    break
         for fut in pending:
             await fut
             summary.produced += 1
@@ -177,7 +185,8 @@ def replay(
         str | None,
         typer.Option(
             "--dead-letter",
-            help="Or the dead-letter topic of this consumer group (re-drive: re-runs the failed workflow)",
+            help="Or the dead-letter topic of this consumer group (the config's consumer.dead_letter.topic for"
+            " its group_id; re-drive: re-runs the failed workflow)",
         ),
     ] = None,
     to_topic: Annotated[str | None, typer.Option("--to-topic", help="Target topic")] = None,
@@ -200,7 +209,7 @@ def replay(
         access = load_access(config, bootstrap)
         sources = topic_names(access, [from_topic] if from_topic else [], [from_tenant] if from_tenant else [])
         if dead_letter:
-            sources.append(access.settings.topics.internal(f"deadletter.{dead_letter}"))
+            sources.append(dead_letter_source(access, dead_letter))
         if len(sources) != 1:
             raise CliError("name exactly one source: --from-topic, --from-tenant or --dead-letter")
         targets = topic_names(access, [to_topic] if to_topic else [], [to_tenant] if to_tenant else [])

@@ -1,4 +1,10 @@
-"""The consumer process: the runner plus the ops HTTP server (/healthz, /readyz, /metrics)."""
+"""The consumer process, composed: Kafka state, deliverer and runner, plus the ops HTTP server.
+
+:class:`Pipeline` is where the parts meet. It creates the internal topics and starts the one idempotent
+producer, the dedupe changelog (a :class:`DoneStore`) and the dead-letter sink on it, builds the
+:class:`Deliverer` over them, hands both to the :class:`Runner`, and closes what it started after the
+runner left its group. The runner owns only its group consumer.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,24 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
-from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.config import BreakerSettings, ConsumerConfig
+from hookgate.consumer.engine.breaker import Breakers, BreakerState, CircuitBreaker
+from hookgate.consumer.engine.delivery import Deliverer
+from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.engine.runner import Runner
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.reload import install_reload
+from hookgate.consumer.state.changelog import DedupeChangelog
+from hookgate.consumer.state.deadletter import KafkaDeadLetters
+from hookgate.consumer.state.dedupe import DedupeTable
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
+from hookgate.core.backoff import RECONNECT
 from hookgate.core.health import add_ops_routes
+from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 
 log = get_logger("hookgate.consumer")
@@ -28,6 +44,95 @@ def _workflow_set(config: ConsumerConfig, session: aiohttp.ClientSession, extra:
     if dupes:
         raise ValueError(f"workflow name(s) defined twice (YAML and Python handlers): {', '.join(dupes)}")
     return WorkflowSet(workflows)
+
+
+def _breakers(settings: BreakerSettings, metrics: ConsumerMetrics) -> Breakers:
+    """One breaker per target, its state mirrored in ``hookgate_consumer_circuit_state``."""
+
+    def breaker(target: str) -> CircuitBreaker:
+        gauge = metrics.circuit.labels(target)
+        gauge.set(BreakerState.CLOSED)
+        threshold = settings.failure_threshold if settings.enabled else 2**31
+        return CircuitBreaker(threshold, settings.reset_seconds, on_change=lambda st: gauge.set(st))
+
+    return Breakers(breaker)
+
+
+class Pipeline:
+    """The consumer's parts, composed and run until stopped; :meth:`readiness` covers every phase."""
+
+    def __init__(self, config: ConsumerConfig, workflows: WorkflowSet, metrics: ConsumerMetrics) -> None:
+        self._config = config
+        self._workflows = workflows
+        self._metrics = metrics
+        self._runner: Runner | None = None
+        self._stopping = False
+
+    def readiness(self) -> tuple[bool, dict[str, str]]:
+        if self._runner is not None:
+            return self._runner.readiness()
+        return False, {"kafka": "stopping" if self._stopping else "connecting"}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, consume until ``stop`` is set, drain and commit, then close the producer side."""
+        try:
+            started = await self._start_state(stop)
+            if started is None:
+                return
+            producer, dedupe = started
+            try:
+                cfg, s = self._config, self._config.consumer
+                deliverer = Deliverer(
+                    policy=RetryPolicy(s.retry.attempts, s.retry.base_delay_seconds, s.retry.max_delay_seconds),
+                    breakers=_breakers(s.breaker, self._metrics),
+                    dedupe=dedupe,
+                    dead_letters=KafkaDeadLetters(producer, cfg.dead_letter_topic()),
+                    metrics=self._metrics,
+                )
+                self._runner = Runner(cfg, self._workflows, self._metrics, deliverer=deliverer, dedupe=dedupe)
+                await self._runner.run(stop)
+            finally:
+                # Only now: the runner's drain wrote its last done records and dead letters through these.
+                if dedupe is not None:
+                    await dedupe.stop()
+                await producer.stop()
+        finally:
+            self._stopping = True
+
+    async def _start_state(self, stop: asyncio.Event) -> tuple[AIOKafkaProducer, DedupeChangelog | None] | None:
+        """Create the internal topics, start the producer and the changelog reader, retrying until they are up.
+
+        None when ``stop`` was set first.
+        """
+        cfg, s = self._config, self._config.consumer
+        admin = TopicAdmin(cfg.kafka)
+        async for attempt in RECONNECT.attempts(stop):
+            if stop.is_set():
+                break
+            producer: AIOKafkaProducer | None = None
+            try:
+                await admin.ensure([cfg.dead_letter_topic()], config={"cleanup.policy": "delete"})
+                if s.dedupe.enabled:
+                    retention_ms = str(int(s.dedupe.retention_seconds * 1000))
+                    await admin.ensure(
+                        [cfg.dedupe_topic()], config={"cleanup.policy": "compact,delete", "retention.ms": retention_ms}
+                    )
+                producer = make_producer(cfg.kafka)
+                await producer.start()
+                dedupe = None
+                if s.dedupe.enabled:
+                    dedupe = DedupeChangelog(cfg.kafka, producer, cfg.dedupe_topic(), self._new_table)
+                    await dedupe.start()
+                return producer, dedupe
+            except (KafkaError, OSError, RuntimeError) as exc:
+                if producer is not None:
+                    await producer.stop()
+                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
+        return None
+
+    def _new_table(self) -> DedupeTable:
+        d = self._config.consumer.dedupe
+        return DedupeTable(d.retention_seconds, d.max_entries, on_evict=self._metrics.dedupe_evictions.inc)
 
 
 async def serve(
@@ -46,9 +151,9 @@ async def serve(
     async with aiohttp.ClientSession() as session:
         workflows = _workflow_set(config, session, extra_workflows)
         metrics.follow(workflows, config.consumer.topics)
-        runner = Runner(config, workflows, metrics)
+        pipeline = Pipeline(config, workflows, metrics)
         app = web.Application()
-        add_ops_routes(app, metrics.registry, runner.readiness)
+        add_ops_routes(app, metrics.registry, pipeline.readiness)
         web_runner = web.AppRunner(app, access_log=None)
         await web_runner.setup()
         listen = config.consumer.listen
@@ -64,7 +169,7 @@ async def serve(
                 interval=config.consumer.reload_interval_seconds,
             )
         try:
-            await runner.run(stop)
+            await pipeline.run(stop)
         finally:
             if reloader is not None:
                 reloader.cancel()

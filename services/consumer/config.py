@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from hookgate.consumer.workflows.subscriptions import WorkflowConfig
 from hookgate.core.config import Regex, StrictModel
 from hookgate.core.settings import KafkaSettings
+from hookgate.core.topics import dead_letter_topic, dedupe_topic, source_pattern
 
 
 class ListenSettings(StrictModel):
@@ -36,11 +37,11 @@ class DedupeSettings(StrictModel):
     enabled: bool = True
     retention_seconds: float = Field(default=7 * 24 * 3600, ge=60, description="Also the changelog's retention.ms.")
     max_entries: int = Field(default=100_000, ge=100, description="Per changelog partition; oldest evicted first.")
-    topic: str | None = Field(default=None, description="Default {prefix}._dedupe.{group_id}.")
+    topic: str | None = Field(default=None, description="Default {prefix}._dedupe.{group_id} (core/topics.py).")
 
 
 class DeadLetterSettings(StrictModel):
-    topic: str | None = Field(default=None, description="Default {prefix}._deadletter.{group_id}.")
+    topic: str | None = Field(default=None, description="Default {prefix}._deadletter.{group_id} (core/topics.py).")
 
 
 class BreakerSettings(StrictModel):
@@ -88,3 +89,22 @@ class ConsumerConfig(StrictModel):
                 raise ValueError(f"workflows[{i}].name: duplicate workflow name")
             seen.add(w.name)
         return self
+
+    def dead_letter_topic(self) -> str:
+        """Where this group's dead letters go (``consumer.dead_letter.topic`` or the default name)."""
+        s = self.consumer
+        return dead_letter_topic(self.kafka.topics, s.group_id, s.dead_letter.topic)
+
+    def dedupe_topic(self) -> str:
+        """This group's dedupe changelog (``consumer.dedupe.topic`` or the default name)."""
+        s = self.consumer
+        return dedupe_topic(self.kafka.topics, s.group_id, s.dedupe.topic)
+
+    def source_pattern(self) -> str | None:
+        """The subscription regex: ``topic_pattern`` minus hookgate's internal topics (None with ``topics``)."""
+        s = self.consumer
+        if s.topic_pattern is None:
+            return None
+        return source_pattern(
+            self.kafka.topics, s.topic_pattern.pattern, exclude=(self.dead_letter_topic(), self.dedupe_topic())
+        )

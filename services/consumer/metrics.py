@@ -119,6 +119,12 @@ class ConsumerMetrics:
         self.dedupe_entries = Gauge(
             "hookgate_consumer_dedupe_entries", "Finished runs held in memory by the dedupe store.", registry=r
         )
+        self.dedupe_evictions = Counter(
+            "hookgate_consumer_dedupe_evictions",
+            "Finished runs dropped from memory before their retention because the store was full"
+            " (consumer.dedupe.max_entries); their events would run again if redelivered.",
+            registry=r,
+        )
         self.dedupe_restored = Counter(
             "hookgate_consumer_dedupe_restored_records",
             "Changelog records read while restoring dedupe state on assignment.",

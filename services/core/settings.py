@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from hookgate.core.config import Secret, StrictModel
-
-_TOPIC_CHARS = re.compile(r"[^a-zA-Z0-9._-]")
+from hookgate.core.topics import event_topic
 
 
 class TopicSettings(StrictModel):
@@ -32,12 +30,8 @@ class TopicSettings(StrictModel):
         return v
 
     def topic_for(self, tenant: str) -> str:
-        """The event topic of a tenant; characters Kafka rejects become ``_``."""
-        return _TOPIC_CHARS.sub("_", self.template.format(prefix=self.prefix, tenant=tenant))
-
-    def internal(self, name: str) -> str:
-        """Name of an internal topic, e.g. ``internal("deadletter")`` -> ``hookgate._deadletter``."""
-        return f"{self.prefix}._{name}"
+        """The event topic of a tenant (named by :func:`hookgate.core.topics.event_topic`)."""
+        return event_topic(self, tenant)
 
 
 class KafkaSettings(StrictModel):

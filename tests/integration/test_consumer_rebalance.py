@@ -57,32 +57,47 @@ async def _split(a: Service, b: Service, timeout: float = 60.0) -> None:
 async def test_two_replicas_split_partitions_and_rebalances_run_nothing_twice(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
+    """Each rebalance happens between two parts of the stream, whatever the machine's speed.
+
+    Part one flows while the second replica joins (rebalance 1); part two is produced only once the two
+    split the partitions, and flows while the first replica leaves (rebalance 2); part three only after it left.
+    """
     topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
     await create_topic(kafka_bootstrap, topic, PARTITIONS)
     ids = [f"reb-{i}" for i in range(EVENTS)]
+    first, second, third = ids[:700], ids[700:1400], ids[1400:]
+
+    def stream(part: list[str]) -> asyncio.Task[None]:
+        return asyncio.create_task(produce(kafka_bootstrap, topic, [event(i) for i in part], spread=24, pace=0.25))
+
     async with run_receiver() as receiver:
         a = await _start(kafka_bootstrap, topic_prefix, group, receiver, tmp_path)
-        stream = asyncio.create_task(produce(kafka_bootstrap, topic, [event(i) for i in ids], spread=24, pace=0.25))
+        streams = [stream(first)]
         b: Service | None = None
         try:
             await receiver.wait_for(300, timeout=60)
             b = await _start(kafka_bootstrap, topic_prefix, group, receiver, tmp_path)  # rebalance 1: join
             await _split(a, b)
+            streams.append(stream(second))
+            await receiver.wait_for(len(first) + 100, timeout=120)
             a_done = await scrape(a.url, "hookgate_consumer_deliveries_total", workflow="sink", outcome="succeeded")
             mid = len(receiver.received)
             a_code = await asyncio.to_thread(a.stop)  # rebalance 2: a leaves (SIGTERM)
-            await stream
+            await asyncio.gather(*streams)
+            streams.append(stream(third))
+            await streams[-1]
             await wait_committed(kafka_bootstrap, group, topic, timeout=120)
             b_done = await scrape(b.url, "hookgate_consumer_deliveries_total", workflow="sink", outcome="succeeded")
             b_code = await asyncio.to_thread(b.stop)
         finally:
-            stream.cancel()
+            for task in streams:
+                task.cancel()
             a.stop()
             if b is not None:
                 b.stop()
     assert a_code == 0, a.logs()
     assert b_code == 0, b.logs()
-    assert mid < EVENTS  # both rebalances happened in mid-stream
+    assert mid < EVENTS  # a left with part three still to come
     assert a_done > 0
     assert b_done > 0
     runs = Counter(r.headers["ce-id"] for r in receiver.received)

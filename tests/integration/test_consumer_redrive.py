@@ -9,6 +9,7 @@ import asyncio
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -17,7 +18,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.engine.runner import dead_letter_topic
 from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
@@ -63,10 +63,16 @@ def _config(bootstrap: str, prefix: str, receiver: Receiver) -> ConsumerConfig:
     )
 
 
-async def _redrive(tmp_path: Path, bootstrap: str, prefix: str) -> str:
-    """``hookgate replay -c consumer.yaml --dead-letter GROUP``, as an operator runs it; returns its stderr."""
+async def _redrive(tmp_path: Path, bootstrap: str, prefix: str, consumer: dict[str, Any] | None = None) -> str:
+    """``hookgate replay -c consumer.yaml --dead-letter GROUP``, as an operator runs it; returns its stderr.
+
+    ``consumer`` is the file's ``consumer:`` section (none by default: only ``kafka:``).
+    """
     cfg = tmp_path / "consumer.yaml"
-    cfg.write_text(yaml.safe_dump({"kafka": {"bootstrap_servers": bootstrap, "topics": {"prefix": prefix}}}))
+    doc: dict[str, Any] = {"kafka": {"bootstrap_servers": bootstrap, "topics": {"prefix": prefix}}}
+    if consumer is not None:
+        doc["consumer"] = consumer
+    cfg.write_text(yaml.safe_dump(doc))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hookgate", "replay", "-c", str(cfg), "--dead-letter", f"{prefix}-g",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -99,7 +105,7 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
         config = _config(kafka_bootstrap, topic_prefix, receiver)
         async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
             await produce(kafka_bootstrap, topic, [event("e1"), event("e2")])
-            (dead,) = await read_topic(kafka_bootstrap, dead_letter_topic(config), count=1, timeout=60)
+            (dead,) = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=1, timeout=60)
             await wait_committed(kafka_bootstrap, group, topic)
             assert dict(dead.headers)[H_WORKFLOW] == b"deploy"
             before = {("/deploy", "e1"): 1, ("/audit", "e1"): 1, ("/deploy", "e2"): 1, ("/audit", "e2"): 1}
@@ -147,7 +153,7 @@ async def test_a_redrive_that_fails_again_dead_letters_once_and_a_redelivery_doe
     async with run_receiver() as receiver, aiohttp.ClientSession() as session:
         _broken(receiver, {"e1"})
         config = _config(kafka_bootstrap, topic_prefix, receiver)
-        dead_topic = dead_letter_topic(config)
+        dead_topic = config.dead_letter_topic()
         async with running_consumer(config, build_workflows(config.workflows, session)):
             await produce(kafka_bootstrap, topic, [event("e1")])
             await read_topic(kafka_bootstrap, dead_topic, count=1, timeout=60)
@@ -175,3 +181,34 @@ async def test_a_redrive_that_fails_again_dead_letters_once_and_a_redelivery_doe
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
     assert _runs(receiver) == {("/deploy", "e1"): 3, ("/audit", "e1"): 1}
+
+
+async def test_a_redrive_reads_the_dead_letter_topic_the_consumer_config_names(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """``consumer.dead_letter.topic`` set: the consumer writes there, and ``replay --dead-letter`` reads there."""
+    topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
+    custom = f"{topic_prefix}-failed-deploys"
+    await create_topic(kafka_bootstrap, topic, 1)
+    async with run_receiver() as receiver, aiohttp.ClientSession() as session:
+        _broken(receiver, {"e1"})
+        config = consumer_config(
+            kafka_bootstrap,
+            topic_prefix,
+            group,
+            [http_workflow("deploy", f"{receiver.url}/deploy"), http_workflow("audit", f"{receiver.url}/audit")],
+            dead_letter={"topic": custom},
+        )
+        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+            await produce(kafka_bootstrap, topic, [event("e1")])
+            (dead,) = await read_topic(kafka_bootstrap, custom, count=1, timeout=60)
+            assert dict(dead.headers)[H_WORKFLOW] == b"deploy"
+            await wait_committed(kafka_bootstrap, group, topic)
+
+            _broken(receiver, set())
+            section = {"group_id": group, "topic_pattern": f"^{topic_prefix}\\.", "dead_letter": {"topic": custom}}
+            err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix, consumer=section)
+            assert f"scanned 1 records of {custom}; replayed 1: 1 to {topic}" in err
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
+    assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from hookgate.consumer.engine.runner import dead_letter_topic
 from hookgate.consumer.state.deadletter import H_ATTEMPTS, H_ERROR, H_OFFSET, H_STATUS, H_TOPIC, H_WORKFLOW
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
@@ -52,7 +51,7 @@ async def test_a_failing_event_retries_while_later_ones_flow_then_is_dead_letter
             running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics),
         ):
             await produce(kafka_bootstrap, topic, events)
-            dead = await read_topic(kafka_bootstrap, dead_letter_topic(config), count=2, timeout=60)
+            dead = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=2, timeout=60)
             await wait_committed(kafka_bootstrap, f"{topic_prefix}-g", topic)
             await receiver.wait_for(5 + 1 + len(ok_ids))
             assert sample(metrics, "hookgate_consumer_retries_total", workflow="notify", reason="status_5xx") == 4
@@ -104,7 +103,7 @@ async def test_the_circuit_breaker_stops_hammering_a_dead_target(kafka_bootstrap
             running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics),
         ):
             await produce(kafka_bootstrap, topic, [event(f"e{i}") for i in range(3)])
-            dead = await read_topic(kafka_bootstrap, dead_letter_topic(config), count=3, timeout=60)
+            dead = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=3, timeout=60)
             await wait_committed(kafka_bootstrap, f"{topic_prefix}-g", topic)
             target = down.url
             assert sample(metrics, "hookgate_consumer_circuit_state", target=target) == 2  # open
@@ -141,7 +140,7 @@ async def test_an_ordered_workflow_holds_later_events_of_the_key_until_the_faili
             await produce(kafka_bootstrap, topic, [event("o-fail")], key=b"a")
             await produce(kafka_bootstrap, topic, [event("x-0")], key=b"b")
             await produce(kafka_bootstrap, topic, [event(f"o-{i}") for i in range(5)], key=b"a")
-            await read_topic(kafka_bootstrap, dead_letter_topic(config), count=1, timeout=60)
+            await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=1, timeout=60)
             await wait_committed(kafka_bootstrap, f"{topic_prefix}-g", topic)
     order = [_id(r) for r in receiver.received]
     assert order.count("o-fail") == 3

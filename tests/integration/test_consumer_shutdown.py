@@ -8,7 +8,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from hookgate.consumer.engine.runner import Runner
+from hookgate.consumer.app import Pipeline
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.workflows.workflow import ActionResult, WorkflowSet
 from hookgate.core.envelope import Envelope
@@ -57,9 +57,9 @@ async def test_stop_lets_the_running_action_finish_commits_it_and_leaves_the_gro
     await create_topic(kafka_bootstrap, topic, 1)
     wf = SlowWorkflow()
     config = consumer_config(kafka_bootstrap, topic_prefix, group, [], shutdown_grace_seconds=60)
-    runner = Runner(config, WorkflowSet([wf]), ConsumerMetrics())
+    pipeline = Pipeline(config, WorkflowSet([wf]), ConsumerMetrics())
     stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
+    task = asyncio.create_task(pipeline.run(stop))
     try:
         await produce(kafka_bootstrap, topic, [event("slow-1")])
         async with asyncio.timeout(60):
@@ -67,7 +67,7 @@ async def test_stop_lets_the_running_action_finish_commits_it_and_leaves_the_gro
         assert await _group_state(kafka_bootstrap, group) == "Stable"
         stop.set()  # what SIGTERM does
         async with asyncio.timeout(60):
-            while runner.readiness() != (False, {"kafka": "stopping"}):  # noqa: ASYNC110 - loop ended
+            while pipeline.readiness() != (False, {"kafka": "stopping"}):  # noqa: ASYNC110 - loop ended
                 await asyncio.sleep(0.05)
         assert not task.done()  # still waiting for the action in flight
         await produce(kafka_bootstrap, topic, [event("after-stop")])  # not fetched any more

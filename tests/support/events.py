@@ -14,8 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from hookgate.consumer.app import Pipeline
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.engine.runner import Runner
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.config import load_model
@@ -135,20 +135,20 @@ def sample(metrics: ConsumerMetrics, name: str, **labels: str) -> float:
 @asynccontextmanager
 async def running_consumer(
     config: ConsumerConfig, workflows: Sequence[Workflow]
-) -> AsyncIterator[tuple[Runner, ConsumerMetrics]]:
-    """A :class:`Runner` in this process until the block ends (then stopped gracefully)."""
+) -> AsyncIterator[tuple[Pipeline, ConsumerMetrics]]:
+    """The consumer's :class:`Pipeline` in this process until the block ends (then stopped gracefully)."""
     metrics = ConsumerMetrics()
-    runner = Runner(config, WorkflowSet(workflows), metrics)
+    pipeline = Pipeline(config, WorkflowSet(workflows), metrics)
     stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
+    task = asyncio.create_task(pipeline.run(stop))
     try:
         async with asyncio.timeout(60):
-            while not runner.readiness()[0]:
+            while not pipeline.readiness()[0]:
                 if task.done():
                     await task
                     raise RuntimeError("consumer stopped before it joined its group")
                 await asyncio.sleep(0.1)
-        yield runner, metrics
+        yield pipeline, metrics
     finally:
         stop.set()
         await task

@@ -5,7 +5,6 @@ import re
 import pytest
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.engine.runner import dead_letter_topic, dedupe_topic, source_pattern
 from hookgate.core.config import ConfigError, load_model
 
 
@@ -39,9 +38,36 @@ def test_the_topic_pattern_never_matches_hookgates_internal_topics() -> None:
         "<t>",
         env={},
     )
-    pattern = re.compile(source_pattern(cfg))
+    source = cfg.source_pattern()
+    assert source is not None
+    pattern = re.compile(source)
     assert pattern.match("hookgate.acme")
-    assert not pattern.match(dedupe_topic(cfg))
-    assert not pattern.match(dead_letter_topic(cfg))
-    assert (dedupe_topic(cfg), dead_letter_topic(cfg)) == ("hookgate._dedupe.wf", "hookgate._deadletter.wf")
+    assert not pattern.match(cfg.dedupe_topic())
+    assert not pattern.match(cfg.dead_letter_topic())
+    assert (cfg.dedupe_topic(), cfg.dead_letter_topic()) == ("hookgate._dedupe.wf", "hookgate._deadletter.wf")
     assert not pattern.match("other.acme")
+
+
+def test_configured_internal_topics_are_used_and_left_out_of_the_pattern_even_outside_the_prefix() -> None:
+    cfg = load_model(
+        ConsumerConfig,
+        {
+            "consumer": {
+                "group_id": "wf",
+                "topic_pattern": r"^hookgate\.",
+                "dead_letter": {"topic": "hookgate.failed"},
+                "dedupe": {"topic": "hookgate.done"},
+            }
+        },
+        "<t>",
+        env={},
+    )
+    assert (cfg.dead_letter_topic(), cfg.dedupe_topic()) == ("hookgate.failed", "hookgate.done")
+    source = cfg.source_pattern()
+    assert source is not None
+    pattern = re.compile(source)
+    assert [bool(pattern.match(t)) for t in ("hookgate.failed", "hookgate.done", "hookgate.failed2")] == [
+        False,
+        False,
+        True,
+    ]

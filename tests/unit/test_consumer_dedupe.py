@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from aiokafka.structs import ConsumerRecord
+
+from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.state.deadletter import dead_letter_headers
 from hookgate.consumer.state.dedupe import DedupeTable, DoneRecord, dedupe_key
 from hookgate.consumer.workflows.workflow import ActionResult
@@ -27,13 +30,17 @@ def test_entries_expire_after_the_retention() -> None:
 
 def test_the_oldest_entries_are_evicted_past_max_entries() -> None:
     clock = Clock()
-    t = DedupeTable(retention_seconds=3600, max_entries=3, clock=clock)
+    evicted: list[None] = []
+    t = DedupeTable(retention_seconds=3600, max_entries=3, clock=clock, on_evict=lambda: evicted.append(None))
     for i in range(5):
         t.add(f"wf:{i}", DoneRecord("succeeded", clock.now + i))
     assert [f"wf:{i}" in t for i in range(5)] == [False, False, True, True, True]
-    assert t.evicted == 2
+    assert len(evicted) == 2
     t.remove("wf:3")  # a tombstone
     assert "wf:3" not in t
+    clock.now += 7200  # expiry is not eviction
+    assert "wf:4" not in t
+    assert len(evicted) == 2
 
 
 def test_done_records_round_trip_and_garbage_is_ignored() -> None:
@@ -46,14 +53,12 @@ def test_done_records_round_trip_and_garbage_is_ignored() -> None:
 
 def test_dead_letter_headers_keep_the_original_and_say_what_failed() -> None:
     original = [("ce_id", b"e1"), ("content-type", b"application/json"), ("hookgate_error", b"stale")]
+    record = ConsumerRecord("hookgate.acme", 2, 41, 0, 0, b"acme", b"{}", None, 4, 2, original)
     headers = dead_letter_headers(
-        original,
+        record,
         workflow="deploy",
         result=ActionResult(ok=False, status=503, error="HTTP 503"),
         attempts=5,
-        topic="hookgate.acme",
-        partition=2,
-        offset=41,
         failed_at=1.5,
     )
     assert headers[:2] == original[:2]
@@ -73,7 +78,8 @@ def test_dead_letter_headers_keep_the_original_and_say_what_failed() -> None:
 
 def test_the_table_remembers_how_each_run_finished_and_the_latest_record_wins() -> None:
     clock = Clock()
-    t = DedupeTable(retention_seconds=3600, max_entries=2, clock=clock)
+    evicted: list[None] = []
+    t = DedupeTable(retention_seconds=3600, max_entries=2, clock=clock, on_evict=lambda: evicted.append(None))
     t.add("wf:a", DoneRecord("deadlettered", clock.now))
     t.add("wf:b", DoneRecord("succeeded", clock.now))
     assert t.get("wf:a") == DoneRecord("deadlettered", clock.now)
@@ -84,7 +90,7 @@ def test_the_table_remembers_how_each_run_finished_and_the_latest_record_wins() 
     assert t.get("wf:a") == DoneRecord("succeeded", clock.now + 1, redrive="r1")
     assert len(t) == 2
     t.add("wf:c", DoneRecord("succeeded", clock.now + 2))  # still bounded: the oldest (wf:b) goes
-    assert (t.get("wf:b"), len(t), t.evicted) == (None, 2, 1)
+    assert (t.get("wf:b"), len(t), len(evicted)) == (None, 2, 1)
     assert "wf:a" in t
     clock.now += 3600.5  # wf:a (written at +1) outlives the retention of an entry written at +0
     assert t.get("wf:a") is not None
@@ -104,17 +110,25 @@ def test_done_records_carry_the_redrive_id_and_old_records_decode_without_one() 
 
 def test_a_new_dead_letter_drops_the_redrive_marker_of_the_record_that_failed_again() -> None:
     original = [("ce_id", b"e1"), ("hookgate_redrive", b"r1"), ("hookgate_redrive_workflow", b"deploy")]
+    record = ConsumerRecord("hookgate.acme", 0, 7, 0, 0, b"acme", b"{}", None, 4, 2, original)
     headers = dead_letter_headers(
-        original,
+        record,
         workflow="deploy",
         result=ActionResult(ok=False, status=400, error="HTTP 400"),
         attempts=1,
-        topic="hookgate.acme",
-        partition=0,
-        offset=7,
         failed_at=2.0,
     )
     names = [k for k, _ in headers]
     assert "hookgate_redrive" not in names
     assert "hookgate_redrive_workflow" not in names
     assert dict(headers)["hookgate_workflow"] == b"deploy"
+
+
+def test_evictions_are_a_metric_that_exists_at_zero_from_the_start() -> None:
+    metrics = ConsumerMetrics()
+    assert metrics.registry.get_sample_value("hookgate_consumer_dedupe_evictions_total") == 0.0
+    clock = Clock()
+    t = DedupeTable(retention_seconds=3600, max_entries=1, clock=clock, on_evict=metrics.dedupe_evictions.inc)
+    for i in range(3):
+        t.add(f"wf:{i}", DoneRecord("succeeded", clock.now))
+    assert metrics.registry.get_sample_value("hookgate_consumer_dedupe_evictions_total") == 2.0

@@ -1,5 +1,6 @@
 """Retry policy: exponential backoff with jitter, the target's ``Retry-After``, and an attempt limit.
 
+The delays come from :func:`hookgate.core.backoff.backoff_delay`, the backoff every retry in hookgate uses.
 Pure: the random source is injected so tests can pin it.
 """
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hookgate.consumer.workflows.workflow import ActionResult
+from hookgate.core.backoff import backoff_delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +28,7 @@ class RetryPolicy:
         Half the delay is guaranteed so a dead target is not hammered; the random half spreads the
         retries of many events that failed together.
         """
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 30))
-        return float(ceiling / 2 + rand() * ceiling / 2)
+        return backoff_delay(attempt, base=self.base_delay, cap=self.max_delay, rand=rand)
 
     def next_delay(self, attempt: int, result: ActionResult, rand: Callable[[], float] = random.random) -> float | None:
         """Seconds to wait before the next attempt, or None when the event goes to the dead-letter topic.

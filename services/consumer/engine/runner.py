@@ -17,46 +17,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.engine.breaker import Breakers, BreakerState, CircuitBreaker
 from hookgate.consumer.engine.delivery import Deliverer, Job
 from hookgate.consumer.engine.offsets import PartitionOffsets
-from hookgate.consumer.engine.ordering import KeySequencer
-from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.state.changelog import DedupeChangelog
-from hookgate.consumer.state.deadletter import DeadLetters
-from hookgate.consumer.state.dedupe import DedupeTable
+from hookgate.consumer.state.dedupe import DoneStore
 from hookgate.consumer.workflows.workflow import WorkflowSet
+from hookgate.core.backoff import RECONNECT
 from hookgate.core.envelope import Envelope, EnvelopeError
-from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer
+from hookgate.core.kafka import make_consumer
 from hookgate.core.logging import get_logger
 
 log = get_logger("hookgate.consumer")
 
 
-def source_pattern(config: ConsumerConfig) -> str:
-    """The configured topic pattern minus hookgate's internal topics (``{prefix}._*``), which it would match."""
-    internal = re.escape(config.kafka.topics.internal(""))
-    return f"(?!{internal})(?:{config.consumer.topic_pattern})"
+def coordinator_known(consumer: AIOKafkaConsumer) -> bool:
+    """Whether a started group consumer knows its group coordinator (False while it cannot reach it).
 
-
-def dedupe_topic(config: ConsumerConfig) -> str:
-    s = config.consumer
-    return s.dedupe.topic or config.kafka.topics.internal(f"dedupe.{s.group_id}")
-
-
-def dead_letter_topic(config: ConsumerConfig) -> str:
-    s = config.consumer
-    return s.dead_letter.topic or config.kafka.topics.internal(f"deadletter.{s.group_id}")
+    aiokafka (0.12 to 0.14) has no public API for this: its ``GroupCoordinator`` forgets
+    ``coordinator_id`` when the coordinator is unreachable (``coordinator_dead()``), and nothing public
+    reflects that. So this reads the two private attributes, without defaults: if aiokafka renames them
+    this raises, and ``tests/integration/test_consumer_readiness.py`` fails, instead of readiness
+    silently staying true.
+    """
+    return consumer._coordinator.coordinator_id is not None
 
 
 @dataclass
@@ -80,31 +71,32 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class Runner:
-    """Consumes the configured topics and delivers events to workflows until stopped."""
+    """Consumes the configured topics and delivers events to workflows until stopped.
 
-    def __init__(self, config: ConsumerConfig, workflows: WorkflowSet, metrics: ConsumerMetrics) -> None:
+    The deliverer and the done store (None when dedupe is off) are composed by ``consumer/app.py``,
+    which also owns the producer behind them; the runner owns only its group consumer.
+    """
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        workflows: WorkflowSet,
+        metrics: ConsumerMetrics,
+        *,
+        deliverer: Deliverer,
+        dedupe: DoneStore | None,
+    ) -> None:
         self._config = config
         self._workflows = workflows
         self._metrics = metrics
+        self._deliverer = deliverer
+        self._dedupe = dedupe
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._dedupe: DedupeChangelog | None = None
-        self._deliverer: Deliverer | None = None
         self._parts: dict[TopicPartition, _Partition] = {}
-        self._sequencer = KeySequencer()
         self._in_flight = 0
         self._paused: set[TopicPartition] = set()
         self._joined = False
         self._stopping = False
-        s = config.consumer
-
-        def breaker(target: str) -> CircuitBreaker:
-            gauge = metrics.circuit.labels(target)
-            gauge.set(BreakerState.CLOSED)
-            threshold = s.breaker.failure_threshold if s.breaker.enabled else 2**31
-            return CircuitBreaker(threshold, s.breaker.reset_seconds, on_change=lambda st: gauge.set(st))
-
-        self._breakers = Breakers(breaker)
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         """Ready while connected and a member of the group (an assignment arrived, possibly empty)."""
@@ -114,9 +106,7 @@ class Runner:
             return False, {"kafka": "connecting"}
         if not self._joined:
             return False, {"kafka": "ok", "group": "joining"}
-        # aiokafka forgets the group coordinator when it cannot reach it (broker down, network cut).
-        coordinator = getattr(self._consumer, "_coordinator", None)
-        if coordinator is not None and getattr(coordinator, "coordinator_id", 0) is None:
+        if not coordinator_known(self._consumer):  # broker down, network cut
             return False, {"kafka": "unreachable", "group": "coordinator unknown"}
         return True, {"kafka": "ok", "group": "member"}
 
@@ -125,9 +115,9 @@ class Runner:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then finish in-flight work within the grace period and commit."""
         try:
-            if await self._connect(stop):
-                assert self._consumer is not None
-                await self._loop(self._consumer, stop)
+            consumer = await self._connect(stop)
+            if consumer is not None:
+                await self._loop(consumer, stop)
         finally:
             self._stopping = True
             await self._close()
@@ -143,56 +133,10 @@ class Runner:
             await consumer.stop()
             self._consumer = None
             log.info("consumer_left_group", group=self._config.consumer.group_id)
-        if self._dedupe is not None:
-            await self._dedupe.stop()
-        if self._producer is not None:
-            await self._producer.stop()
 
-    async def _connect(self, stop: asyncio.Event) -> bool:
-        """Create the internal topics, start the producer, restore-consumer and group consumer."""
+    async def _connect(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
+        """Subscribe and join the group, retrying until connected; None when ``stop`` was set first."""
         cfg, s = self._config, self._config.consumer
-        delay = 0.2
-        while not stop.is_set():
-            producer: AIOKafkaProducer | None = None
-            try:
-                admin = TopicAdmin(cfg.kafka)
-                await admin.ensure([dead_letter_topic(cfg)], config={"cleanup.policy": "delete"})
-                if s.dedupe.enabled:
-                    retention_ms = str(int(s.dedupe.retention_seconds * 1000))
-                    await admin.ensure(
-                        [dedupe_topic(cfg)],
-                        config={"cleanup.policy": "compact,delete", "retention.ms": retention_ms},
-                    )
-                producer = make_producer(cfg.kafka)
-                await producer.start()
-                if s.dedupe.enabled:
-                    dedupe = DedupeChangelog(
-                        cfg.kafka,
-                        producer,
-                        dedupe_topic(cfg),
-                        lambda: DedupeTable(s.dedupe.retention_seconds, s.dedupe.max_entries),
-                    )
-                    await dedupe.start()
-                    self._dedupe = dedupe
-                self._producer = producer
-                break
-            except (KafkaError, OSError, RuntimeError) as exc:
-                if producer is not None:
-                    await producer.stop()
-                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
-        if stop.is_set():
-            return False
-        self._deliverer = Deliverer(
-            policy=RetryPolicy(s.retry.attempts, s.retry.base_delay_seconds, s.retry.max_delay_seconds),
-            breakers=self._breakers,
-            dedupe=self._dedupe,
-            dead_letters=DeadLetters(self._producer, dead_letter_topic(cfg)),
-            metrics=self._metrics,
-            sequencer=self._sequencer,
-        )
         consumer = make_consumer(
             cfg.kafka,
             group_id=s.group_id,
@@ -201,21 +145,22 @@ class Runner:
             metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
         )
         listener = _Listener(self)
-        if s.topic_pattern:
-            consumer.subscribe(pattern=source_pattern(cfg), listener=listener)
+        pattern = cfg.source_pattern()
+        if pattern is not None:
+            consumer.subscribe(pattern=pattern, listener=listener)
         else:
             consumer.subscribe(topics=s.topics, listener=listener)
-        while not stop.is_set():
+        async for attempt in RECONNECT.attempts(stop):
+            if stop.is_set():
+                break
             try:
                 await consumer.start()
-                self._consumer = consumer
-                return True
             except (KafkaError, OSError) as exc:
-                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
-        return False
+                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
+                continue
+            self._consumer = consumer
+            return consumer
+        return None
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         s = self._config.consumer
@@ -272,13 +217,10 @@ class Runner:
         if not workflows:
             part.offsets.finish(record.offset)
             return
-        assert self._deliverer is not None
         jobs = []
         for wf in workflows:
             self._metrics.matched.labels(wf.name).inc()
-            seq_key = (tp, wf.name, record.key)
-            after, gate = self._sequencer.enter(seq_key)
-            jobs.append(Job(wf, event, record, tp, seq_key, after, gate, part.abort))
+            jobs.append(self._deliverer.job(wf, event, record, tp, part.abort))
         self._in_flight += 1
         self._metrics.in_flight.set(self._in_flight)
         task = asyncio.create_task(self._run_record(part, record.offset, jobs))
@@ -287,19 +229,12 @@ class Runner:
 
     async def _run_record(self, part: _Partition, offset: int, jobs: list[Job]) -> None:
         deliverer = self._deliverer
-        assert deliverer is not None
         try:
             results = await asyncio.gather(*(deliverer.run(job) for job in jobs), return_exceptions=True)
             for job, res in zip(jobs, results, strict=True):
                 if isinstance(res, Exception):
                     # A bug, not a failed attempt: keep the record unfinished (it is redelivered later).
-                    log.error(
-                        "delivery_crashed",
-                        workflow=job.workflow.name,
-                        event_id=job.event.id,
-                        reason=type(res).__name__,
-                        exc_info=res,
-                    )
+                    job.log.error("delivery_crashed", reason=type(res).__name__, exc_info=res)
             if all(res is True for res in results):
                 part.offsets.finish(offset)
         finally:

@@ -1,8 +1,9 @@
 """The dedupe store, kept in Kafka: a changelog topic co-partitioned with the source, as Kafka Streams does.
 
-Topic ``{prefix}._dedupe.{group}``, one per consumer group, ``cleanup.policy=compact,delete`` with
-``retention.ms`` = the dedupe retention. Key ``{workflow}:{event id}``, value a :class:`DoneRecord`
-(outcome, time, re-drive id); a re-run after a re-drive overwrites the key's earlier record.
+Topic ``{prefix}._dedupe.{group}`` (named in ``core/topics.py``), one per consumer group,
+``cleanup.policy=compact,delete`` with ``retention.ms`` = the dedupe retention. Key ``{workflow}:{event id}``,
+value a :class:`DoneRecord` (outcome, time, re-drive id); a re-run after a re-drive overwrites the key's
+earlier record.
 A record of source partition ``p`` keeps its state in changelog partition ``p % N`` (N = the changelog's
 partition count), and since a key always lands in the same source partition, the replica that owns a
 source partition owns every run of its events. On assignment the replica reads the changelog partitions
@@ -26,7 +27,8 @@ log = get_logger("hookgate.consumer")
 
 
 class DedupeChangelog:
-    """In-memory tables restored from, and written through to, the changelog topic."""
+    """The Kafka :class:`~hookgate.consumer.state.dedupe.DoneStore`: in-memory tables restored from, and
+    written through to, the changelog topic. The producer is shared and owned by the caller (``app.py``)."""
 
     def __init__(
         self,

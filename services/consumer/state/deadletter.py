@@ -10,9 +10,10 @@ re-run fails again, the new dead letter drops that marker, so re-driving it is a
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from hookgate.consumer.workflows.workflow import ActionResult
 
@@ -43,25 +44,17 @@ _OURS = frozenset(
 
 
 def dead_letter_headers(
-    original: Sequence[tuple[str, bytes]],
-    *,
-    workflow: str,
-    result: ActionResult,
-    attempts: int,
-    topic: str,
-    partition: int,
-    offset: int,
-    failed_at: float,
+    record: ConsumerRecord[bytes, bytes], *, workflow: str, result: ActionResult, attempts: int, failed_at: float
 ) -> list[tuple[str, bytes]]:
-    """The original headers (minus earlier ``hookgate_*`` ones and a re-drive marker) plus ours."""
-    headers = [(k, v) for k, v in original if k not in _OURS]
+    """The record's headers (minus earlier ``hookgate_*`` ones and a re-drive marker) plus ours."""
+    headers = [(k, v) for k, v in record.headers or () if k not in _OURS]
     headers += [
         (H_WORKFLOW, workflow.encode()),
         (H_ERROR, (result.error or "failed").encode()),
         (H_ATTEMPTS, str(attempts).encode()),
-        (H_TOPIC, topic.encode()),
-        (H_PARTITION, str(partition).encode()),
-        (H_OFFSET, str(offset).encode()),
+        (H_TOPIC, record.topic.encode()),
+        (H_PARTITION, str(record.partition).encode()),
+        (H_OFFSET, str(record.offset).encode()),
         (H_FAILED_AT, str(int(failed_at * 1000)).encode()),
     ]
     if result.status is not None:
@@ -69,35 +62,37 @@ def dead_letter_headers(
     return headers
 
 
-class DeadLetters:
-    """Writes dead letters with the shared idempotent ``acks=all`` producer."""
+class DeadLetterSink(Protocol):
+    """Where the engine sends an event a workflow gave up on."""
+
+    @property
+    def topic(self) -> str:
+        """Where the dead letters go (for logs)."""
+        ...
+
+    async def publish(
+        self, record: ConsumerRecord[bytes, bytes], *, workflow: str, result: ActionResult, attempts: int
+    ) -> None:
+        """Keep ``record`` as a dead letter of ``workflow``; returns once it is durable, raises otherwise."""
+        ...
+
+
+class KafkaDeadLetters:
+    """The dead-letter topic, written with the shared idempotent ``acks=all`` producer."""
 
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         self._producer = producer
-        self.topic = topic
+        self._topic = topic
+
+    @property
+    def topic(self) -> str:
+        return self._topic
 
     async def publish(
-        self,
-        *,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        workflow: str,
-        result: ActionResult,
-        attempts: int,
-        topic: str,
-        partition: int,
-        offset: int,
+        self, record: ConsumerRecord[bytes, bytes], *, workflow: str, result: ActionResult, attempts: int
     ) -> None:
         """Returns once the broker acknowledged the record; raises a KafkaError otherwise."""
-        all_headers = dead_letter_headers(
-            headers,
-            workflow=workflow,
-            result=result,
-            attempts=attempts,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            failed_at=time.time(),
+        headers = dead_letter_headers(
+            record, workflow=workflow, result=result, attempts=attempts, failed_at=time.time()
         )
-        await self._producer.send_and_wait(self.topic, value=value, key=key, headers=all_headers)
+        await self._producer.send_and_wait(self._topic, value=record.value, key=record.key, headers=headers)

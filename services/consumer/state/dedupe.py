@@ -1,20 +1,23 @@
 """The dedupe table: which (workflow, event id) pairs are already finished, and how.
 
-One :class:`DedupeTable` mirrors one partition of the group's dedupe changelog topic (see
-``dedupe_changelog.py``). Each entry keeps its :class:`DoneRecord` (outcome, time, and the re-drive
-that produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
+:class:`DoneStore` is what the engine asks (look a run up, record how it finished, restore on
+assignment); ``changelog.py`` implements it on Kafka. One :class:`DedupeTable` mirrors one partition of
+the group's dedupe changelog topic. Each entry keeps its :class:`DoneRecord` (outcome, time, and the
+re-drive that produced it, if any), so a re-drive can tell a dead-lettered run from a succeeded one
 (``redrive.py``). Memory is bounded two ways: entries older than ``retention_seconds`` are
 dropped (the topic uses the same ``retention.ms``), and past ``max_entries`` the oldest entries are
-evicted first. An evicted or expired pair would run again if its event were redelivered, so retention
-must exceed the longest replay or sender-retry window one cares about. Pure: the clock is injected.
+evicted first (reported through ``on_evict``: ``hookgate_consumer_dedupe_evictions_total``). An evicted
+or expired pair would run again if its event were redelivered, so retention must exceed the longest
+replay or sender-retry window one cares about. Pure: the clock is injected.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
@@ -60,15 +63,49 @@ class DoneRecord:
         return cls(outcome, at, redrive if isinstance(redrive, str) else None)
 
 
+class DoneStore(Protocol):
+    """Finished runs, by source partition: the dedupe state the engine reads and writes.
+
+    ``source_partition`` is the partition of the event's record; a store keeps the runs of every source
+    partition this replica owns, and :meth:`restore` loads them when partitions are assigned.
+    """
+
+    def lookup(self, source_partition: int, key: str) -> DoneRecord | None:
+        """How the run of ``key`` (:func:`dedupe_key`) finished; None when it has no (live) entry."""
+        ...
+
+    async def record(self, source_partition: int, key: str, outcome: str, redrive: str | None = None) -> None:
+        """Remember durably how a run finished; raises (a KafkaError in production) when it could not."""
+        ...
+
+    async def restore(self, source_partitions: Iterable[int]) -> int:
+        """Load the state of newly assigned source partitions; returns the records read."""
+        ...
+
+    def forget(self, keep_source_partitions: Iterable[int]) -> None:
+        """Drop the state no owned source partition needs any more."""
+        ...
+
+    def entries(self) -> int:
+        """Finished runs held in memory."""
+        ...
+
+
 class DedupeTable:
     """Finished runs of one changelog partition (key -> its latest :class:`DoneRecord`), oldest first."""
 
-    def __init__(self, retention_seconds: float, max_entries: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        retention_seconds: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.time,
+        on_evict: Callable[[], None] = lambda: None,
+    ) -> None:
         self._retention = retention_seconds
         self._max = max_entries
         self._clock = clock
+        self._on_evict = on_evict
         self._entries: OrderedDict[str, DoneRecord] = OrderedDict()
-        self.evicted = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -83,7 +120,7 @@ class DedupeTable:
         self._expire(now)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
-            self.evicted += 1
+            self._on_evict()
 
     def remove(self, key: str) -> None:
         """A tombstone in the changelog: the run may happen again."""

@@ -16,9 +16,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from hookgate.core.backoff import RECONNECT
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.settings import KafkaSettings
+from hookgate.core.topics import audit_topic
 from hookgate.gateway.audit.record import AuditRecord, AuditSettings
 
 log = get_logger("hookgate.gateway.audit.record")
@@ -28,7 +30,7 @@ class AuditTopicWriter:
     """Owns the audit producer and its bounded queue."""
 
     def __init__(self, kafka: KafkaSettings, settings: AuditSettings, registry: CollectorRegistry) -> None:
-        self.topic = kafka.topics.internal("audit")
+        self.topic = audit_topic(kafka.topics)
         self._kafka = kafka
         self._settings = settings
         self._admin = TopicAdmin(kafka)
@@ -90,9 +92,8 @@ class AuditTopicWriter:
                 self._queue.task_done()
 
     async def _connect(self) -> None:
-        delay = 0.2
         retention_ms = str(self._settings.retention_hours * 3_600_000)
-        while True:
+        async for attempt in RECONNECT.attempts():
             producer = make_producer(self._kafka, linger_ms=50)
             try:
                 await producer.start()
@@ -100,11 +101,9 @@ class AuditTopicWriter:
                     [self.topic], config={"cleanup.policy": "delete", "retention.ms": retention_ms}
                 )
             except (KafkaError, OSError, RuntimeError) as exc:
-                log.warning("audit_topic_connect_failed", reason=type(exc).__name__, retry_in_s=delay)
+                log.warning("audit_topic_connect_failed", reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
                 with contextlib.suppress(Exception):
                     await producer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 continue
             self._producer = producer
             return

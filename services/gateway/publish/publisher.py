@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from hookgate.core.backoff import RECONNECT
 from hookgate.core.envelope import Envelope
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
@@ -154,8 +155,7 @@ class Publisher:
         # gets its 503 at its deadline, as with a timer of its own.
 
     async def _connect_loop(self) -> None:
-        delay = 0.2
-        while self._producer is None:
+        async for attempt in RECONNECT.attempts():
             producer = make_producer(
                 self._kafka,
                 linger_ms=self._producer_settings.linger_ms,
@@ -166,15 +166,19 @@ class Publisher:
                 await producer.start()
                 await self._admin.ensure(self._topics)
             except (KafkaError, OSError, RuntimeError) as exc:
-                log.warning("kafka_connect_failed", reason=type(exc).__name__, detail=str(exc), retry_in_s=delay)
+                log.warning(
+                    "kafka_connect_failed",
+                    reason=type(exc).__name__,
+                    detail=str(exc),
+                    retry_in_s=round(attempt.delay, 3),
+                )
                 with contextlib.suppress(Exception):
                     await producer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
                 continue
             self._producer = producer
             self._set_reachable(True)
             log.info("kafka_connected", topics=self._topics)
+            break
         await self._probe_loop()
 
     async def _probe_loop(self) -> None:
