@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -14,6 +15,13 @@ from hookgate.gateway.verify.base import WebhookRequest
 from hookgate.gateway.verify.registry import VerifyConfig
 
 NOW = int(time.time())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The senders' SDKs check the timestamp against their own clock (5 minutes for most): a value taken at
+    # import would be stale when the suite takes longer than that before reaching these tests.
+    monkeypatch.setattr(sys.modules[__name__], "NOW", int(time.time()))
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
