@@ -6,17 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
+from hookgate.gateway.http.app import PUBLISHER
 from tests.support.builders import (
-    gateway_config,
     github_signature,
     github_trigger,
     new_trigger_id,
     read_topic,
 )
+from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
 
@@ -25,14 +25,8 @@ pytestmark = pytest.mark.kafka
 async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tuple[TestClient, str, str]]:
     tid = new_trigger_id()
     disabled = new_trigger_id()
-    cfg = gateway_config(
-        kafka_bootstrap,
-        topic_prefix,
-        [github_trigger(tid), github_trigger(disabled, name="off", enabled=False)],
-    )
-    app = create_app(cfg)
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+    triggers = [github_trigger(tid), github_trigger(disabled, name="off", enabled=False)]
+    async with running_gateway(kafka_bootstrap, topic_prefix, triggers) as client:
         yield client, tid, disabled
 
 
