@@ -23,6 +23,7 @@ from hookgate.core.settings import KafkaSettings, TopicSettings
 from hookgate.gateway.config import ProducerSettings
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish.publisher import Publisher
+from hookgate.gateway.publish.sink import PublishFailure
 
 Send = Callable[[], Awaitable[object]]
 
@@ -87,15 +88,21 @@ async def main_async(args: argparse.Namespace, stop: asyncio.Event) -> int:
     finally:
         await producer.stop()
 
-    publisher = Publisher(kafka, ProducerSettings(), GatewayMetrics(), [topic])
+    publisher = Publisher(kafka, ProducerSettings(), GatewayMetrics(), [topic], timeout=10.0)
     await publisher.start()
     try:
-        if not await publisher.wait_ready(30):
-            raise RuntimeError("publisher did not connect")
+        deadline = time.monotonic() + 30
+        while not publisher.readiness()[0]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("publisher did not connect")
+            await asyncio.sleep(0.1)
         for c in args.concurrency if "pump" in args.modes else []:
 
             async def pumped() -> object:
-                return await publisher.publish(topic, b"produce", ev, 10.0)
+                result = await publisher.publish(topic, b"produce", ev)
+                if isinstance(result, PublishFailure):
+                    raise RuntimeError(f"publish failed: {result.reason}")
+                return result
 
             await drive(pumped, c, 1.0)
             results["pump"].append(await drive(pumped, c, args.seconds))

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -36,11 +36,6 @@ class EnvelopeError(ValueError):
 def new_event_id() -> str:
     """A fresh unique event id, for senders that do not give a delivery id."""
     return str(uuid.uuid4())
-
-
-def rfc3339(ts: datetime) -> str:
-    """RFC 3339 UTC with millisecond precision and a ``Z`` suffix."""
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_rfc3339(value: str) -> datetime:

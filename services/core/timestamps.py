@@ -35,7 +35,8 @@ _cache = _SecondCache()
 def rfc3339_ms(ns: int | None = None) -> str:
     """``2026-11-27T22:50:00.123Z``: now (or ``ns``, nanoseconds since the epoch), milliseconds, UTC.
 
-    The same text as :func:`hookgate.core.envelope.rfc3339` gives for that instant.
+    The same text as ``datetime.isoformat(timespec="milliseconds")`` gives for that instant in UTC,
+    with ``Z`` for ``+00:00``.
     """
     head, fraction_ns = _cache.split(time.time_ns() if ns is None else ns)
     return f"{head}.{fraction_ns // 1_000_000:03d}Z"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,23 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from hookgate.core.envelope import EXT_TENANT, Envelope
 from tests.support.builders import read_topic
+from tests.support.cli import hookgate
 
 pytestmark = pytest.mark.kafka
-
-
-async def hookgate(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hookgate",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert b"Traceback" not in err, err.decode()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:

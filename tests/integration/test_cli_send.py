@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
-from tests.support.builders import gateway_config, github_trigger, new_trigger_id, read_topic
+from tests.support.builders import github_trigger, new_trigger_id, read_topic
+from tests.support.cli import hookgate
+from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
 
@@ -20,25 +19,10 @@ STRIPE_SECRET = "whsec_stripe_test_secret"
 STANDARD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-async def hookgate(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hookgate",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert b"Traceback" not in err, err.decode()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
 @pytest.fixture
 async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tuple[TestClient, dict[str, str]]]:
     ids = {"github": new_trigger_id(), "stripe": new_trigger_id(), "standard-webhooks": new_trigger_id()}
-    cfg = gateway_config(
+    async with running_gateway(
         kafka_bootstrap,
         topic_prefix,
         [
@@ -56,10 +40,7 @@ async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tupl
                 "verify": {"type": "standard_webhooks", "secrets": [STANDARD_SECRET]},
             },
         ],
-    )
-    app = create_app(cfg)
-    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+    ) as client:
         yield client, ids
 
 

@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from hookgate.consumer.workflows.subscriptions import build_workflows
-from hookgate.gateway.http.app import PUBLISHER, create_app
-from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id
+from tests.support.builders import github_signature, github_trigger, new_trigger_id
 from tests.support.events import (
     consumer_config,
     create_topic,
@@ -25,6 +24,7 @@ from tests.support.events import (
     sample,
     wait_committed,
 )
+from tests.support.gateway import running_gateway
 from tests.support.receiver import run_receiver
 
 pytestmark = pytest.mark.kafka
@@ -33,9 +33,7 @@ pytestmark = pytest.mark.kafka
 @pytest.fixture
 async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tuple[TestClient, str]]:
     tid = new_trigger_id()
-    app = create_app(gateway_config(kafka_bootstrap, topic_prefix, [github_trigger(tid)]))
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+    async with running_gateway(kafka_bootstrap, topic_prefix, [github_trigger(tid)]) as client:
         yield client, tid
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
@@ -15,15 +15,14 @@ from hookgate.core.config import load_model
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.audit.record import AuditRecord, AuditSettings
 from hookgate.gateway.audit.topic import AuditTopicWriter
-from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import (
     GITHUB_SECRET,
-    gateway_config,
     github_signature,
     github_trigger,
     new_trigger_id,
     read_topic,
 )
+from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
 
@@ -35,15 +34,12 @@ PARTNER_KEY = "do-not-log-this-partner-key"
 @pytest.fixture
 async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tuple[TestClient, str]]:
     tid = new_trigger_id()
-    cfg = gateway_config(
+    async with running_gateway(
         kafka_bootstrap,
         topic_prefix,
         [github_trigger(tid)],
         audit={"topic": True, "include_headers": True, "redact_headers": ["X-Partner-Ref"]},
-    )
-    app = create_app(cfg)
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+    ) as client:
         yield client, tid
 
 

@@ -4,16 +4,13 @@ ones of every kind arrive byte-exact."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
-from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id, read_topic
+from tests.support.builders import github_signature, github_trigger, new_trigger_id, read_topic
+from tests.support.gateway import running_gateway
 from tests.support.receiver import run_receiver
 
 pytestmark = pytest.mark.kafka
@@ -23,14 +20,6 @@ def open_trigger(tid: str, name: str, **extra: Any) -> dict[str, Any]:
     return {"id": tid, "name": name, "tenant": "acme", "verify": {"type": "none"}, **extra}
 
 
-@asynccontextmanager
-async def gateway(bootstrap: str, prefix: str, triggers: list[dict[str, Any]]) -> AsyncIterator[TestClient]:
-    app = create_app(gateway_config(bootstrap, prefix, triggers))
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
-        yield client
-
-
 async def values_in(bootstrap: str, topic: str, expected: int) -> list[bytes]:
     """The record values in ``topic``, waiting for one more than ``expected`` so extras would show."""
     return [r.value for r in await read_topic(bootstrap, topic, count=expected + 1, timeout=5)]
@@ -38,7 +27,7 @@ async def values_in(bootstrap: str, topic: str, expected: int) -> list[bytes]:
 
 async def test_invalid_bodies_get_400_and_are_never_produced(kafka_bootstrap: str, topic_prefix: str) -> None:
     tid = new_trigger_id()
-    async with gateway(kafka_bootstrap, topic_prefix, [open_trigger(tid, "open")]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [open_trigger(tid, "open")]) as client:
         for body, content_type in [
             (b'{"action": "opened"', "application/json"),
             (b'{"name": "caf\xe9"}', "application/json"),
@@ -58,7 +47,7 @@ async def test_invalid_bodies_get_400_and_are_never_produced(kafka_bootstrap: st
 
 async def test_bodies_are_checked_only_after_verification(kafka_bootstrap: str, topic_prefix: str) -> None:
     tid = new_trigger_id()
-    async with gateway(kafka_bootstrap, topic_prefix, [github_trigger(tid)]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [github_trigger(tid)]) as client:
         body = b"{not json"
         unsigned = await client.post(f"/hooks/{tid}", data=body, headers={"Content-Type": "application/json"})
         assert unsigned.status == 401
@@ -72,7 +61,10 @@ async def test_bodies_are_checked_only_after_verification(kafka_bootstrap: str, 
 
 async def test_xxe_and_billion_laughs_get_400_and_nothing_is_fetched(kafka_bootstrap: str, topic_prefix: str) -> None:
     tid = new_trigger_id()
-    async with run_receiver() as outside, gateway(kafka_bootstrap, topic_prefix, [open_trigger(tid, "xml")]) as client:
+    async with (
+        run_receiver() as outside,
+        running_gateway(kafka_bootstrap, topic_prefix, [open_trigger(tid, "xml")]) as client,
+    ):
         attacks = [
             f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "{outside.url}/entity">]><r>&x;</r>',
             f'<?xml version="1.0"?><!DOCTYPE r SYSTEM "{outside.url}/dtd"><r/>',
@@ -116,7 +108,9 @@ async def test_every_body_kind_arrives_byte_exact(kafka_bootstrap: str, topic_pr
         (bytes(range(256)), "application/octet-stream"),
     ]
     variables = {"kind": {"jsonpath": "$.type", "default": "none"}, "title": {"form": "title"}}
-    async with gateway(kafka_bootstrap, topic_prefix, [open_trigger(tid, "all", variables=variables)]) as client:
+    async with running_gateway(
+        kafka_bootstrap, topic_prefix, [open_trigger(tid, "all", variables=variables)]
+    ) as client:
         for body, content_type in cases:
             resp = await client.post(f"/hooks/{tid}", data=body, headers={"Content-Type": content_type})
             assert resp.status == 202, content_type
@@ -144,7 +138,7 @@ async def test_accept_raw_passes_invalid_bodies_through(kafka_bootstrap: str, to
     marker = uuid.uuid4().hex.encode()
     broken = b'{"action": "opened", ' + marker
     valid = b'{"action": "closed"}'
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         for body in (broken, valid):
             resp = await client.post(
                 f"/hooks/{tid}", data=body, headers={"Content-Type": "application/json", "X-Event": "e"}

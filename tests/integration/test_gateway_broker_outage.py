@@ -9,16 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from hookgate.gateway.http.app import PUBLISHER, create_app
 from tests.support.builders import (
-    gateway_config,
     github_signature,
     github_trigger,
     new_trigger_id,
     read_topic,
 )
+from tests.support.gateway import running_gateway
 from tests.support.kafka import LocalBroker, free_port
 
 pytestmark = pytest.mark.kafka
@@ -48,10 +47,8 @@ async def test_broker_down_means_503_and_not_ready_then_recovers(
     private_broker: LocalBroker, topic_prefix: str
 ) -> None:
     tid = new_trigger_id()
-    cfg = gateway_config(private_broker.bootstrap, topic_prefix, [github_trigger(tid)], publish_timeout_seconds=2)
-    app = create_app(cfg)
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30)
+    triggers = [github_trigger(tid)]
+    async with running_gateway(private_broker.bootstrap, topic_prefix, triggers, publish_timeout_seconds=2) as client:
         status, _, _ = await _post(client, tid, b'{"before": true}')
         assert status == 202
 

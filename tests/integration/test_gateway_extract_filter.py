@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
-from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id, read_topic
+from tests.support.builders import github_signature, github_trigger, new_trigger_id, read_topic
+from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
 
@@ -24,14 +19,6 @@ PR_OPENED = orjson.dumps(
         "repository": {"full_name": "acme/api"},
     }
 )
-
-
-@asynccontextmanager
-async def gateway(bootstrap: str, prefix: str, triggers: list[dict[str, Any]]) -> AsyncIterator[TestClient]:
-    app = create_app(gateway_config(bootstrap, prefix, triggers))
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
-        yield client
 
 
 def github_headers(body: bytes, event: str, delivery: str) -> dict[str, str]:
@@ -66,7 +53,7 @@ async def test_variables_travel_as_ce_vars_and_templates_shape_type_subject_key(
         },
         key="{tenant}/{vars.repo}",
     )
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         resp = await client.post(
             f"/hooks/{tid}?env=prod", data=PR_OPENED, headers=github_headers(PR_OPENED, "pull_request", "d-1")
         )
@@ -110,7 +97,7 @@ async def test_filter_ignores_non_matching_requests_and_produces_matching_ones(
     )
     closed = PR_OPENED.replace(b'"opened"', b'"closed"')
     push = b'{"ref": "refs/heads/main"}'
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         for body, event, delivery in [(closed, "pull_request", "d-closed"), (push, "push", "d-push")]:
             resp = await client.post(f"/hooks/{tid}", data=body, headers=github_headers(body, event, delivery))
             assert resp.status == 200
@@ -153,7 +140,7 @@ async def test_xml_form_and_path_variables(kafka_bootstrap: str, topic_prefix: s
     }
     order = b'<?xml version="1.0"?><order id="o-9"><line sku="a"/></order>'
     slack = b"team_domain=acme&payload=%7B%22type%22%3A%22view_submission%22%7D"
-    async with gateway(kafka_bootstrap, topic_prefix, [xml_trigger, form_trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [xml_trigger, form_trigger]) as client:
         resp = await client.post(
             f"/hooks/{xml_tid}/region/eu-west", data=order, headers={"Content-Type": "application/xml"}
         )
@@ -184,7 +171,7 @@ async def test_per_trigger_methods_and_static_reply(kafka_bootstrap: str, topic_
         "methods": ["PUT", "POST"],
         "response": {"status": 200, "body": "OK"},
     }
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         put = await client.put(f"/hooks/{tid}", data=b"up", headers={"Content-Type": "text/plain"})
         assert put.status == 200
         assert put.headers["Content-Type"].startswith("text/plain")
@@ -216,7 +203,7 @@ async def test_hostile_bodies_and_patterns_are_bounded(kafka_bootstrap: str, top
     injected = b'"{\\"a\\": \\"injected\\"}"'
     deep = b'{"a":' * 101 + b'{"id": 1}' + b"}" * 101
     json = {"Content-Type": "application/json"}
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         resp = await client.post(f"/hooks/{tid}", data=injected, headers=json)
         assert resp.status == 202
         resp = await client.post(f"/hooks/{tid}", data=deep, headers=json)

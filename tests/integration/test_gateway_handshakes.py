@@ -5,29 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
-from tests.support.builders import gateway_config, new_trigger_id, read_topic
+from tests.support.builders import new_trigger_id, read_topic
+from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
 
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-@asynccontextmanager
-async def gateway(bootstrap: str, prefix: str, triggers: list[dict[str, Any]]) -> AsyncIterator[TestClient]:
-    app = create_app(gateway_config(bootstrap, prefix, triggers))
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
-        yield client
 
 
 def slack_headers(body: bytes, secret: str = SLACK_SECRET) -> dict[str, str]:
@@ -46,7 +34,7 @@ async def test_slack_url_verification_is_answered_and_never_produced(kafka_boots
     event = orjson.dumps(
         {"type": "event_callback", "event_id": "Ev1", "team_id": "T1", "event": {"type": "app_mention"}}
     )
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         forged = await client.post(f"/hooks/{tid}", data=challenge, headers=slack_headers(challenge, "wrong"))
         assert forged.status == 401
         resp = await client.post(f"/hooks/{tid}", data=challenge, headers=slack_headers(challenge))
@@ -70,7 +58,7 @@ async def test_websub_challenge_get_only_for_verification(kafka_bootstrap: str, 
         "verify": {"type": "none"},
         "websub": {"verify_token": "tok-123"},
     }
-    async with gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
+    async with running_gateway(kafka_bootstrap, topic_prefix, [trigger]) as client:
         query = {"hub.mode": "subscribe", "hub.topic": "https://example.com/feed", "hub.challenge": "c-42"}
         ok = await client.get(f"/hooks/{tid}", params={**query, "hub.verify_token": "tok-123"})
         assert ok.status == 200

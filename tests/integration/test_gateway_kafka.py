@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
+from hookgate.gateway.config import ProducerSettings
+from hookgate.gateway.metrics import GatewayMetrics
+from hookgate.gateway.publish.publisher import Publisher
+from hookgate.gateway.publish.sink import Ack, PublishFailure
 from tests.support.builders import (
     gateway_config,
     github_signature,
@@ -17,6 +21,7 @@ from tests.support.builders import (
     new_trigger_id,
     read_topic,
 )
+from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
 
@@ -25,14 +30,8 @@ pytestmark = pytest.mark.kafka
 async def gateway(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[tuple[TestClient, str, str]]:
     tid = new_trigger_id()
     disabled = new_trigger_id()
-    cfg = gateway_config(
-        kafka_bootstrap,
-        topic_prefix,
-        [github_trigger(tid), github_trigger(disabled, name="off", enabled=False)],
-    )
-    app = create_app(cfg)
-    async with TestClient(TestServer(app)) as client:
-        assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+    triggers = [github_trigger(tid), github_trigger(disabled, name="off", enabled=False)]
+    async with running_gateway(kafka_bootstrap, topic_prefix, triggers) as client:
         yield client, tid, disabled
 
 
@@ -116,26 +115,51 @@ async def test_metrics_and_health(gateway: tuple[TestClient, str, str]) -> None:
     assert "hookgate_gateway_kafka_ready 1.0" in text
 
 
+@pytest.fixture
+async def publisher(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Publisher]:
+    """The gateway's Kafka sink on its own, connected."""
+    config = gateway_config(kafka_bootstrap, topic_prefix, [])
+    sink = Publisher(
+        config.kafka, ProducerSettings(), GatewayMetrics(), [f"{topic_prefix}.acme"], timeout=10, probe_interval=0.2
+    )
+    await sink.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not sink.readiness()[0]:
+            assert time.monotonic() < deadline, "the publisher did not connect to Kafka"
+            await asyncio.sleep(0.1)
+        yield sink
+    finally:
+        await sink.stop()
+
+
 async def test_a_request_cancelled_while_its_event_waits_still_gets_it_written(
-    gateway: tuple[TestClient, str, str], kafka_bootstrap: str, topic_prefix: str
+    publisher: Publisher, kafka_bootstrap: str, topic_prefix: str
 ) -> None:
-    client, _, _ = gateway
-    publisher = client.app[PUBLISHER]
     topic = f"{topic_prefix}.acme"
 
     def event(eid: str) -> Envelope:
         return Envelope(id=eid, source="/hookgate/gh", type="t", data=eid.encode())
 
-    ack = await publisher.publish(topic, b"acme", event("first"), 10)
+    ack = await publisher.publish(topic, b"acme", event("first"))
+    assert isinstance(ack, Ack)
     assert ack.topic == topic
     # Cancelled after it queued its event, before the broker answered (a client gone, a shutdown):
     # the event was handed over, so it is written; a request never takes back an event.
-    task = asyncio.create_task(publisher.publish(topic, b"acme", event("cancelled"), 10))
+    task = asyncio.create_task(publisher.publish(topic, b"acme", event("cancelled")))
     await asyncio.sleep(0)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await publisher.publish(topic, b"acme", event("last"), 10)
+    assert isinstance(await publisher.publish(topic, b"acme", event("last")), Ack)
     records = await read_topic(kafka_bootstrap, topic, count=3)
     assert sorted(r.value for r in records) == [b"cancelled", b"first", b"last"]
+
+
+async def test_publishing_after_stop_is_a_failure_not_an_exception(publisher: Publisher, topic_prefix: str) -> None:
+    await publisher.stop()
+    envelope = Envelope(id="late", source="/hookgate/gh", type="t", data=b"late")
+    result = await publisher.publish(f"{topic_prefix}.acme", b"acme", envelope)
+    assert isinstance(result, PublishFailure)
+    assert result.reason == "kafka_unavailable"

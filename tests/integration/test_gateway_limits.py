@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
 from hookgate.core.envelope import Envelope
-from hookgate.gateway.http.app import PUBLISHER, create_app
+from hookgate.gateway.http.app import create_app
 from tests.support.builders import (
     gateway_config,
     github_signature,
@@ -20,6 +20,7 @@ from tests.support.builders import (
     new_trigger_id,
     read_topic,
 )
+from tests.support.gateway import wait_ready
 
 pytestmark = pytest.mark.kafka
 
@@ -28,7 +29,7 @@ async def start(bootstrap: str, prefix: str, triggers: list[dict[str, Any]], **g
     app = create_app(gateway_config(bootstrap, prefix, triggers, **gateway))
     client = TestClient(TestServer(app))
     await client.start_server()
-    assert await app[PUBLISHER].wait_ready(30), "gateway did not connect to Kafka"
+    await wait_ready(client)
     return client
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -19,7 +18,8 @@ from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.config import load_model
-from hookgate.core.envelope import Envelope, rfc3339
+from hookgate.core.envelope import Envelope
+from hookgate.core.timestamps import rfc3339_ms
 
 
 def event(event_id: str, *, tenant: str = "acme", type_: str = "com.example.thing", data: bytes = b"{}") -> Envelope:
@@ -28,7 +28,7 @@ def event(event_id: str, *, tenant: str = "acme", type_: str = "com.example.thin
         source="/hookgate/test",
         type=type_,
         data=data,
-        time=rfc3339(datetime.now(UTC)),
+        time=rfc3339_ms(),
         datacontenttype="application/json",
         extensions={"tenant": tenant, "trigger": "test"},
     )

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import orjson
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from hookgate.core.config import ConfigError, load_model
 from hookgate.gateway.audit.record import REDACTED, Auditor, AuditRecord, AuditSettings, is_sensitive, redact_headers
+from hookgate.gateway.intake.clientip import ClientAddress
+from tests.support.webhooks import webhook_request
 
 
-def record(**over: object) -> AuditRecord:
-    base: dict[str, object] = {
-        "timestamp": "2026-01-01T00:00:00.000Z",
+def client(ip: str = "198.51.100.7", peer: str = "10.0.0.5") -> ClientAddress:
+    return ClientAddress(ip=ip, peer=peer, url="https://gateway.test/hooks/t", via_proxy=ip != peer)
+
+
+def audit(auditor: Auditor, request: web.Request, **over: Any) -> None:
+    """One handled request, as the handler reports it."""
+    facts: dict[str, Any] = {
         "request_id": "r1",
         "trigger": "gh",
         "tenant": "acme",
-        "method": "POST",
+        "client": client(),
         "outcome": "rejected",
         "reason": "bad_signature",
         "status": 401,
-        "client_ip": "198.51.100.7",
-        "peer": "10.0.0.5",
-        "request_bytes": 300,
-        "body_bytes": 20,
         "event_id": None,
-        "duration_ms": 1.5,
+        "seconds": 0.0015,
     }
-    base.update(over)
-    return AuditRecord(**base)  # type: ignore[arg-type]
+    facts.update(over)
+    auditor.request(request, **facts)
+
+
+async def read(request: web.Request) -> web.Request:
+    await request.read()  # the handler has read the body by the time it audits
+    return request
 
 
 @pytest.mark.parametrize(
@@ -88,26 +99,39 @@ def test_headers_are_left_out_unless_included() -> None:
     assert auditor.headers([("X-Ref", "v"), ("X-Other", "w")]) == {"x-ref": REDACTED, "x-other": "w"}
 
 
-def test_record_dict_omits_absent_headers_and_the_topic_receives_every_record() -> None:
-    assert "headers" not in record().to_dict()
-    assert record(headers={"a": "b"}).to_dict()["headers"] == {"a": "b"}
+async def test_the_topic_receives_every_record_with_the_sizes_as_received() -> None:
     got: list[AuditRecord] = []
     auditor = Auditor(AuditSettings(log=False), got.append)
-    auditor.emit(record())
-    auditor.emit(record(outcome="accepted", reason="ok", status=202, event_id="e1"))
+    body = b'{"n": 1}'
+    audit(auditor, await read(webhook_request("t", body, {"X-GitHub-Event": "push"})))
+    audit(auditor, webhook_request("t"), outcome="accepted", reason="ok", status=202, event_id="e1")
     assert [(r.outcome, r.event_id) for r in got] == [("rejected", None), ("accepted", "e1")]
+    first = got[0]
+    assert (first.method, first.client_ip, first.peer, first.duration_ms) == ("POST", "198.51.100.7", "10.0.0.5", 1.5)
+    assert first.body_bytes == len(body)
+    assert first.request_bytes > first.body_bytes  # the head counts too
+    assert first.headers is None
+    assert "headers" not in first.to_dict()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first.timestamp)
 
 
-def test_the_record_is_the_request_log_line_and_log_false_leaves_a_minimal_request_line() -> None:
-    full, minimal = Auditor(AuditSettings(include_headers=True)), Auditor(AuditSettings(log=False))
+async def test_the_record_is_the_request_log_line_and_log_false_leaves_a_minimal_request_line() -> None:
+    topic: list[AuditRecord] = []
+    full = Auditor(AuditSettings(include_headers=True), topic.append)
+    minimal = Auditor(AuditSettings(log=False))
+    headers = {"X-GitHub-Event": "push", "Authorization": "Bearer do-not-log"}
     with capture_logs() as logs:
-        full.emit(record(headers={"x-github-event": "push"}))
-        minimal.emit(record(headers={"x-github-event": "push"}))
+        audit(full, webhook_request("t", headers=headers))
+        audit(minimal, webhook_request("t", headers=headers))
     line, short = logs
+    (record,) = topic
+    assert record.headers is not None
+    assert record.headers["x-github-event"] == "push"
+    assert record.headers["authorization"] == REDACTED
     assert line == {
         "event": "audit",
         "log_level": "info",
-        **{k: v for k, v in record(headers={"x-github-event": "push"}).to_dict().items() if k != "timestamp"},
+        **{k: v for k, v in record.to_dict().items() if k != "timestamp"},
     }
     assert short == {
         "event": "webhook",

@@ -22,6 +22,8 @@ def _fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
     # The senders' SDKs check the timestamp against their own clock (5 minutes for most): a value taken at
     # import would be stale when the suite takes longer than that before reaching these tests.
     monkeypatch.setattr(sys.modules[__name__], "NOW", int(time.time()))
+
+
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 

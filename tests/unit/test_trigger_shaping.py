@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from hookgate.core.settings import TopicSettings
 from hookgate.gateway.config import TriggerConfig
-from hookgate.gateway.http.ingest import shape_event
+from hookgate.gateway.http.steps import shape_event
 from hookgate.gateway.shaping.bodies import BodyKind
 from hookgate.gateway.shaping.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger, TriggerRegistry

@@ -147,14 +147,6 @@ class Auditor:
         """The headers to record: ``None`` unless ``include_headers``, redacted otherwise."""
         return redact_headers(headers, self._extra) if self._include_headers else None
 
-    def emit(self, record: AuditRecord) -> None:
-        """Log ``record`` (the audit line, or the minimal request line) and hand it to the topic writer."""
-        fields = record.to_dict()
-        del fields["timestamp"]  # the log line has its own
-        self._write(fields)
-        if self._topic is not None:
-            self._topic(record)
-
     def request(
         self,
         request: web.BaseRequest,

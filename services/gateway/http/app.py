@@ -1,20 +1,22 @@
 """The gateway's aiohttp application: wiring and lifecycle.
 
-Start-up returns at once, before Kafka is reachable: the gateway answers 503 (and ``/readyz``
-fails) until the producer connects. Shutdown: stop accepting, let in-flight requests finish (their
-events are acknowledged or answered 503), then flush and close the producer.
+The application composes the handler with its event sink: the Kafka publisher, or the sink given
+(unit tests of the request chain pass an in-memory one). Start-up returns at once, before Kafka is
+reachable: the gateway answers 503 (and ``/readyz`` fails) until the producer connects. Shutdown: stop
+accepting, let in-flight requests finish (their events are acknowledged or answered 503), then flush
+and close the producer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
-from hookgate.gateway.audit.record import Auditor
+from hookgate.gateway.audit.record import Auditor, AuditRecord
 from hookgate.gateway.audit.topic import AuditTopicWriter
 from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.http.ingest import IngestHandler
@@ -23,59 +25,77 @@ from hookgate.gateway.intake.admission import Admission
 from hookgate.gateway.intake.limits import server_handler_args
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish.publisher import Publisher
+from hookgate.gateway.publish.sink import EventSink
 from hookgate.gateway.triggers import TriggerRegistry
 
 log = get_logger("hookgate.gateway")
 
-PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
-METRICS: web.AppKey[GatewayMetrics] = web.AppKey("metrics", GatewayMetrics)
 
-
-def create_app(config: GatewayConfig) -> web.Application:
-    """Build the gateway application from a validated config."""
+def create_app(config: GatewayConfig, sink: EventSink | None = None) -> web.Application:
+    """Build the gateway application from a validated config; events go to ``sink`` (default: Kafka)."""
     settings = config.gateway
     for warning in config.startup_warnings():
         log.warning(warning.event, trigger=warning.trigger, key=warning.key, message=warning.message)
     registry = TriggerRegistry(config.triggers, config.kafka.topics, settings.max_body_bytes)
     metrics = GatewayMetrics(trigger_labels=settings.trigger_labels, triggers=[t.name for t in config.triggers])
-    # Each in-flight request has at most one event queued: the in-flight limit bounds the queue too.
-    publisher = Publisher(
-        config.kafka, settings.producer, metrics, registry.topics(), queue_size=settings.limits.max_in_flight
-    )
+    events = sink if sink is not None else kafka_sink(config, registry, metrics)
     audit_topic = AuditTopicWriter(config.kafka, settings.audit, metrics.registry) if settings.audit.topic else None
     largest = max([settings.max_body_bytes, *(t.max_body_bytes or 0 for t in config.triggers)])
     app = web.Application(client_max_size=largest + 1, handler_args=server_handler_args(settings.limits.headers))
-    app[PUBLISHER] = publisher
-    app[METRICS] = metrics
-    admission = Admission(config, metrics.registry)
-    metrics.track_in_flight(lambda: admission.in_flight.in_flight)
-    handler = IngestHandler(
-        registry,
-        publisher,
-        metrics,
-        publish_timeout=settings.publish_timeout_seconds,
-        retry_after=settings.retry_after_seconds,
-        admission=admission,
-        auditor=Auditor(settings.audit, audit_topic.submit if audit_topic else None),
-    )
+    handler = ingest_handler(config, registry, events, metrics, audit_topic.submit if audit_topic else None)
     app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)
     # Only triggers with allow_subpaths serve these; the rest answer 404 as for an unknown trigger.
     app.router.add_route("*", "/hooks/{trigger_id}{subpath:/.*}", handler.handle)
-    add_ops_routes(app, metrics.registry, publisher.readiness)
+    add_ops_routes(app, metrics.registry, events.readiness)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await publisher.start()
+        await events.start()
         if audit_topic is not None:
             await audit_topic.start()
         log.info("gateway_started", triggers=len(registry), topics=registry.topics())
         yield
-        await publisher.stop()
+        await events.stop()
         if audit_topic is not None:
             await audit_topic.stop()
         log.info("gateway_stopped")
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def ingest_handler(
+    config: GatewayConfig,
+    registry: TriggerRegistry,
+    sink: EventSink,
+    metrics: GatewayMetrics,
+    audit_topic: Callable[[AuditRecord], None] | None = None,
+) -> IngestHandler:
+    """The webhook handler for ``config``: its admission checks and auditor, publishing to ``sink``."""
+    settings = config.gateway
+    admission = Admission(config, metrics.registry)
+    metrics.track_in_flight(lambda: admission.in_flight.in_flight)
+    return IngestHandler(
+        registry,
+        sink,
+        metrics,
+        retry_after=settings.retry_after_seconds,
+        admission=admission,
+        auditor=Auditor(settings.audit, audit_topic),
+    )
+
+
+def kafka_sink(config: GatewayConfig, registry: TriggerRegistry, metrics: GatewayMetrics) -> Publisher:
+    """The production sink: the Kafka publisher for every topic the triggers write to."""
+    settings = config.gateway
+    # Each in-flight request has at most one event queued: the in-flight limit bounds the queue too.
+    return Publisher(
+        config.kafka,
+        settings.producer,
+        metrics,
+        registry.topics(),
+        timeout=settings.publish_timeout_seconds,
+        queue_size=settings.limits.max_in_flight,
+    )
 
 
 async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:

@@ -50,13 +50,6 @@ class Deadlines:
         if when < self._timer_at:
             self._arm(loop, when)
 
-    def close(self) -> None:
-        """Stop the timer and forget every deadline (the futures are left as they are)."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer, self._timer_at = None, math.inf
-        self._heap.clear()
-
     def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()

@@ -8,6 +8,9 @@ before it reaches the producer, so its 503 is exact: the event was not written. 
 one loop timer (:mod:`hookgate.gateway.publish.deadlines`) instead of arming one per request. A request whose
 deadline passes after hand-over may still be written; the sender's retry then carries the same
 delivery id and the consumers' dedupe absorbs it.
+
+The publisher is the gateway's :class:`~hookgate.gateway.publish.sink.EventSink`: a publish resolves to an
+:class:`~hookgate.gateway.publish.sink.Ack` or a :class:`~hookgate.gateway.publish.sink.PublishFailure`.
 """
 
 from __future__ import annotations
@@ -28,23 +31,16 @@ from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.config import ProducerSettings
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish.deadlines import DeadlinePassed, Deadlines
+from hookgate.gateway.publish.sink import Ack, PublishFailure, PublishResult
 
 log = get_logger("hookgate.gateway.publish.publisher")
 
 
-class PublishError(Exception):
-    """The event was not acknowledged; ``reason`` is a stable code for metrics and logs."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(detail or reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    topic: str
-    partition: int
-    offset: int
+# The failures that need no detail, made once: a broker outage answers many requests with them.
+_NOT_CONNECTED = PublishFailure("kafka_unavailable", "not connected to Kafka")
+_SHUTTING_DOWN = PublishFailure("shutting_down")
+_QUEUE_FULL = PublishFailure("overloaded", "produce queue full")
+_TIMED_OUT = PublishFailure("kafka_timeout", "Kafka did not acknowledge in time")
 
 
 @dataclass(slots=True)
@@ -56,7 +52,10 @@ class _Pending:
 
 
 class Publisher:
-    """Owns the producer: connects (and reconnects) in the background, probes readiness, publishes."""
+    """Owns the producer: connects (and reconnects) in the background, probes readiness, publishes.
+
+    ``timeout`` is each event's deadline for the broker's acknowledgement, in seconds.
+    """
 
     def __init__(
         self,
@@ -65,6 +64,7 @@ class Publisher:
         metrics: GatewayMetrics,
         topics: list[str],
         *,
+        timeout: float,
         queue_size: int = 10_000,
         probe_interval: float = 2.0,
     ) -> None:
@@ -72,22 +72,18 @@ class Publisher:
         self._producer_settings = producer
         self._metrics = metrics
         self._topics = topics
+        self._timeout = timeout
         self._admin = TopicAdmin(kafka)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
         self._deadlines = Deadlines()
         self._probe_interval = probe_interval
         self._producer: AIOKafkaProducer | None = None
         self._reachable = False
-        self._ready_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
-    @property
-    def ready(self) -> bool:
-        """True when the producer is connected and the broker answered the last probe."""
-        return self._producer is not None and self._reachable
-
     def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Ready when the producer is connected and the broker answered the last probe."""
         if self._producer is None:
             return False, {"kafka": "connecting"}
         return self._reachable, {"kafka": "ok" if self._reachable else "unreachable"}
@@ -99,26 +95,22 @@ class Publisher:
             asyncio.create_task(self._pump(), name="publisher-pump"),
         ]
 
-    async def wait_ready(self, timeout: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while not self.ready:
-                    self._ready_changed.clear()
-                    await self._ready_changed.wait()
-        return self.ready
+    async def publish(self, topic: str, key: bytes, envelope: Envelope) -> PublishResult:
+        """Write one event and wait for the broker's acknowledgement (acks=all), at most ``timeout`` seconds.
 
-    async def publish(self, topic: str, key: bytes, envelope: Envelope, timeout: float) -> Ack:
-        """Write one event and wait for the broker's acknowledgement (acks=all), at most ``timeout`` s."""
+        Resolves to the :class:`Ack`, or to a :class:`PublishFailure` naming why the event was not, or may
+        not have been, written (a timeout after hand-over may still be written; see the module docstring).
+        """
         if self._producer is None:
-            raise PublishError("kafka_unavailable", "not connected to Kafka")
+            return _NOT_CONNECTED
         if self._closing:
-            raise PublishError("shutting_down")
+            return _SHUTTING_DOWN
         pending = _Pending(topic, key, envelope)
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
-            raise PublishError("overloaded", "produce queue full") from None
-        self._deadlines.add(pending.future, timeout)  # only once queued: someone awaits the outcome
+            return _QUEUE_FULL
+        self._deadlines.add(pending.future, self._timeout)  # only once queued: someone awaits the outcome
         started = time.perf_counter()
         try:
             # Awaited directly (no shield): cancelling this request cancels the future, and the pump
@@ -127,10 +119,10 @@ class Publisher:
         except DeadlinePassed:
             # Still queued: its future is done, so the pump skips it. Already handed over: nothing to undo.
             self._metrics.observe_produce("timeout", time.perf_counter() - started)
-            raise PublishError("kafka_timeout", "Kafka did not acknowledge in time") from None
+            return _TIMED_OUT
         except (KafkaError, RuntimeError) as exc:
             self._metrics.observe_produce("error", time.perf_counter() - started)
-            raise PublishError("kafka_error", type(exc).__name__) from exc
+            return PublishFailure("kafka_error", type(exc).__name__)
         self._metrics.observe_produce("ok", time.perf_counter() - started)
         return ack
 
@@ -197,7 +189,6 @@ class Publisher:
         if ok != self._reachable:
             log.info("kafka_reachability_changed", reachable=ok)
         self._reachable = ok
-        self._ready_changed.set()
         self._metrics.kafka_ready.set(1 if ok else 0)
 
     async def _pump(self) -> None:
