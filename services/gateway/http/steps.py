@@ -254,7 +254,7 @@ def extract_variables(flow: Flow) -> Outcome | None:
     parse. Sets ``variables``.
     """
     extractor = flow.trigger.extractor
-    if extractor is None:
+    if not extractor:  # no variables declared
         flow.variables = {}
         return None
     request = flow.request
