@@ -15,6 +15,7 @@ import typer
 
 from hookgate.cli.errors import CliError, exit_with
 from hookgate.cli.signing import PRESET_NAMES, HmacSpec, SignRequest, sign
+from hookgate.core import config
 from hookgate.gateway.verify.registry import canonical_name
 
 Encoding = Literal["hex", "base64"]
@@ -22,13 +23,10 @@ Encoding = Literal["hex", "base64"]
 
 def read_secret(value: str) -> str:
     """A literal secret, or ``file:/path`` (trailing newline dropped), as in config files."""
-    if value.startswith("file:"):
-        path = Path(value[len("file:") :])
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise CliError(f"cannot read secret file {path}: {exc.strerror}") from None
-    return value
+    try:
+        return config.read_secret(value)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def read_body(data: str | None, data_file: str | None, delivery_id: str, event: str | None) -> bytes:

@@ -36,14 +36,23 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _resolve_secret(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("file:"):
+def read_secret(value: str) -> str:
+    """A literal secret, or the contents of ``file:/path`` (trailing newline dropped).
+
+    Raises :class:`ValueError` naming the file when it cannot be read. Config files and the CLI's
+    ``--secret`` share this, so ``file:`` means the same thing everywhere.
+    """
+    if value.startswith("file:"):
         path = Path(value[len("file:") :])
         try:
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
     return value
+
+
+def _resolve_secret(value: Any) -> Any:
+    return read_secret(value) if isinstance(value, str) else value
 
 
 Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
