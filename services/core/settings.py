@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hookgate.core.config import Secret, StrictModel
-from hookgate.core.topics import event_topic
+from hookgate.core.topics import event_topic, topic_template
 
 
 class TopicSettings(StrictModel):
@@ -23,10 +23,7 @@ class TopicSettings(StrictModel):
     @field_validator("template")
     @classmethod
     def _template_fields(cls, v: str) -> str:
-        try:
-            v.format(prefix="p", tenant="t")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"template may only use {{prefix}} and {{tenant}} ({exc})") from None
+        topic_template(v)  # a TemplateError (a ValueError) names the placeholder and the sources
         return v
 
     def topic_for(self, tenant: str) -> str:

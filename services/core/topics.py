@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from operator import itemgetter
+from typing import TYPE_CHECKING, Final
+
+from hookgate.core.templates import Sources, Template
 
 if TYPE_CHECKING:
     from hookgate.core.settings import TopicSettings
@@ -25,9 +29,21 @@ if TYPE_CHECKING:
 _TOPIC_CHARS = re.compile(r"[^a-zA-Z0-9._-]")
 
 
+TOPIC_SOURCES: Final[Sources[tuple[str, str]]] = Sources(
+    names={"prefix": itemgetter(0), "tenant": itemgetter(1)}, missing="error"
+)
+"""What ``kafka.topics.template`` may name: ``{prefix}`` and ``{tenant}`` (the one template language)."""
+
+
+@lru_cache(maxsize=64)
+def topic_template(text: str) -> Template[tuple[str, str]]:
+    """``kafka.topics.template`` parsed; raises :class:`~hookgate.core.templates.TemplateError`."""
+    return Template(text, TOPIC_SOURCES)
+
+
 def event_topic(topics: TopicSettings, tenant: str) -> str:
     """The event topic of a tenant, per the template; characters Kafka rejects become ``_``."""
-    return _TOPIC_CHARS.sub("_", topics.template.format(prefix=topics.prefix, tenant=tenant))
+    return _TOPIC_CHARS.sub("_", topic_template(topics.template).render((topics.prefix, tenant)))
 
 
 def internal_prefix(topics: TopicSettings) -> str:

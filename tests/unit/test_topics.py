@@ -81,3 +81,13 @@ def test_a_bad_consumer_section_is_reported_with_its_key_path(tmp_path: Path) ->
     access = load_access(_config(tmp_path, {"consumer": consumer}), None)
     with pytest.raises(CliError, match=r"consumer\.yaml \(consumer\).*\n\s+dead_letter\.topics: unknown key"):
         dead_letter_source(access, "wf")
+
+
+def test_the_topic_template_is_the_one_template_language() -> None:
+    # Braces escape as in every other template, and an unknown placeholder is refused at load, naming the
+    # sources; str.format's own syntax (a format spec, a conversion) is not a second dialect.
+    assert event_topic(TopicSettings(template="{{{prefix}}}-{tenant}"), "a") == "_hookgate_-a"
+    with pytest.raises(ValueError, match=r"unknown placeholder \{team\}.*prefix, tenant"):
+        TopicSettings(template="{prefix}.{team}")
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        TopicSettings(template="{tenant!r}")
