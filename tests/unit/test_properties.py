@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, MultiDict, MultiDictProxy
 from pydantic import TypeAdapter
 
-from hookgate.gateway.intake.headertext import header_bytes
+from hookgate.gateway.intake.headertext import header_bytes, header_text
 from hookgate.gateway.shaping.bodies import (
     MAX_BODY_DEPTH,
     BodyKind,
@@ -237,6 +237,22 @@ def test_the_shared_body_never_raises_for_verification(body: bytes, content_type
 # --- 3. verification: every preset -------------------------------------------------------------
 
 
+@PROPERTY
+@given(raw=st.binary(max_size=200))
+def test_header_bytes_are_the_bytes_that_arrived(raw: bytes) -> None:
+    # What verification signs and compares with secrets is exactly what the sender sent.
+    assert header_bytes(as_aiohttp_decodes(raw)) == raw
+
+
+@PROPERTY
+@given(text=st.text(st.characters(exclude_categories=())) | header_values)
+def test_header_bytes_and_text_never_raise(text: str) -> None:
+    assert isinstance(header_bytes(text), bytes)
+    named = header_text(text)
+    assert named is not None
+    assert named.encode("utf-8").decode("utf-8") == named
+
+
 @dataclass(frozen=True)
 class Preset:
     """A preset built from a valid config, and a request it accepts (the seed that inputs mutate)."""
@@ -394,7 +410,7 @@ def assert_a_verdict(verdict: object) -> None:
     assert re.fullmatch(r"[a-z0-9]+(?:_[a-z0-9]+)*", verdict.reason), verdict.reason  # a stable metrics label
     if verdict.ok:  # what it names goes into Kafka headers and JSON: valid text
         for named in (verdict.delivery_id, verdict.event_type, verdict.subject):
-            assert named is None or named.encode("utf-8")
+            assert named is None or isinstance(named.encode("utf-8"), bytes)
 
 
 def verifier_for(preset: Preset) -> Callable[[WebhookRequest], Verdict]:

@@ -19,7 +19,7 @@ def header_text(value: str | None) -> str | None:
     try:
         value.encode()
     except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return header_bytes(value).decode("utf-8", "replace")
     return value
 
 
