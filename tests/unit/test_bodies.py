@@ -1,4 +1,4 @@
-"""Body parsing: every media type, charsets, and malicious XML."""
+"""Body parsing: every media type, charsets (the WHATWG labels only), the depth bound, and malicious XML."""
 
 from __future__ import annotations
 
@@ -7,21 +7,25 @@ import hmac
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from multidict import CIMultiDict
 from pydantic import TypeAdapter
 
 from hookgate.gateway.shaping import bodies
 from hookgate.gateway.shaping.bodies import (
+    MAX_BODY_DEPTH,
     MAX_FORM_FIELDS,
     BodyKind,
     InvalidBody,
     LazyBody,
     MediaType,
     ParsedBody,
+    json_depth_exceeds,
     media_type,
     parse_body,
 )
+from hookgate.gateway.shaping.charsets import CODECS, REFUSED_LABELS, python_codec
 from hookgate.gateway.verify.base import WebhookRequest
 from hookgate.gateway.verify.registry import VerifyConfig
 
@@ -182,10 +186,10 @@ def test_external_references_and_any_dtd_are_refused(body: bytes) -> None:
 
 def test_xml_depth_is_bounded() -> None:
     ok = b"<a>" * 10 + b"</a>" * 10
-    assert parse(ok, "application/xml", max_xml_depth=10).xml is not None
+    assert parse(ok, "application/xml", max_depth=10).xml is not None
     deep = b"<a>" * 11 + b"</a>" * 11
     with pytest.raises(InvalidBody, match="deeper than 10 levels"):
-        parse(deep, "application/xml", max_xml_depth=10)
+        parse(deep, "application/xml", max_depth=10)
     with pytest.raises(InvalidBody):
         parse(b"<a>" * 5000 + b"</a>" * 5000, "application/xml")
 
@@ -364,3 +368,179 @@ def test_a_body_labelled_otherwise_is_read_as_json_once_and_the_handler_keeps_it
 def test_a_body_that_is_no_json_object_is_not_parsed_for_verification(parses: list[BodyKind]) -> None:
     assert LazyBody(b"a=1&b=2", media_type("application/x-www-form-urlencoded")).json_object() is None
     assert parses == []
+
+
+# --- charsets: the WHATWG labels only, for every kind of body ------------------------------------
+
+NOT_WEB_CHARSETS = ["punycode", "undefined", "rot13", "idna", "base64", "unicode_escape", "utf-7", "x-nope"]
+"""Names Python's codec registry knows (or not), none of them a WHATWG label: ``punycode`` and
+``undefined`` once raised UnicodeError (not UnicodeDecodeError) out of the parser, and XML a LookupError."""
+
+MULTIPART_PART_CHARSET = (
+    b"--XyZ\r\n"
+    b'Content-Disposition: form-data; name="title"\r\n'
+    b"Content-Type: text/plain; charset=%s\r\n\r\n"
+    b"abc\r\n"
+    b"--XyZ--\r\n"
+)
+
+
+@pytest.mark.parametrize("charset", NOT_WEB_CHARSETS)
+@pytest.mark.parametrize(
+    ("essence", "body"),
+    [
+        ("application/json", b'{"a": 1}'),
+        ("text/plain", b"hello"),
+        ("application/xml", b"<a>1</a>"),
+        ("text/xml", b"<a>1</a>"),
+        ("application/x-www-form-urlencoded", b"a=1&b=2"),
+        ("multipart/form-data; boundary=XyZ", MULTIPART),
+    ],
+)
+def test_a_charset_no_web_sender_means_is_invalid(essence: str, body: bytes, charset: str) -> None:
+    with pytest.raises(InvalidBody, match=f"charset '{charset}' is not known"):
+        parse(body, f"{essence}; charset={charset}")
+
+
+@pytest.mark.parametrize("charset", NOT_WEB_CHARSETS)
+def test_a_multipart_field_in_a_charset_no_web_sender_means_is_invalid(charset: str) -> None:
+    with pytest.raises(InvalidBody, match=f"unknown charset '{charset}'"):
+        parse(MULTIPART_PART_CHARSET % charset.encode(), "multipart/form-data; boundary=XyZ")
+
+
+def test_a_multipart_field_in_its_own_web_charset() -> None:
+    body = MULTIPART_PART_CHARSET.replace(b"abc", "café".encode("cp1252")) % b"windows-1252"
+    assert parse(body, "multipart/form-data; boundary=XyZ").form.get("title") == "café"
+
+
+def test_the_refused_whatwg_encodings_are_invalid() -> None:
+    for label in REFUSED_LABELS:
+        with pytest.raises(InvalidBody, match="is not known"):
+            parse(b"hello", f"text/plain; charset={label}")
+
+
+@pytest.mark.parametrize("label", sorted(CODECS))
+def test_every_whatwg_label_decodes_text_json_xml_and_forms(label: str) -> None:
+    # Each label's codec must exist and round-trip ASCII (UTF-16 and ISO-2022-JP included).
+    codec = CODECS[label]
+    assert parse("hi".encode(codec), f"text/plain; charset={label}").text == "hi"
+    assert parse('{"a": "b"}'.encode(codec), f"application/json; charset={label}").json == {"a": "b"}
+    xml = parse("<a>b</a>".encode(codec), f"application/xml; charset={label}").xml
+    assert xml is not None
+    assert xml.text == "b"
+    assert parse("a=b".encode(codec), f"application/x-www-form-urlencoded; charset={label}").form.get("a") == "b"
+
+
+def test_labels_match_ascii_case_insensitively_only() -> None:
+    assert parse("café".encode("cp1252"), 'text/plain; charset=" WINDOWS-1252"').text == "café"
+    assert python_codec("\tKOI8-R\n") == "koi8-r"
+    assert python_codec("\u212aoi8-r") is None  # KELVIN SIGN, which str.lower() would make a "k"
+
+
+def test_latin1_means_windows_1252_as_on_the_web() -> None:
+    assert parse(b"\x80 5", "text/plain; charset=iso-8859-1").text == "€ 5"
+
+
+def test_a_byte_order_mark_wins_over_the_label() -> None:
+    assert parse(b"\xff\xfeh\x00i\x00", "text/plain; charset=windows-1252").text == "hi"
+    assert parse(b"\xef\xbb\xbfcaf\xc3\xa9", "text/plain; charset=iso-8859-2").text == "café"
+
+
+def test_xml_declaring_an_encoding_no_web_sender_means_is_invalid() -> None:
+    for encoding in ("utf-7", "punycode", "UTF-32"):
+        with pytest.raises(InvalidBody, match="not"):
+            parse(f'<?xml version="1.0" encoding="{encoding}"?><a/>'.encode(), "application/xml")
+    declared = parse('<?xml version="1.0" encoding="Shift_JIS"?><a>日本</a>'.encode("cp932"), "application/xml")
+    assert declared.xml is not None
+    assert declared.xml.text == "日本"
+
+
+def test_a_declared_charset_overrides_the_xml_declaration() -> None:
+    body = '<?xml version="1.0" encoding="UTF-8"?><a>café</a>'.encode("cp1252")
+    parsed = parse(body, "text/xml; charset=windows-1252")
+    assert parsed.xml is not None
+    assert parsed.xml.text == "café"
+
+
+def test_text_in_a_stateful_codec_that_does_not_decode() -> None:
+    with pytest.raises(InvalidBody, match="not valid iso-2022-jp text"):
+        parse(b"\x1b$B\xff\xff", "text/plain; charset=iso-2022-jp")
+
+
+# --- the form parser names its real error (it once answered "more than 1000 fields" for all) --------
+
+
+@pytest.mark.parametrize("charset", ["punycode", "undefined", "x-nope"])
+def test_a_form_in_an_unknown_charset_says_so(charset: str) -> None:
+    with pytest.raises(InvalidBody) as info:
+        parse(b"a=1&b=2", f"application/x-www-form-urlencoded; charset={charset}")
+    assert str(info.value) == f"The declared charset {charset!r} is not known."
+
+
+def test_a_form_field_not_in_its_charset_says_so() -> None:
+    with pytest.raises(InvalidBody) as info:
+        parse(b"a=1&b=%FF%FE", "application/x-www-form-urlencoded; charset=utf-8")
+    assert str(info.value) == "A form field is not valid utf-8 text (byte 0)."
+    with pytest.raises(InvalidBody, match="The body is not valid utf-8 text"):
+        parse(b"a=\xff", "application/x-www-form-urlencoded")
+
+
+def test_the_form_field_bound_is_exact() -> None:
+    at_bound = "&".join(f"f{i}=1" for i in range(MAX_FORM_FIELDS)).encode()
+    assert len(parse(at_bound, "application/x-www-form-urlencoded").form) == MAX_FORM_FIELDS
+    with pytest.raises(InvalidBody) as info:
+        parse(at_bound + b"&one=more", "application/x-www-form-urlencoded")
+    assert str(info.value) == f"The form has more than {MAX_FORM_FIELDS} fields."
+
+
+# --- one depth bound, MAX_BODY_DEPTH, for JSON and XML ------------------------------------------
+
+
+def nested_json(depth: int, inner: bytes = b"1") -> bytes:
+    return b'{"a":' * (depth - 1) + b'{"id":' + inner + b"}" + b"}" * (depth - 1)
+
+
+def test_json_at_the_depth_bound_parses_and_re_serializes() -> None:
+    for document in (nested_json(MAX_BODY_DEPTH), b"[" * MAX_BODY_DEPTH + b"]" * MAX_BODY_DEPTH):
+        parsed = parse(document, "application/json")
+        assert orjson.loads(orjson.dumps(parsed.json)) == parsed.json
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        nested_json(MAX_BODY_DEPTH + 1),
+        b"[" * (MAX_BODY_DEPTH + 1) + b"]" * (MAX_BODY_DEPTH + 1),
+        b"[" * 255 + b"]" * 255,  # orjson would parse it, then refuse to serialize it
+        b"[" * 1000 + b"]" * 1000,
+        b'[{"x": [' + b"[" * MAX_BODY_DEPTH + b"]" * MAX_BODY_DEPTH + b"]}]",
+    ],
+)
+def test_json_deeper_than_the_bound_is_invalid(document: bytes) -> None:
+    with pytest.raises(InvalidBody, match=f"deeper than {MAX_BODY_DEPTH} levels"):
+        parse(document, "application/json")
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    text = '"' + "[{" * 500 + '\\"]' + '"'
+    document = ('{"s": ' + text + ', "t": ["\\\\", "{"]}').encode()
+    assert parse(document, "application/json").json["t"] == ["\\", "{"]
+    assert not json_depth_exceeds(document, 2)
+    assert json_depth_exceeds(b'{"a": [[[]]]}', 3)
+
+
+def test_the_depth_bound_holds_for_json_in_a_charset_and_in_a_form_payload() -> None:
+    deep = b"[" * (MAX_BODY_DEPTH + 1) + b"]" * (MAX_BODY_DEPTH + 1)
+    with pytest.raises(InvalidBody, match="deeper than"):
+        parse(deep.decode().encode("utf-16"), "application/json; charset=utf-16")
+    form = b"payload=" + deep.replace(b"[", b"%5B").replace(b"]", b"%5D")
+    with pytest.raises(InvalidBody, match="'payload' nests JSON deeper than"):
+        parse(form, "application/x-www-form-urlencoded")
+
+
+def test_xml_depth_uses_the_same_bound() -> None:
+    ok = b"<a>" * MAX_BODY_DEPTH + b"</a>" * MAX_BODY_DEPTH
+    assert parse(ok, "application/xml").xml is not None
+    deep = b"<a>" * (MAX_BODY_DEPTH + 1) + b"</a>" * (MAX_BODY_DEPTH + 1)
+    with pytest.raises(InvalidBody, match=f"deeper than {MAX_BODY_DEPTH} levels"):
+        parse(deep, "application/xml")

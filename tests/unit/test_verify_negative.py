@@ -539,3 +539,112 @@ def test_verification_and_the_handler_parse_the_body_once(name: str, monkeypatch
     assert verifier.verify(request).ok
     shared.parsed()  # the handler's parse, for validation and variables
     assert len(calls) == 1
+
+
+# --- bytes that are not UTF-8 (aiohttp hands them over as lone surrogates): a rejection, never a raise ---
+
+
+def as_aiohttp_decodes(raw: bytes) -> str:
+    """Header bytes as aiohttp gives them to the handler: UTF-8 with surrogateescape."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+NON_UTF8_CREDENTIALS = [
+    b"\xff\xfe",
+    b"sha256=\xff\xfe",
+    b"v0=\xff",
+    b"Bearer \xff",
+    b"Basic \xff\xfe",
+    b"v1,\xff\xfe v1a,\xff",
+    b"t=1700000000,v1=\xff",
+    b"ts=1700000000;h1=\xc3",
+    b"caf\xe9",
+]
+
+
+def run_with(case: Case, signed: Signed, headers: list[tuple[str, str]], query: list[tuple[str, str]]) -> Verdict:
+    """``signed`` with ``headers`` and ``query`` as given (values already as aiohttp decodes them)."""
+    verifier = ADAPTER.validate_python(case.config(SECRET)).build()
+    request = WebhookRequest(
+        "POST", signed.url, CIMultiDict(headers), signed.body, MultiDictProxy(MultiDict(query)), now=NOW
+    )
+    verdict: Verdict = verifier.verify(request)
+    return verdict
+
+
+def replaced(case: Case, signed: Signed, value: str) -> Verdict:
+    """``signed`` with its credential (header or query parameter) replaced by ``value``."""
+    query = parse_qsl(urlsplit(signed.url).query, keep_blank_values=True)
+    headers = list(signed.headers)
+    if case.credential.startswith("?"):
+        query = [(k, v) for k, v in query if k != case.credential[1:]] + [(case.credential[1:], value)]
+    else:
+        headers = [(k, v) for k, v in headers if k.lower() != case.credential.lower()] + [(case.credential, value)]
+    return run_with(case, signed, headers, query)
+
+
+@pytest.mark.parametrize("raw", NON_UTF8_CREDENTIALS, ids=repr)
+@pytest.mark.parametrize("name", NAMES)
+def test_a_non_utf8_credential_is_rejected(name: str, raw: bytes) -> None:
+    case = BY_NAME[name]
+    verdict = replaced(case, case.sign(SECRET, NOW), as_aiohttp_decodes(raw))
+    assert not verdict.ok
+    assert verdict.reason in REJECTED_CREDENTIAL | {case.missing, "missing_timestamp", "malformed_timestamp"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_genuine_credential_with_one_non_utf8_byte_is_rejected(name: str) -> None:
+    case = BY_NAME[name]
+    signed = case.sign(SECRET, NOW)
+    value = credential(case, signed)
+    for bad in (value[:-1] + "\udcff", "\udcc3" + value, value + "\udcff", value + "\ud800"):
+        verdict = replaced(case, signed, bad)
+        assert not verdict.ok
+        assert verdict.reason in REJECTED_CREDENTIAL | {case.missing, "malformed_timestamp", "missing_timestamp"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_non_utf8_bytes_in_any_other_header_never_raise(name: str) -> None:
+    # Timestamps, ids, event names, Content-Type: the genuine credential stays, one other header is garbled.
+    case = BY_NAME[name]
+    signed = case.sign(SECRET, NOW)
+    others = [k for k, _ in signed.headers if k.lower() != case.credential.lower()]
+    extra = ["X-GitHub-Delivery", "X-Gitlab-Event", "Content-Type", "Twitch-Eventsub-Message-Type"]
+    for header in [*others, *extra]:
+        headers = [(k, v) for k, v in signed.headers if k != header] + [(header, as_aiohttp_decodes(b"1\xff\xfe"))]
+        verdict = run_with(case, signed, headers, parse_qsl(urlsplit(signed.url).query, keep_blank_values=True))
+        if verdict.ok:  # a descriptive header: what the verdict names is valid text
+            for named in (verdict.delivery_id, verdict.event_type, verdict.subject):
+                assert named is None or isinstance(named.encode(), bytes)
+        else:
+            assert verdict.reason in {"bad_signature", "malformed_timestamp", "missing_timestamp", "missing_id"}
+
+
+URL_SIGNING = {
+    "square": lambda s: {"type": "square", "secrets": [s]},  # signs the URL the gateway reconstructed
+    "twilio": lambda s: {"type": "twilio", "secrets": [s]},
+    "hmac_url": lambda s: {"type": "hmac", "secrets": [s], "header": "X-Signature", "template": "{url}{body}"},
+}
+
+
+@pytest.mark.parametrize("name", list(URL_SIGNING))
+@pytest.mark.parametrize("host", [b"\xff", b"h\xc3:8080", b"[", b"h:99999", b"h:port", b"[::1"], ids=repr)
+def test_a_url_from_a_hostile_host_header_is_a_bad_signature(name: str, host: bytes) -> None:
+    # The URL is the gateway's reconstruction from the client's Host header (no signed_url configured).
+    verifier = ADAPTER.validate_python(URL_SIGNING[name](SECRET)).build()
+    url = "http://" + as_aiohttp_decodes(host) + "/hooks/trigger-1?bodySHA256=00"
+    signature = b64mac(SECRET, JSON_BODY)
+    headers = CIMultiDict(
+        [("x-square-hmacsha256-signature", signature), ("X-Twilio-Signature", signature), ("X-Signature", "00")]
+    )
+    query = MultiDictProxy(MultiDict([("bodySHA256", "00")]))
+    verdict = verifier.verify(WebhookRequest("POST", url, headers, JSON_BODY, query, now=NOW))
+    assert (verdict.ok, verdict.reason) == (False, "bad_signature")
+
+
+def test_a_url_signing_preset_with_signed_url_ignores_a_hostile_host() -> None:
+    url = "https://hooks.example.com/hooks/trigger-1"
+    verifier = ADAPTER.validate_python({"type": "square", "secrets": [SECRET], "signed_url": url}).build()
+    headers = CIMultiDict([("x-square-hmacsha256-signature", b64mac(SECRET, url.encode() + JSON_BODY))])
+    received = "http://" + as_aiohttp_decodes(b"[\xff") + "/hooks/trigger-1"
+    assert verifier.verify(WebhookRequest("POST", received, headers, JSON_BODY, now=NOW)).ok

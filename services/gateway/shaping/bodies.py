@@ -10,15 +10,22 @@ XML is parsed by lxml with the rules defusedxml enforces, applied through lxml's
 resolved, no DTD and nothing from the network is loaded, and any document type declaration is
 refused, which turns billion-laughs and XXE documents into a 400 before anything is expanded or
 fetched. Depth is bounded here, size by the trigger's body limit and libxml2's non-huge limits.
+
+Charsets are the WHATWG Encoding Standard's labels (:mod:`.charsets`), for every kind of body: any other
+``charset`` makes the body invalid, and so does an XML declaration naming another encoding. Nesting is
+bounded by one number for JSON and XML alike, :data:`MAX_BODY_DEPTH`, so a document that parses can also
+be walked (JSONPath descent) and re-serialized (orjson refuses 255 levels) without hitting a limit.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 import multipart
@@ -26,14 +33,17 @@ import orjson
 from lxml import etree
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
-MAX_XML_DEPTH = 100
-"""Elements nested deeper than this make an XML body invalid."""
+from hookgate.gateway.shaping.charsets import byte_order_mark, normalize_label, python_codec
+
+MAX_BODY_DEPTH = 100
+"""Nesting deeper than this makes a body invalid: JSON objects and arrays, XML elements (the outermost
+counts as 1). The one depth bound of the gateway: python-jsonpath's descent (``$..x``) walks up to 100
+levels, orjson serializes up to 254, so whatever parses can be extracted and re-serialized."""
 MAX_FORM_FIELDS = 1000
 """More fields than this make a form body invalid."""
 SLACK_PAYLOAD_FIELD = "payload"
 """The form field Slack (and others) carry a JSON document in."""
 
-_UTF8 = frozenset(("utf-8", "utf8"))
 _NO_FIELDS: MultiDictProxy[str] = MultiDictProxy(MultiDict())
 
 
@@ -73,7 +83,7 @@ def media_type(content_type: str) -> MediaType:
     essence, params = multipart.parse_options_header(content_type)
     essence = essence.strip().lower()
     charset = params.get("charset")
-    charset = charset.strip().lower() if charset else None
+    charset = normalize_label(charset) if charset else None
     if essence == "application/json" or essence.endswith("+json"):
         kind = BodyKind.JSON
     elif essence in ("application/xml", "text/xml") or essence.endswith("+xml"):
@@ -106,63 +116,106 @@ class ParsedBody:
     text: str | None = None
 
 
-def parse_body(body: bytes, media: MediaType, *, max_xml_depth: int = MAX_XML_DEPTH) -> ParsedBody:
+def parse_body(body: bytes, media: MediaType, *, max_depth: int = MAX_BODY_DEPTH) -> ParsedBody:
     """Parse ``body`` as ``media`` says; raises :class:`InvalidBody` with a sentence saying why not.
 
     An empty body parses to an empty document of its kind (nothing to extract, nothing invalid).
-    Binary bodies are never parsed.
+    Binary bodies are never parsed. JSON and XML nested deeper than ``max_depth`` are invalid.
     """
     kind = media.kind
     if not body or kind is BodyKind.BINARY:
         return ParsedBody(kind)
     if kind is BodyKind.JSON:
-        return ParsedBody(kind, json=_parse_json(body, media.charset, "The body"), has_json=True)
+        return ParsedBody(kind, json=_parse_json(body, media.charset, "The body", max_depth), has_json=True)
     if kind is BodyKind.XML:
-        return ParsedBody(kind, xml=_parse_xml(body, media.charset, max_xml_depth))
+        return ParsedBody(kind, xml=_parse_xml(body, media.charset, max_depth))
     if kind is BodyKind.FORM:
-        return _with_payload(ParsedBody(kind, form=_parse_urlencoded(body, media.charset)))
+        return _with_payload(ParsedBody(kind, form=_parse_urlencoded(body, media.charset)), max_depth)
     if kind is BodyKind.MULTIPART:
-        return _with_payload(ParsedBody(kind, form=_parse_multipart(body, media)))
+        return _with_payload(ParsedBody(kind, form=_parse_multipart(body, media)), max_depth)
     return ParsedBody(kind, text=decode_text(body, media.charset))
 
 
-def decode_text(body: bytes, charset: str | None) -> str:
-    """The body as text in its declared charset (UTF-8 when none is declared)."""
-    name = charset or "utf-8"
+def codec_for(charset: str | None) -> str:
+    """The Python codec for a declared ``charset`` (UTF-8 when none is), or :class:`InvalidBody` when the
+    charset is not one of the WHATWG Encoding Standard's labels (see :mod:`.charsets`)."""
+    if charset is None:
+        return "utf-8"
+    codec = python_codec(charset)
+    if codec is None:
+        raise InvalidBody(f"The declared charset {charset!r} is not known.")
+    return codec
+
+
+def decode_text(body: bytes, charset: str | None, what: str = "The body") -> str:
+    """``body`` as text in its declared charset (UTF-8 when none is declared); a byte order mark wins
+    over the label, as the WHATWG decode algorithm says."""
+    codec = codec_for(charset)
+    bom = byte_order_mark(body)
+    if bom is not None:
+        codec, body = bom[0], body[bom[1] :]
     try:
-        return body.decode(name)
-    except LookupError:
-        raise InvalidBody(f"The declared charset {name!r} is not known.") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidBody(f"The body is not valid {name} text (byte {exc.start}).") from None
+        return body.decode(codec)
+    except UnicodeError as exc:  # stateful codecs may raise UnicodeError itself, not only UnicodeDecodeError
+        where = f" (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else ""
+        raise InvalidBody(f"{what} is not valid {charset or 'utf-8'} text{where}.") from None
 
 
-def _parse_json(data: bytes | str, charset: str | None, what: str) -> Any:
+# A JSON string (escapes included; atomic, so linear), and the translation of the four brackets to
+# +1 / -1 as signed bytes: the running sum of what is left is the nesting depth at each bracket.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def json_depth_exceeds(document: bytes, limit: int) -> bool:
+    """Whether valid JSON ``document`` nests objects and arrays deeper than ``limit``.
+
+    Counted on the bytes (strings removed, then brackets only), so no walk of the parsed document in
+    Python; a document with no more brackets than ``limit`` is not scanned at all.
+    """
+    if document.count(b"[") + document.count(b"{") <= limit:
+        return False
+    steps = _JSON_STRING.sub(b"", document).translate(None, _NOT_BRACKETS).translate(_BRACKET_STEPS)
+    return max(accumulate(memoryview(steps).cast("b")), default=0) > limit
+
+
+def _parse_json(data: bytes | str, charset: str | None, what: str, max_depth: int) -> Any:
     source: bytes | str = data
     # JSON is UTF-8 (RFC 8259); honour another declared charset by decoding first.
-    if isinstance(data, bytes) and charset and charset not in _UTF8:
-        source = decode_text(data, charset)
+    if isinstance(data, bytes) and charset is not None and codec_for(charset) != "utf-8":
+        source = decode_text(data, charset, what)
     elif isinstance(data, bytes) and data.startswith(b"\xef\xbb\xbf"):
         source = data[3:]  # RFC 8259 lets parsers ignore a byte order mark; orjson refuses one
     try:
-        return orjson.loads(source)
+        document = orjson.loads(source)
     except orjson.JSONDecodeError as exc:
         raise InvalidBody(f"{what} is not valid JSON: {exc.msg} at position {exc.pos}.") from None
+    raw = source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass")
+    if json_depth_exceeds(raw, max_depth):
+        raise InvalidBody(f"{what} nests JSON deeper than {max_depth} levels.")
+    return document
 
 
 def _parse_xml(body: bytes, charset: str | None, max_depth: int) -> etree._Element:
-    events = etree.iterparse(
-        io.BytesIO(body),
-        events=("start", "end"),
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
-        encoding=charset if charset and charset not in _UTF8 else None,
-    )
+    override: str | None = None
+    if charset is not None and codec_for(charset) != "utf-8":
+        # libxml2 knows its own set of encodings: decode a declared charset here, with the one table,
+        # and hand libxml2 UTF-8 that overrides the XML declaration (the charset parameter wins).
+        body = decode_text(body, charset).encode("utf-8", "surrogatepass")
+        override = "utf-8"
     depth = 0
     root: etree._Element | None = None
     try:
+        events = etree.iterparse(
+            io.BytesIO(body),
+            events=("start", "end"),
+            resolve_entities=False,
+            load_dtd=False,
+            no_network=True,
+            huge_tree=False,
+            encoding=override,
+        )
         for event, element in events:
             if event == "end":
                 depth -= 1
@@ -176,41 +229,42 @@ def _parse_xml(body: bytes, charset: str | None, max_depth: int) -> etree._Eleme
                 raise InvalidBody(f"The XML body nests elements deeper than {max_depth} levels.")
     except etree.XMLSyntaxError as exc:
         raise InvalidBody(f"The body is not well-formed XML: {exc.msg}.") from None
-    except LookupError:
-        raise InvalidBody(f"The declared charset {charset!r} is not known.") from None
+    except LookupError:  # pragma: no cover - libxml2 reports unknown declared encodings as syntax errors
+        raise InvalidBody("The XML declaration names an unknown encoding.") from None
     if root is None:  # pragma: no cover - lxml raises on a document without a root element
         raise InvalidBody("The body is not well-formed XML: no root element.")
+    declared = root.getroottree().docinfo.encoding
+    if override is None and declared and python_codec(declared) is None:
+        raise InvalidBody(f"The XML declaration's encoding {declared!r} is not known.")
     return root
 
 
 def _parse_urlencoded(body: bytes, charset: str | None) -> MultiDict[str]:
+    codec = codec_for(charset)
+    text = decode_text(body, charset)
+    # Counted here rather than by parse_qsl's max_num_fields, whose ValueError would be
+    # indistinguishable from a decoding error (and was once reported as one).
+    if text.count("&") >= MAX_FORM_FIELDS:
+        raise InvalidBody(f"The form has more than {MAX_FORM_FIELDS} fields.")
     try:
         # Percent-decoded bytes are decoded strictly: a form that is not valid text is invalid.
-        pairs = urllib.parse.parse_qsl(
-            decode_text(body, charset),
-            keep_blank_values=True,
-            encoding=charset or "utf-8",
-            errors="strict",
-            max_num_fields=MAX_FORM_FIELDS,
-        )
-    except UnicodeDecodeError as exc:
-        raise InvalidBody(f"A form field is not valid {charset or 'utf-8'} text (byte {exc.start}).") from None
-    except LookupError:
-        raise InvalidBody(f"The declared charset {charset!r} is not known.") from None
-    except ValueError:
-        raise InvalidBody(f"The form has more than {MAX_FORM_FIELDS} fields.") from None
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding=codec, errors="strict")
+    except UnicodeError as exc:
+        where = f" (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else ""
+        raise InvalidBody(f"A form field is not valid {charset or 'utf-8'} text{where}.") from None
     return MultiDict(pairs)
 
 
 def _parse_multipart(body: bytes, media: MediaType) -> MultiDict[str]:
     if not media.boundary:
         raise InvalidBody("The multipart body's Content-Type names no boundary.")
+    default = codec_for(media.charset)  # part headers, and fields that declare no charset of their own
     fields: MultiDict[str] = MultiDict()
     parser = multipart.MultipartParser(
         io.BytesIO(body),
         media.boundary,
         content_length=len(body),
-        charset=media.charset or "utf-8",
+        charset=default,
         strict=True,
         part_limit=MAX_FORM_FIELDS,
         spool_limit=len(body) + 1,  # the body is already in memory: never spool parts to disk
@@ -219,26 +273,26 @@ def _parse_multipart(body: bytes, media: MediaType) -> MultiDict[str]:
     try:
         for part in parser:
             if part.filename is None:  # file parts stay in the record value; only fields are variables
-                fields.add(part.name, _decode_part(part.raw, part.charset))
+                fields.add(part.name, _decode_part(part, media.charset))
     except multipart.MultipartError as exc:
         raise InvalidBody(f"The multipart body is malformed: {exc}.") from None
     return fields
 
 
-def _decode_part(raw: bytes, charset: str) -> str:
-    try:
-        return raw.decode(charset)
-    except LookupError:
-        raise InvalidBody(f"A multipart field declares an unknown charset {charset!r}.") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidBody(f"A multipart field is not valid {charset} text (byte {exc.start}).") from None
+def _decode_part(part: multipart.MultipartPart, body_charset: str | None) -> str:
+    """A field's text, in the charset its own Content-Type declares, else the body's."""
+    _, params = multipart.parse_options_header(part.headers.get("Content-Type", ""))
+    declared = params.get("charset")
+    if declared is not None and python_codec(declared) is None:
+        raise InvalidBody(f"A multipart field declares an unknown charset {declared!r}.")
+    return decode_text(part.raw, declared or body_charset, "A multipart field")
 
 
-def _with_payload(parsed: ParsedBody) -> ParsedBody:
+def _with_payload(parsed: ParsedBody, max_depth: int) -> ParsedBody:
     """Forms whose ``payload`` field holds a JSON document (Slack) expose it as ``json``."""
     payload = parsed.form.get(SLACK_PAYLOAD_FIELD)
     if payload is not None and payload.lstrip()[:1] in ("{", "["):
-        parsed.json = _parse_json(payload, None, f"The form field {SLACK_PAYLOAD_FIELD!r}")
+        parsed.json = _parse_json(payload, None, f"The form field {SLACK_PAYLOAD_FIELD!r}", max_depth)
         parsed.has_json = True
     return parsed
 

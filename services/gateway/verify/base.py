@@ -1,8 +1,15 @@
 """The verification contract every preset implements.
 
 A verifier is pure: it sees the request as received (method, URL as the sender saw it, headers, raw
-body, client address) and a clock value, and returns a :class:`Verdict`. It performs no I/O, so
-each preset is tested against the sender's published vectors without a server. What it reads from
+body, client address) and a clock value, and returns a :class:`Verdict`, whatever the request holds: it
+never raises. It performs no I/O, so each preset is tested against the sender's published vectors
+without a server.
+
+Header values are text as aiohttp decoded them (UTF-8 with ``surrogateescape``), so they may hold bytes
+that are not UTF-8. Whatever is signed or compared with a secret becomes bytes through :func:`wire`
+(the bytes as received, never an encoding error: such a value matches nothing and is a plain
+``bad_signature`` or ``bad_token``), and whatever a verdict names from a header through
+:func:`optional_header` (valid text). What it reads from
 the body it reads through the request's :class:`~hookgate.gateway.shaping.bodies.LazyBody`, which
 the handler shares, so the body is parsed once per request.
 """
@@ -20,6 +27,7 @@ from typing import Any, Literal, NoReturn, Protocol
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy, MultiMapping
 
 from hookgate.core.config import StrictModel
+from hookgate.gateway.intake.headertext import header_bytes, header_text
 from hookgate.gateway.shaping.bodies import BodyKind, LazyBody, ParsedBody, media_type
 
 Headers = CIMultiDictProxy[str] | CIMultiDict[str]
@@ -164,9 +172,21 @@ def header_once(
 
 
 def optional_header(headers: Headers, name: str) -> str | None:
-    """A descriptive header (delivery id, event name): its single value, or ``None`` if absent or repeated."""
+    """A descriptive header (delivery id, event name): its single value as valid text (bytes that are
+    not UTF-8 become U+FFFD), or ``None`` if absent or repeated."""
     values = headers.getall(name, [])
-    return values[0] if len(values) == 1 and values[0] else None
+    return header_text(values[0]) if len(values) == 1 and values[0] else None
+
+
+def wire(text: str) -> bytes:
+    """Request text (a header value, the URL, a query parameter) as the bytes that arrived, for signing
+    and comparing with secrets: never ``str.encode()``, which raises on bytes that are not UTF-8."""
+    return header_bytes(text)
+
+
+def named(text: str | None) -> str | None:
+    """Request text a verdict names (a signed delivery id) as valid text, see :func:`optional_header`."""
+    return header_text(text) or None
 
 
 def any_matches(expected: bytes, candidates: Sequence[bytes]) -> bool:

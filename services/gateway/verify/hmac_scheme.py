@@ -29,11 +29,13 @@ from hookgate.gateway.verify.base import (
     header_once,
     hmac_digests,
     listed_signatures,
+    named,
     only_value,
     parse_pairs,
     reject,
     require_match,
     secrets_bytes,
+    wire,
 )
 from hookgate.gateway.verify.options import signed_url
 from hookgate.gateway.verify.payload import field as body_field
@@ -120,10 +122,10 @@ def check_hmac(
         reject("malformed_signature")
     values = {
         "body": request.body,
-        "timestamp": ts_text.encode(),
-        "id": (msg_id or "").encode(),
-        "method": request.method.encode(),
-        "url": url.encode(),
+        "timestamp": wire(ts_text),
+        "id": wire(msg_id or ""),
+        "method": wire(request.method),
+        "url": wire(url),
     }
     message = b"".join(values[part] if i % 2 else part.encode() for i, part in enumerate(scheme.parts))
     index = require_match(given, hmac_digests(secrets, message, scheme.algorithm))
@@ -132,7 +134,7 @@ def check_hmac(
         timestamp = parse_timestamp(signed_ts, scheme.timestamp.format)
     if timestamp is not None:
         check_window(timestamp, request.now, tolerance)
-    return Signed(secrets[index], msg_id)
+    return Signed(secrets[index], named(msg_id))
 
 
 def _signed_timestamp(

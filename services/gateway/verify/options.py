@@ -81,6 +81,15 @@ def signed_url(configured: str | None, request: WebhookRequest) -> str:
     string as received, or the URL the gateway reconstructed when nothing is configured."""
     if configured is None:
         return request.url
-    query = urlsplit(request.url).query
+    query = query_string(request.url)
     base = configured.partition("?")[0]
     return f"{base}?{query}" if query else base
+
+
+def query_string(url: str) -> str:
+    """The query string of a URL the gateway reconstructed from the request.
+
+    Split by hand rather than by ``urlsplit``, which raises on a ``Host`` header such as ``[`` (the host
+    part comes from the client): the query is whatever follows the first ``?``, up to a ``#``.
+    """
+    return url.partition("#")[0].partition("?")[2]

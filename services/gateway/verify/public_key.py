@@ -29,6 +29,7 @@ from hookgate.gateway.verify.base import (
     decode_signature,
     header_once,
     reject,
+    wire,
 )
 from hookgate.gateway.verify.replay import check_window, parse_unix
 
@@ -108,7 +109,7 @@ class PublicKeyVerifier(CheckedVerifier):
         sig = decode_signature(header_once(h, s.signature_header), s.encoding)
         ts = header_once(h, s.timestamp_header, "missing_timestamp", "duplicate_timestamp_header")
         timestamp = parse_unix(ts)
-        if not any_key_verifies(self._keys, [sig], ts.encode() + request.body):
+        if not any_key_verifies(self._keys, [sig], wire(ts) + request.body):
             reject("bad_signature")
         check_window(timestamp, request.now, self._tolerance)
         return self._describe(request)

@@ -14,7 +14,9 @@ from typing import Literal
 
 from hookgate.gateway.verify.base import reject
 
-_UNIX = re.compile(r"\d{1,16}(?:\.\d{1,9})?")
+# ASCII digits only: ``\d`` and ``float`` would also take other scripts' digits, which no sender writes.
+_UNIX = re.compile(r"\d{1,16}(?:\.\d{1,9})?", re.ASCII)
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", re.ASCII)
 
 
 def parse_unix(value: str | None, *, milliseconds: bool = False) -> float:
@@ -32,7 +34,7 @@ def parse_rfc3339(value: str | None) -> float:
     """An RFC 3339 timestamp (Twitch sends nanoseconds; the digits past microseconds are dropped)."""
     if value is None or value == "":
         reject("missing_timestamp")
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", value.strip())
+    m = _RFC3339.fullmatch(value.strip())
     if m is None:
         reject("malformed_timestamp")
     base, frac, zone = m.groups()

@@ -28,8 +28,10 @@ from hookgate.gateway.verify.base import (
     decode_b64,
     header_once,
     hmac_digests,
+    named,
     reject,
     require_match,
+    wire,
 )
 from hookgate.gateway.verify.eventtype import prefixed_type
 from hookgate.gateway.verify.options import TimestampedPreset
@@ -115,7 +117,7 @@ class StandardWebhooksVerifier(CheckedVerifier):
                 symmetric.append(decode_b64(value))
             elif version == "v1a":
                 asymmetric.append(decode_b64(value))
-        content = msg_id.encode() + b"." + ts.encode() + b"." + request.body
+        content = wire(msg_id) + b"." + wire(ts) + b"." + request.body
         if not any_key_verifies(self._keys, asymmetric, content):
             if not symmetric or not self._secrets:
                 reject("bad_signature")
@@ -123,4 +125,4 @@ class StandardWebhooksVerifier(CheckedVerifier):
         check_window(timestamp, request.now, self._tolerance)
         kind = field(request.json_object(), "type") if self._type_prefix else None
         event_type = prefixed_type(self._type_prefix, kind) if self._type_prefix else None
-        return Verdict(ok=True, delivery_id=msg_id, event_type=event_type)
+        return Verdict(ok=True, delivery_id=named(msg_id), event_type=event_type)

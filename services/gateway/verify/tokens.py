@@ -28,6 +28,7 @@ from hookgate.gateway.verify.base import (
     header_once,
     reject,
     secrets_bytes,
+    wire,
 )
 from hookgate.gateway.verify.payload import EventFields, header
 
@@ -49,16 +50,16 @@ def presented(place: TokenPlace, request: WebhookRequest) -> bytes:
             reject("missing_token")
         if len(values) > 1:
             reject("duplicate_token")
-        return values[0].encode()
+        return wire(values[0])
     value = header_once(request.headers, place.header or "", "missing_token", "duplicate_token").strip()
     if place.auth_scheme is None:
-        return value.encode()
+        return wire(value)
     scheme, _, token = value.partition(" ")
     token = token.strip()
     if scheme.lower() != place.auth_scheme or not token:
         reject("malformed_token")
     if place.auth_scheme == "bearer":
-        return token.encode()
+        return wire(token)
     pair = decode_b64(token, "malformed_token")
     if b":" not in pair:
         reject("malformed_token")

@@ -32,8 +32,9 @@ from hookgate.gateway.verify.base import (
     reject,
     require_match,
     secrets_bytes,
+    wire,
 )
-from hookgate.gateway.verify.options import SecretsPreset, UrlSigningPreset, signed_url
+from hookgate.gateway.verify.options import SecretsPreset, UrlSigningPreset, query_string, signed_url
 
 _ALGORITHMS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -49,14 +50,21 @@ class TwilioConfig(SecretsPreset, UrlSigningPreset):
 
 
 def url_variants(url: str) -> list[str]:
-    """The URL without and with the scheme's default port (Twilio signs either, depending on the product)."""
-    parts = urlsplit(url)
+    """The URL without and with the scheme's default port (Twilio signs either, depending on the product).
+
+    A URL whose host or port does not parse (the client's ``Host`` header: ``[``, ``h:x``) is its only
+    variant; it matches no signature Twilio made.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return [url]
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
     userinfo = parts.netloc.rpartition("@")[0]
     userinfo = userinfo + "@" if userinfo else ""
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
     without = urlunsplit(parts._replace(netloc=userinfo + host))
     with_port = urlunsplit(parts._replace(netloc=f"{userinfo}{host}:{port}")) if port else without
     return [without] if with_port == without else [without, with_port]
@@ -100,18 +108,18 @@ class TwilioVerifier(CheckedVerifier):
         sig = decode_b64(header_once(h, "X-Twilio-Signature"))
         algorithm = signature_algorithm(optional_header(h, "X-Twilio-Webhooks-Signature-Settings"))
         url = signed_url(self._url, request)
-        body_hashes = parse_qs(urlsplit(url).query).get("bodySHA256")
+        body_hashes = parse_qs(query_string(url)).get("bodySHA256")
         form = form_params(request.body) if body_hashes is None and request.method == "POST" else []
         params = signed_params(form)
         expected = [
             digest
             for variant in url_variants(url)
-            for digest in hmac_digests(self._secrets, (variant + params).encode(), algorithm)
+            for digest in hmac_digests(self._secrets, wire(variant + params), algorithm)
         ]
         require_match([sig], expected)
         if body_hashes is not None:
             actual = hashlib.sha256(request.body).hexdigest().encode()
-            if len(body_hashes) != 1 or not hmac.compare_digest(actual, body_hashes[0].lower().encode()):
+            if len(body_hashes) != 1 or not hmac.compare_digest(actual, wire(body_hashes[0].lower())):
                 reject("bad_body_hash")
         first = {name: value for name, value in reversed(form)}
         sid = first.get("MessageSid") or first.get("CallSid") or None
