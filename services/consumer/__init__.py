@@ -12,8 +12,8 @@ The public SDK for Python handlers (see ``docs/consumers.md``)::
 
 from hookgate.consumer.workflows import match
 from hookgate.consumer.workflows.event import Event
-from hookgate.consumer.workflows.predicates import Predicate
 from hookgate.consumer.workflows.sdk import Consumer, Fail, Retry
 from hookgate.consumer.workflows.workflow import ActionResult, Workflow
+from hookgate.core.predicates import Predicate
 
 __all__ = ["ActionResult", "Consumer", "Event", "Fail", "Predicate", "Retry", "Workflow", "match"]

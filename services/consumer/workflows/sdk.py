@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from hookgate.consumer.workflows.event import Event, event_of
-from hookgate.consumer.workflows.predicates import Everything, Predicate
 from hookgate.consumer.workflows.subscriptions import valid_name
 from hookgate.consumer.workflows.workflow import ActionResult, Workflow
 from hookgate.core.envelope import Envelope
 from hookgate.core.logging import get_logger
+from hookgate.core.predicates import Everything, Predicate
 
 log = get_logger("hookgate.consumer.workflows.sdk")
 
