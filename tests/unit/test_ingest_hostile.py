@@ -205,3 +205,26 @@ async def test_the_refusal_series_exists_before_any_refusal() -> None:
     registry = gw.metrics.registry
     labels = {"outcome": "rejected", "reason": "auth_failures_rate_limited", "status_class": "4xx"}
     assert registry.get_sample_value("hookgate_gateway_requests_total", labels) == 0.0
+
+
+async def test_admit_refuses_an_address_out_of_failures_before_its_body_is_read() -> None:
+    tid = new_trigger_id()
+    cfg = config(github_trigger(tid), limits={"auth_failures": {"per_second": 0.001, "burst": 2}})
+    admission = Admission(cfg, GatewayMetrics().registry)
+    trigger = TriggerRegistry(cfg.triggers, cfg.kafka.topics, cfg.gateway.max_body_bytes).get(tid)
+    assert trigger is not None
+
+    def flow_from(peer: str) -> Flow:
+        request = webhook_request(tid, PUSH, signed(PUSH), peer=peer)
+        flow = steps.route(request, trigger, admission.client(request))
+        assert isinstance(flow, Flow)
+        return flow
+
+    for _ in range(2):
+        admission.failed_authentication("gh", flow_from(FORGER).client)
+    forger = flow_from(FORGER)
+    refused = steps.admit(forger, admission)
+    assert refused is not None
+    assert (refused.response.status, refused.reason) == (429, "auth_failures_rate_limited")
+    assert not forger.request.content.at_eof()  # refused with the body unread
+    assert steps.admit(flow_from(SENDER), admission) is None
