@@ -227,6 +227,8 @@ class AuthFailureLimiter:
 
     def check(self, trigger: str, ip: str) -> RateDecision | None:
         """Refuse (scope ``auth_failures``) while this trigger's bucket for this address is empty."""
+        if not self._buckets:  # nothing failed lately: the usual case costs no address parsing
+            return None
         key = (trigger, failure_address(ip))
         bucket = self._buckets.get(key)
         if bucket is None:
