@@ -14,6 +14,7 @@ from hookgate.gateway.audit.record import AuditSettings
 from hookgate.gateway.http.tls import TlsSettings
 from hookgate.gateway.intake.clientip import Cidr, ProxySettings
 from hookgate.gateway.intake.limits import LimitSettings, RateLimit
+from hookgate.gateway.shaping.encoding import DecompressConfig
 from hookgate.gateway.shaping.extract import VARIABLE_NAME, VariableConfig
 from hookgate.gateway.shaping.filter import FilterConfig
 from hookgate.gateway.shaping.templates import Template
@@ -128,6 +129,9 @@ class TriggerConfig(StrictModel):
     key: TemplateText = Field(default="{tenant}", description="Record key template")
     topic: str | None = Field(default=None, description="Override the topic template for this trigger")
     max_body_bytes: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
+    decompress: DecompressConfig | None = Field(
+        default=None, description="Decode these Content-Encodings (bounded); without it an encoded body gets 415"
+    )
     rate_limit: RateLimit | None = Field(default=None, description="Token bucket for this trigger (per replica)")
     allow_ips: list[Cidr] | None = Field(default=None, description="Client addresses allowed (CIDRs); others get 401")
     client_cert_subjects: list[str] | None = Field(

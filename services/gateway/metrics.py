@@ -30,6 +30,7 @@ PRECREATED: tuple[tuple[str, str, int], ...] = (
     ("failed", "shutting_down", 503),
     ("rejected", "trigger_rate_limited", 429),
     ("rejected", "tenant_rate_limited", 429),
+    ("rejected", "auth_failures_rate_limited", 429),  # an address's failed authentications spent
     ("error", "exception", 500),
 )
 """(outcome, reason, status) of the request series that panels and alerts select, counted at 0 from the start

@@ -10,6 +10,7 @@ import orjson
 from hookgate.core.settings import TopicSettings
 from hookgate.gateway.config import ResponseConfig, TriggerConfig
 from hookgate.gateway.shaping.bodies import BodyKind
+from hookgate.gateway.shaping.encoding import BodyDecoder
 from hookgate.gateway.shaping.extract import Extractor
 from hookgate.gateway.shaping.filter import IngressFilter
 from hookgate.gateway.shaping.templates import Template
@@ -54,6 +55,7 @@ class Trigger:
     ingress_filter: IngressFilter | None
     reply: AcceptReply
     websub_token: str | None
+    decoder: BodyDecoder | None = None  # None: an encoded body is refused (415)
     reads_body: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,12 +95,13 @@ class TriggerRegistry:
         for cfg in triggers:
             if not cfg.enabled:
                 continue
+            max_body = cfg.max_body_bytes or default_max_body
             self._by_id[cfg.id] = Trigger(
                 config=cfg,
                 verifier=cfg.verify.build(),
                 topic=cfg.topic or topics.topic_for(cfg.tenant),
                 source=cfg.source or f"/hookgate/{cfg.name}",
-                max_body_bytes=cfg.max_body_bytes or default_max_body,
+                max_body_bytes=max_body,
                 extractor=Extractor(cfg.variables),
                 key_template=Template(cfg.key),
                 type_template=Template(cfg.event.type) if cfg.event.type is not None else None,
@@ -106,6 +109,7 @@ class TriggerRegistry:
                 ingress_filter=cfg.filter.build() if cfg.filter is not None else None,
                 reply=AcceptReply.from_config(cfg.response),
                 websub_token=_websub_token(cfg),
+                decoder=BodyDecoder.from_config(cfg.decompress, max_body) if cfg.decompress is not None else None,
             )
 
     def get(self, trigger_id: str) -> Trigger | None:

@@ -142,7 +142,9 @@ async def flow_before(step: str, cfg: GatewayConfig, request: web.Request, tid: 
     order = [
         "check_method",
         "check_size",
+        "check_encoding",
         "read_body",
+        "decode_body",
         "check_media_type",
         "verify",
         "parse",

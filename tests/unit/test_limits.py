@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from hookgate.gateway.intake.limits import (
+    AuthFailureLimit,
+    AuthFailureLimiter,
     HeaderLimits,
     InFlightLimiter,
     LimitSettings,
     RateLimit,
     RateLimiter,
     TokenBucket,
+    failure_address,
     header_violation,
     retry_after_seconds,
+    server_handler_args,
 )
 
 
@@ -120,3 +124,68 @@ def test_header_limits_count_and_total_size() -> None:
     assert header_violation(many, limits) == "too_many_headers"
     big = [(b"X-A", b"v" * 600), (b"X-B", b"v" * 600)]
     assert header_violation(big, limits) == "headers_too_large"
+
+
+def test_check_refuses_an_empty_bucket_but_never_takes_a_token() -> None:
+    clock = FakeClock()
+    rl = RateLimiter({"gh": RateLimit(per_second=0.1, burst=2)}, ["acme"], LimitSettings(), clock)
+    for _ in range(10):  # requests that were checked and then failed verification
+        assert rl.check("gh", "acme") is None
+    assert rl.acquire("gh", "acme") is None
+    assert rl.acquire("gh", "acme") is None
+    refused = rl.check("gh", "acme")
+    assert refused is not None
+    assert (refused.reason, refused.retry_after) == ("trigger_rate_limited", 10)
+    assert rl.acquire("gh", "acme") is not None
+
+
+def test_auth_failures_are_counted_per_trigger_and_address_and_refill() -> None:
+    clock = FakeClock()
+    lim = AuthFailureLimiter(AuthFailureLimit(per_second=0.5, burst=3), clock)
+    assert lim.check("gh", "203.0.113.9") is None
+    assert len(lim) == 0  # an address that never failed holds no bucket
+    for _ in range(3):
+        assert lim.check("gh", "203.0.113.9") is None
+        lim.failed("gh", "203.0.113.9")
+    refused = lim.check("gh", "203.0.113.9")
+    assert refused is not None
+    assert (refused.scope, refused.reason, refused.retry_after) == ("auth_failures", "auth_failures_rate_limited", 2)
+    lim.failed("gh", "203.0.113.9")  # more failures while empty do not lengthen the wait
+    assert lim.check("gh", "203.0.113.9") == refused
+    # Another address, and the same address on another trigger, are untouched.
+    assert lim.check("gh", "198.51.100.7") is None
+    assert lim.check("other", "203.0.113.9") is None
+    clock.now += 2.0
+    assert lim.check("gh", "203.0.113.9") is None  # one failure regained
+    clock.now += 10.0
+    assert lim.check("gh", "203.0.113.9") is None
+    assert len(lim) == 0  # refilled buckets are dropped
+
+
+def test_ipv6_failures_count_against_the_slash_64() -> None:
+    assert failure_address("203.0.113.9") == "203.0.113.9"
+    assert failure_address("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert failure_address("") == ""
+    assert failure_address("not:an:address") == "not:an:address"
+    lim = AuthFailureLimiter(AuthFailureLimit(per_second=0.01, burst=2), FakeClock())
+    lim.failed("gh", "2001:db8:1:2::1")
+    lim.failed("gh", "2001:db8:1:2::ffff")
+    assert lim.check("gh", "2001:db8:1:2:9::9") is not None
+    assert lim.check("gh", "2001:db8:1:3::1") is None
+
+
+def test_auth_failure_buckets_are_bounded_least_recently_failed_first() -> None:
+    lim = AuthFailureLimiter(AuthFailureLimit(per_second=0.01, burst=1, max_addresses=2), FakeClock())
+    lim.failed("gh", "192.0.2.1")
+    lim.failed("gh", "192.0.2.2")
+    lim.failed("gh", "192.0.2.1")  # .1 failed again: .2 is now the least recent
+    lim.failed("gh", "192.0.2.3")
+    assert len(lim) == 2
+    assert lim.check("gh", "192.0.2.1") is not None
+    assert lim.check("gh", "192.0.2.2") is None  # forgotten
+    assert lim.check("gh", "192.0.2.3") is not None
+
+
+def test_auth_failure_limit_defaults_and_server_args_never_decompress() -> None:
+    assert LimitSettings().auth_failures == AuthFailureLimit(per_second=1.0, burst=20, max_addresses=10_000)
+    assert server_handler_args(HeaderLimits())["auto_decompress"] is False

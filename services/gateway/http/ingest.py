@@ -21,9 +21,12 @@ from hookgate.gateway.http.steps import (
     answer_websub,
     apply_filter,
     build_envelope,
+    charge,
+    check_encoding,
     check_media_type,
     check_method,
     check_size,
+    decode_body,
     extract_variables,
     parse,
     publish,
@@ -84,6 +87,8 @@ class IngestHandler:
                 self._admission.in_flight.release()
         elapsed = time.perf_counter() - started
         status = result.response.status
+        if status == 401 and trigger is not None:  # every authentication failure spends its address's bucket
+            self._admission.failed_authentication(trigger.name, client)
         name = trigger.name if trigger else None
         self._metrics.count(result.outcome, result.reason, status, name)
         self._metrics.observe_request(result.outcome, elapsed)
@@ -113,9 +118,12 @@ class IngestHandler:
             or admit(flow, self._admission)
             or answer_websub(flow)
             or check_size(flow)
+            or check_encoding(flow)
             or await read_body(flow)
+            or decode_body(flow)
             or check_media_type(flow)
             or verify(flow)
+            or charge(flow, self._admission)
             or parse(flow)
             or extract_variables(flow)
             or shape(flow)

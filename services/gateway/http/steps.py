@@ -4,9 +4,9 @@ A step takes the request's :class:`Flow` and returns ``None`` (go on: it filled 
 :class:`Outcome` (the reply; no later step runs). :class:`~hookgate.gateway.http.ingest.IngestHandler`
 chains them in the order README's "How a webhook flows" draws:
 
-    route -> method -> admission -> WebSub challenge -> size -> read body -> media type
-    -> verify (handshakes answered here) -> parse body -> variables -> type/subject/key -> filter
-    -> envelope -> publish -> reply
+    route -> method -> admission -> WebSub challenge -> size -> content coding -> read body
+    -> decode body -> media type -> verify (handshakes answered here) -> charge rate limits
+    -> parse body -> variables -> type/subject/key -> filter -> envelope -> publish -> reply
 
 Steps are plain functions and the flow is the one object made per request, so the chain costs a few
 calls, not an object per step. Only reading the body and publishing await.
@@ -29,6 +29,7 @@ from hookgate.gateway.intake.admission import Admission, Refusal
 from hookgate.gateway.intake.clientip import ClientAddress
 from hookgate.gateway.publish.sink import Ack, EventSink, PublishResult
 from hookgate.gateway.shaping.bodies import InvalidBody, LazyBody, MediaType, ParsedBody, media_type
+from hookgate.gateway.shaping.encoding import DecodedTooLarge, content_codings
 from hookgate.gateway.shaping.extract import RequestParts
 from hookgate.gateway.shaping.handshakes import websub_challenge
 from hookgate.gateway.shaping.templates import TemplateValues
@@ -59,6 +60,7 @@ class Flow:
     __slots__ = (
         "body",
         "client",
+        "coding",
         "content_type",
         "envelope",
         "event_id",
@@ -68,6 +70,7 @@ class Flow:
         "media",
         "parsed",
         "request",
+        "signed",
         "subject",
         "subpath",
         "trigger",
@@ -82,7 +85,9 @@ class Flow:
     client: ClientAddress
     subpath: str
     websub: bool  # check_method: an unsigned WebSub intent-verification GET
-    body: bytes  # read_body
+    coding: str | None  # check_encoding: the body's content coding, None when it is not encoded
+    body: bytes  # read_body; decode_body replaces it by the decoded body
+    signed: bytes  # decode_body: the bytes verification checks (decoded, or as received when configured)
     content_type: str  # check_media_type
     media: MediaType  # check_media_type
     lazy: LazyBody  # check_media_type: parsed at most once, by whichever of verify and parse needs it first
@@ -136,9 +141,17 @@ def admit(flow: Flow, admission: Admission) -> Outcome | None:
     request, trigger = flow.request, flow.trigger
     refusal = (
         admission.head(request)
+        or admission.failures(trigger.name, flow.client)
         or admission.network(trigger.name, flow.client, request)
         or admission.rate(trigger.name, trigger.tenant)
     )
+    return None if refusal is None else refused(refusal)
+
+
+def charge(flow: Flow, admission: Admission) -> Outcome | None:
+    """Take the verified request's rate-limit tokens (:func:`admit` only checked them): 429 when a bucket
+    emptied meanwhile. Forged requests never get here, so they cannot drain a sender's buckets."""
+    refusal = admission.charge(flow.trigger.name, flow.trigger.tenant)
     return None if refusal is None else refused(refusal)
 
 
@@ -172,6 +185,35 @@ def check_size(flow: Flow) -> Outcome | None:
     return None
 
 
+def check_encoding(flow: Flow) -> Outcome | None:
+    """415 ``unsupported_content_encoding`` for an encoded body the trigger does not decode, before reading it.
+
+    A trigger decodes only the codings its ``decompress`` names, one at a time; anything else (no
+    ``decompress``, an unknown or stacked coding) is refused without decompressing a byte, with
+    ``Accept-Encoding`` naming what would be taken (RFC 9110 15.5.16). Sets ``coding``.
+    """
+    flow.coding = None
+    request = flow.request
+    codings = content_codings(request.headers.getall("Content-Encoding", ()))
+    if not codings or not request.body_exists:
+        return None
+    decoder = flow.trigger.decoder
+    if decoder is None or not decoder.accepts(codings):
+        accepted = ", ".join(sorted(decoder.encodings)) if decoder is not None else "identity"
+        return Outcome(
+            error_response(
+                415,
+                "unsupported_content_encoding",
+                "This content encoding is not accepted.",
+                {"Accept-Encoding": accepted},
+            ),
+            "rejected",
+            "unsupported_content_encoding",
+        )
+    flow.coding = codings[0]
+    return None
+
+
 async def read_body(flow: Flow) -> Outcome | None:
     """The whole body, or 413 as soon as it exceeds the limit (chunked bodies declare no length).
 
@@ -186,6 +228,29 @@ async def read_body(flow: Flow) -> Outcome | None:
             return too_large(flow.trigger)
         chunks.append(chunk)
     flow.body = b"".join(chunks)
+    return None
+
+
+def decode_body(flow: Flow) -> Outcome | None:
+    """Decode the body of the coding :func:`check_encoding` accepted, within the trigger's bounds.
+
+    413 as soon as the output passes ``decompress.max_bytes`` or ``max_ratio`` (a bomb is never inflated
+    in full); 400 ``invalid_body`` for a corrupt, truncated or trailing-garbage stream. From here on
+    ``body`` is the decoded body: it is parsed, and it is the Kafka record value. Sets ``signed``: the
+    decoded body, or the bytes as received when the trigger verifies the encoded bytes.
+    """
+    flow.signed = received = flow.body
+    decoder = flow.trigger.decoder
+    if flow.coding is None or decoder is None or not received:
+        return None
+    try:
+        flow.body = decoder.decode(flow.coding, received)
+    except DecodedTooLarge as exc:
+        return Outcome(error_response(413, "payload_too_large", str(exc)), "rejected", exc.reason)
+    except InvalidBody as exc:
+        return invalid_body(exc)
+    if not decoder.verify_encoded:
+        flow.signed = flow.body
     return None
 
 
@@ -217,7 +282,7 @@ def verify(flow: Flow) -> Outcome | None:
             method=request.method,
             url=client.url,
             headers=request.headers,
-            body=flow.body,
+            body=flow.signed,
             query=request.query,
             client_ip=client.ip,
             now=time.time(),

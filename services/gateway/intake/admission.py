@@ -1,9 +1,14 @@
 """Admission: the checks a webhook request passes before its body is read.
 
-In handler order: the global in-flight limit (503 ``overloaded``), header limits (431), the client's
-address and network identity (IP allowlist, client certificate; a terse 401 like any other
-authentication failure), then the trigger's and tenant's rate limits (429). Each check answers a
-:class:`Refusal` or ``None``; the handler turns a refusal into the reply. The logic lives in
+In handler order: the global in-flight limit (503 ``overloaded``), header limits (431), the client
+address's failed-authentication bucket for the trigger (429), the client's address and network identity
+(IP allowlist, client certificate; a terse 401 like any other authentication failure), then the
+trigger's and tenant's rate limits (429). Each check answers a :class:`Refusal` or ``None``; the
+handler turns a refusal into the reply.
+
+The rate limits are only *checked* before the body: their tokens are taken by :meth:`Admission.charge`
+once the request verified, so forged requests never spend a sender's tokens. Forgeries spend their own
+address's failure bucket instead (:meth:`Admission.failed_authentication`, for every 401). The logic lives in
 :mod:`~hookgate.gateway.intake.limits`, :mod:`~hookgate.gateway.intake.clientip` and :mod:`~hookgate.gateway.http.tls`;
 this module binds it to a request and to the configured triggers.
 """
@@ -20,7 +25,14 @@ from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.http.errors import UNAUTHORIZED
 from hookgate.gateway.http.tls import subject_allowed
 from hookgate.gateway.intake.clientip import ClientAddress, ClientResolver, IpAllowlist
-from hookgate.gateway.intake.limits import Clock, InFlightLimiter, RateLimiter, header_violation
+from hookgate.gateway.intake.limits import (
+    AuthFailureLimiter,
+    Clock,
+    InFlightLimiter,
+    RateDecision,
+    RateLimiter,
+    header_violation,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,10 @@ class Admission:
         self._rates = (
             RateLimiter(rates, tenants, limits) if clock is None else RateLimiter(rates, tenants, limits, clock)
         )
+        failures = limits.auth_failures
+        self._failures: AuthFailureLimiter | None = None
+        if failures is not None:
+            self._failures = AuthFailureLimiter(failures) if clock is None else AuthFailureLimiter(failures, clock)
         Gauge(
             "hookgate_gateway_in_flight_limit",
             "Webhook requests handled at once before new ones are shed with 503.",
@@ -61,6 +77,12 @@ class Admission:
             "Token buckets of rate-limited triggers and tenants (per replica).",
             registry=registry,
         ).set(len(self._rates))
+        tracked = Gauge(
+            "hookgate_gateway_auth_failure_buckets",
+            "Failed-authentication buckets held, one per (trigger, client address) that failed recently.",
+            registry=registry,
+        )
+        tracked.set_function(lambda: len(self._failures) if self._failures is not None else 0)
 
     def overloaded(self) -> Refusal:
         """The reply when :attr:`in_flight` refuses a slot."""
@@ -99,19 +121,39 @@ class Admission:
                 return _unauthorized("client_cert_not_allowed")
         return None
 
-    def rate(self, trigger: str, tenant: str) -> Refusal | None:
-        """429 with ``Retry-After`` when the trigger's or the tenant's bucket is empty."""
-        refused = self._rates.acquire(trigger, tenant)
-        if refused is None:
+    def failures(self, trigger: str, client: ClientAddress) -> Refusal | None:
+        """429 with ``Retry-After`` while the client's address has no failed authentications left on
+        ``trigger`` (reason ``auth_failures_rate_limited``; the reply is the one every rate limit gives)."""
+        if self._failures is None:
             return None
-        return Refusal(
-            429,
-            "rate_limited",
-            f"Too many requests; retry in {refused.retry_after} s.",
-            "rejected",
-            refused.reason,
-            {"Retry-After": str(refused.retry_after)},
-        )
+        return _rate_limited(self._failures.check(trigger, client.ip))
+
+    def failed_authentication(self, trigger: str, client: ClientAddress) -> None:
+        """Spend one of the client address's failed authentications on ``trigger`` (after a 401)."""
+        if self._failures is not None:
+            self._failures.failed(trigger, client.ip)
+
+    def rate(self, trigger: str, tenant: str) -> Refusal | None:
+        """429 with ``Retry-After`` when the trigger's or the tenant's bucket is empty, taking no token."""
+        return _rate_limited(self._rates.check(trigger, tenant))
+
+    def charge(self, trigger: str, tenant: str) -> Refusal | None:
+        """Take the verified request's token from the trigger's and the tenant's bucket, or 429 when one
+        emptied since :meth:`rate` (concurrent requests), taking none."""
+        return _rate_limited(self._rates.acquire(trigger, tenant))
+
+
+def _rate_limited(refused: RateDecision | None) -> Refusal | None:
+    if refused is None:
+        return None
+    return Refusal(
+        429,
+        "rate_limited",
+        f"Too many requests; retry in {refused.retry_after} s.",
+        "rejected",
+        refused.reason,
+        {"Retry-After": str(refused.retry_after)},
+    )
 
 
 def _unauthorized(reason: str) -> Refusal:

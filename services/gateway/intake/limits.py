@@ -1,4 +1,5 @@
-"""Load protection: token-bucket rate limits, the global in-flight limit and header limits.
+"""Load protection: token-bucket rate limits, failed-authentication buckets, the global in-flight limit
+and header limits.
 
 Everything here is pure (no I/O, no sleeping): the clock is injected, so the bucket arithmetic is
 unit-tested exactly. Limits are per gateway replica: N replicas behind a load balancer admit up to N
@@ -7,9 +8,11 @@ times the configured rate in total (size ``per_second`` accordingly, or route a 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +32,22 @@ class RateLimit(StrictModel):
 
     per_second: float = Field(gt=0, le=1_000_000, description="Sustained requests per second (0.5 = 30/min)")
     burst: int = Field(ge=1, le=1_000_000, description="Requests admitted at once after a quiet period")
+
+
+class AuthFailureLimit(StrictModel):
+    """``gateway.limits.auth_failures``: a token bucket per trigger and client address, spent only by
+    requests that failed authentication (401). Once it is empty, that address's requests to that trigger get
+    429 before their body is read, until it refills; other addresses, and the trigger's own rate limit, are
+    untouched."""
+
+    per_second: float = Field(default=1.0, gt=0, le=1_000_000, description="Failed attempts regained per second")
+    burst: int = Field(default=20, ge=1, le=1_000_000, description="Failed attempts allowed at once")
+    max_addresses: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Buckets kept (least recently failed dropped first); bounds memory under a spread-out flood",
+    )
 
 
 class HeaderLimits(StrictModel):
@@ -59,6 +78,10 @@ class LimitSettings(StrictModel):
     tenant_rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
     default_tenant_rate_limit: RateLimit | None = Field(
         default=None, description="For every tenant without an entry in tenant_rate_limits"
+    )
+    auth_failures: AuthFailureLimit | None = Field(
+        default_factory=AuthFailureLimit,
+        description="Failed authentications allowed per trigger and client address; null = unlimited",
     )
 
 
@@ -140,18 +163,96 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._triggers) + len(self._tenants)
 
+    def check(self, trigger: str, tenant: str) -> RateDecision | None:
+        """Refuse when the trigger's or the tenant's bucket is empty, taking nothing either way.
+
+        The pre-body check: requests that may still fail authentication must not spend tokens, or a
+        forger could drain a sender's bucket; :meth:`acquire` takes them once the request verified.
+        """
+        now = self._clock()
+        return self._refusal(now, self._active(trigger, tenant))
+
     def acquire(self, trigger: str, tenant: str) -> RateDecision | None:
         """Take a token from the trigger's and the tenant's bucket, or refuse without taking any."""
         now = self._clock()
+        active = self._active(trigger, tenant)
+        refused = self._refusal(now, active)
+        if refused is None:
+            for _, b in active:
+                b.take(now)
+        return refused
+
+    def _active(self, trigger: str, tenant: str) -> list[tuple[str, TokenBucket]]:
         buckets = {"trigger": self._triggers.get(trigger), "tenant": self._tenants.get(tenant)}
-        active = [(scope, b) for scope, b in buckets.items() if b is not None]
-        refused = [(b.wait(now), scope) for scope, b in active if b.wait(now) > 0]
-        if refused:
-            wait, scope = max(refused)  # the longer wait: retrying earlier would be refused again
-            return RateDecision(scope, retry_after_seconds(wait))
-        for _, b in active:
-            b.take(now)
-        return None
+        return [(scope, b) for scope, b in buckets.items() if b is not None]
+
+    @staticmethod
+    def _refusal(now: float, active: list[tuple[str, TokenBucket]]) -> RateDecision | None:
+        refused = [(wait, scope) for scope, b in active if (wait := b.wait(now)) > 0]
+        if not refused:
+            return None
+        wait, scope = max(refused)  # the longer wait: retrying earlier would be refused again
+        return RateDecision(scope, retry_after_seconds(wait))
+
+
+def failure_address(ip: str) -> str:
+    """The address a failed authentication is counted against: the IPv4 address, or the IPv6 /64.
+
+    A single IPv6 host usually holds a whole /64, so counting per address would let it rotate
+    through fresh buckets. An unknown address (``""``, see the client resolver) is one address.
+    """
+    if ":" not in ip:
+        return ip
+    try:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address) + "/64"
+    except ValueError:
+        return ip
+
+
+class AuthFailureLimiter:
+    """Failed authentications per (trigger, client address), each a token bucket that starts full.
+
+    Buckets exist only for keys that failed recently: a sender that authenticates costs a dict lookup.
+    At most ``max_addresses`` are kept; the least recently failed goes first (a full bucket and no
+    bucket admit alike, so dropping one forgets at most that key's recent failures).
+    """
+
+    def __init__(self, limit: AuthFailureLimit, clock: Clock = time.monotonic) -> None:
+        self._limit = limit
+        self._clock = clock
+        self._buckets: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def check(self, trigger: str, ip: str) -> RateDecision | None:
+        """Refuse (scope ``auth_failures``) while this trigger's bucket for this address is empty."""
+        if not self._buckets:  # nothing failed lately: the usual case costs no address parsing
+            return None
+        key = (trigger, failure_address(ip))
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return None
+        now = self._clock()
+        if bucket.tokens(now) >= bucket.burst:  # refilled: as good as no bucket, so free its slot
+            del self._buckets[key]
+            return None
+        wait = bucket.wait(now)
+        return None if wait <= 0 else RateDecision("auth_failures", retry_after_seconds(wait))
+
+    def failed(self, trigger: str, ip: str) -> None:
+        """Count one failed authentication from ``ip`` on ``trigger``."""
+        key = (trigger, failure_address(ip))
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self._limit.per_second, self._limit.burst, now)
+            if len(self._buckets) > self._limit.max_addresses:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        if bucket.tokens(now) >= 1.0:  # an empty bucket stays at 0: a flood is not owed a longer wait
+            bucket.take(now)
 
 
 class InFlightLimiter:
@@ -221,8 +322,11 @@ def _server_logger() -> logging.Logger:
 
 def server_handler_args(limits: HeaderLimits) -> dict[str, Any]:
     """Keyword arguments for aiohttp's request handler (``web.Application(handler_args=...)``):
-    the parser's head limits and a logger that never writes header contents."""
+    the parser's head limits, a logger that never writes header contents, and no automatic
+    decompression: a compressed body is decoded only for a trigger that opted in, within bounds
+    (:mod:`hookgate.gateway.shaping.encoding`), never by the server for every route."""
     return {
+        "auto_decompress": False,
         "max_line_size": limits.max_line_bytes,
         "max_field_size": limits.max_field_bytes,
         "max_headers": limits.max_count,
