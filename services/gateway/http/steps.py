@@ -268,15 +268,18 @@ def extract_variables(flow: Flow) -> Outcome | None:
 def shape(flow: Flow) -> Outcome | None:
     """The event's id, ``type``, ``subject`` and record key.
 
-    The id is the sender's delivery id when verification found one. 400 ``invalid_body`` when a
-    template's JSONPath finds the body too deep. Sets ``event_id``, ``values``, ``event_type``,
-    ``subject`` and ``key``.
+    The id is the trigger's ``event_id`` source when it gives one (see
+    :mod:`hookgate.gateway.shaping.eventid`), else the sender's delivery id when verification found one,
+    else a fresh one. 400 ``invalid_body`` when a template's JSONPath finds the body too deep. Sets
+    ``event_id``, ``values``, ``event_type``, ``subject`` and ``key``.
     """
     trigger, verdict, request = flow.trigger, flow.verdict, flow.request
-    flow.event_id = event_id = verdict.delivery_id or new_event_id()
-    builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
+    builtins = {"tenant": trigger.tenant, "trigger": trigger.name}
     flow.values = values = TemplateValues(builtins, flow.variables, request.headers, request.query, flow.parsed)
     try:
+        source = trigger.event_id
+        configured = source.event_id(values, flow.body) if source is not None else None
+        flow.event_id = builtins["id"] = configured or verdict.delivery_id or new_event_id()
         flow.event_type, flow.subject = shape_event(
             trigger, verdict.event_type or trigger.config.type, verdict.subject, values
         )
