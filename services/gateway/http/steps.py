@@ -324,13 +324,23 @@ def publish(flow: Flow, sink: EventSink) -> Awaitable[PublishResult]:
     return sink.publish(flow.trigger.topic, flow.key, flow.envelope)
 
 
+NOT_STORED = "The event was not stored; retry later."
+MAY_BE_STORED = (
+    "Kafka did not confirm the event in time, but it may still be stored: retry later. A retry with the same"
+    " delivery id is then a duplicate that the consumers' dedupe absorbs."
+)
+
+
 def reply(flow: Flow, result: PublishResult, retry_after: str, body_bytes: Histogram) -> Outcome:
-    """The trigger's reply once the event is stored (``202 {"id": ...}`` by default), else 503 + ``Retry-After``."""
+    """The trigger's reply once the event is stored (``202 {"id": ...}`` by default), else 503 + ``Retry-After``.
+
+    The 503 says whether the event may still be written (it reached the producer, which cannot take it
+    back) or certainly was not: see :mod:`hookgate.gateway.publish.publisher`.
+    """
     if not isinstance(result, Ack):
+        message = MAY_BE_STORED if result.may_be_stored else NOT_STORED
         return Outcome(
-            error_response(
-                503, "unavailable", "The event could not be stored; retry later.", {"Retry-After": retry_after}
-            ),
+            error_response(503, "unavailable", message, {"Retry-After": retry_after}),
             "failed",
             result.reason,
             flow.event_id,
