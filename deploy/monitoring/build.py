@@ -268,9 +268,10 @@ def gateway() -> dict[str, object]:
                 ),
                 Chart(
                     "Failed publishes (503)",
-                    "Requests answered 503 because the event could not be stored, by reason: kafka_unavailable"
-                    " (not connected), kafka_timeout (no acknowledgement within the publish timeout),"
-                    " kafka_error, shutting_down. Senders retry these.",
+                    "Requests answered 503 because Kafka did not acknowledge the event, by reason: kafka_unavailable"
+                    " (not connected), kafka_timeout_dropped (deadline passed before the producer took it: never"
+                    " written), kafka_timeout (deadline passed after: may still be written), kafka_error,"
+                    " shutting_down. Senders retry these.",
                     "reqps",
                     [
                         Query(

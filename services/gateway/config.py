@@ -14,7 +14,9 @@ from hookgate.gateway.audit.record import AuditSettings
 from hookgate.gateway.http.tls import TlsSettings
 from hookgate.gateway.intake.clientip import Cidr, ProxySettings
 from hookgate.gateway.intake.limits import LimitSettings, RateLimit
+from hookgate.gateway.shaping import eventid
 from hookgate.gateway.shaping.encoding import DecompressConfig
+from hookgate.gateway.shaping.eventid import EventIdConfig
 from hookgate.gateway.shaping.extract import VARIABLE_NAME, VariableConfig
 from hookgate.gateway.shaping.filter import FilterConfig
 from hookgate.gateway.shaping.templates import Template
@@ -127,6 +129,11 @@ class TriggerConfig(StrictModel):
     source: str | None = Field(default=None, description="CloudEvents source; default /hookgate/{name}")
     type: str = Field(default="dev.hookgate.webhook", description="CloudEvents type when the sender names none")
     key: TemplateText = Field(default="{tenant}", description="Record key template")
+    event_id: EventIdConfig | None = Field(
+        default=None,
+        description='Event id source: a template ("{header.Idempotency-Key}") or content_hash; wins over the'
+        " sender's delivery id when it gives a value",
+    )
     topic: str | None = Field(default=None, description="Override the topic template for this trigger")
     max_body_bytes: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
     decompress: DecompressConfig | None = Field(
@@ -188,6 +195,8 @@ class TriggerConfig(StrictModel):
         if self.accept_raw and self.validate_body:
             raise ValueError("accept_raw: true and validate_body: true contradict each other; keep one")
         used: dict[str, set[str]] = {"key": Template(self.key).variables}
+        if self.event_id is not None:
+            used["event_id"] = eventid.build(self.event_id, self.tenant, self.name).variables
         for attr in ("type", "subject"):
             source = getattr(self.event, attr)
             if source is not None:

@@ -25,7 +25,8 @@ PRECREATED: tuple[tuple[str, str, int], ...] = (
     ("accepted", "ok", 202),
     ("failed", "overloaded", 503),  # shed: the in-flight limit or a full produce queue
     ("failed", "kafka_unavailable", 503),
-    ("failed", "kafka_timeout", 503),
+    ("failed", "kafka_timeout", 503),  # the deadline passed after hand-over: the event may still be written
+    ("failed", "kafka_timeout_dropped", 503),  # ... before it: never written
     ("failed", "kafka_error", 503),
     ("failed", "shutting_down", 503),
     ("rejected", "trigger_rate_limited", 429),

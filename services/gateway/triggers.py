@@ -9,8 +9,10 @@ import orjson
 
 from hookgate.core.settings import TopicSettings
 from hookgate.gateway.config import ResponseConfig, TriggerConfig
+from hookgate.gateway.shaping import eventid
 from hookgate.gateway.shaping.bodies import BodyKind
 from hookgate.gateway.shaping.encoding import BodyDecoder
+from hookgate.gateway.shaping.eventid import EventIdSource
 from hookgate.gateway.shaping.extract import Extractor
 from hookgate.gateway.shaping.filter import IngressFilter
 from hookgate.gateway.shaping.templates import Template
@@ -56,11 +58,13 @@ class Trigger:
     reply: AcceptReply
     websub_token: str | None
     decoder: BodyDecoder | None = None  # None: an encoded body is refused (415)
+    event_id: EventIdSource | None = None  # the configured id source; None: the delivery id, else a fresh one
     reads_body: bool = field(init=False)
 
     def __post_init__(self) -> None:
         # A body variable or a {$...} template placeholder needs the parsed body.
         reads = self.extractor.reads_body or any(t.reads_body for t in self.templates)
+        reads = reads or (self.event_id is not None and self.event_id.reads_body)
         object.__setattr__(self, "reads_body", reads)
 
     @property
@@ -110,6 +114,7 @@ class TriggerRegistry:
                 reply=AcceptReply.from_config(cfg.response),
                 websub_token=_websub_token(cfg),
                 decoder=BodyDecoder.from_config(cfg.decompress, max_body) if cfg.decompress is not None else None,
+                event_id=eventid.build(cfg.event_id, cfg.tenant, cfg.name) if cfg.event_id is not None else None,
             )
 
     def get(self, trigger_id: str) -> Trigger | None:

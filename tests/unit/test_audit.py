@@ -151,3 +151,40 @@ async def test_the_record_is_the_request_log_line_and_log_false_leaves_a_minimal
 def test_audit_settings_reject_unknown_keys() -> None:
     with pytest.raises(ConfigError, match="include_body: unknown key"):
         load_model(AuditSettings, {"include_body": True}, "<t>")
+
+
+def test_the_headers_a_triggers_verify_preset_reads_are_redacted_in_its_records_only() -> None:
+    # X-Relay-Key and X-Sig hold a token and a signature, but no name fragment gives them away.
+    assert not is_sensitive("X-Relay-Key")
+    assert not is_sensitive("X-Sig")
+    settings = AuditSettings(include_headers=True, redact_headers=["x-ref"])
+    auditor = Auditor(settings, verify_headers={"relay": ["X-Relay-Key"], "signed": ["x-sig", "x-sig-time"]})
+    sent = [("X-Relay-Key", "relay-token"), ("X-Sig", "abc123"), ("X-Sig-Time", "1700000000"), ("X-Ref", "r")]
+    assert auditor.headers(sent, "relay") == {
+        "x-relay-key": REDACTED,
+        "x-sig": "abc123",
+        "x-sig-time": "1700000000",
+        "x-ref": REDACTED,
+    }
+    assert auditor.headers(sent, "signed") == {
+        "x-relay-key": "relay-token",
+        "x-sig": REDACTED,
+        "x-sig-time": REDACTED,
+        "x-ref": REDACTED,
+    }
+    # An unknown trigger (404) or one without a preset's headers: the fixed list and redact_headers.
+    assert (
+        auditor.headers(sent, None)
+        == auditor.headers(sent, "other")
+        == dict((k.lower(), REDACTED if k == "X-Ref" else v) for k, v in sent)
+    )
+
+
+async def test_the_request_line_redacts_the_triggers_verify_headers() -> None:
+    auditor = Auditor(AuditSettings(include_headers=True), verify_headers={"gh": ["X-Relay-Key"]})
+    with capture_logs() as logs:
+        audit(auditor, webhook_request("t", headers={"X-Relay-Key": "do-not-log", "X-Other": "ok"}))
+    (line,) = logs
+    assert line["headers"]["x-relay-key"] == REDACTED
+    assert line["headers"]["x-other"] == "ok"
+    assert "do-not-log" not in orjson.dumps(line).decode()

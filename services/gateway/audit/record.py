@@ -8,12 +8,14 @@ status and method; no client address, sizes or headers), for deployments that ke
 addresses out of their logs. Optionally the record is also produced to the ``{prefix}._audit`` topic
 (:mod:`hookgate.gateway.audit.topic`). Request paths (they hold the trigger id, a credential), query
 strings (some senders put tokens there) and bodies are never recorded. Headers are left out by default;
-when included, credentials, cookies, signatures and configured headers are redacted.
+when included, credentials, cookies, signatures, configured headers and every header the trigger's verify
+preset reads (:meth:`~hookgate.gateway.verify.base.PresetConfig.header_names`, whatever it is called:
+``header_token`` on ``X-Relay-Key``, a generic ``hmac`` on ``X-Sig``) are redacted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -70,7 +72,10 @@ class AuditSettings(StrictModel):
         description="Log requests as audit lines; false: minimal request lines (no client address, sizes, headers)",
     )
     topic: bool = Field(default=False, description="Also produce each record to {prefix}._audit")
-    include_headers: bool = Field(default=False, description="Record request headers (sensitive ones redacted)")
+    include_headers: bool = Field(
+        default=False,
+        description="Record request headers (credentials, signatures and the headers verification reads redacted)",
+    )
     redact_headers: list[str] = Field(default_factory=list, description="More header names to redact")
     queue_size: int = Field(
         default=10_000, ge=1, le=1_000_000, description="Records waiting for Kafka; more are dropped"
@@ -134,18 +139,33 @@ class Auditor:
     """Writes each request's one log line and hands its :class:`AuditRecord` to the optional topic writer.
 
     Neither may fail or delay the reply: the topic writer only enqueues (dropping when full).
+    ``verify_headers`` maps a trigger's name to the headers its verify preset reads, redacted in that
+    trigger's records on top of the fixed list and ``redact_headers``.
     """
 
-    def __init__(self, settings: AuditSettings, topic: Callable[[AuditRecord], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: AuditSettings,
+        topic: Callable[[AuditRecord], None] | None = None,
+        verify_headers: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
         self._settings = settings
         self._log = settings.log
         self._include_headers = settings.include_headers
         self._extra = frozenset(settings.redact_headers)
+        # Each trigger's set is joined with the configured one once, here, not per request.
+        self._by_trigger = {
+            name: self._extra | {h.lower() for h in names} for name, names in (verify_headers or {}).items()
+        }
         self._topic = topic
 
-    def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str] | None:
-        """The headers to record: ``None`` unless ``include_headers``, redacted otherwise."""
-        return redact_headers(headers, self._extra) if self._include_headers else None
+    def headers(self, headers: Iterable[tuple[str, str]], trigger: str | None = None) -> dict[str, str] | None:
+        """The headers to record: ``None`` unless ``include_headers``, redacted otherwise (for ``trigger``'s
+        verify preset too)."""
+        if not self._include_headers:
+            return None
+        extra = self._by_trigger.get(trigger, self._extra) if trigger is not None else self._extra
+        return redact_headers(headers, extra)
 
     def request(
         self,
@@ -181,7 +201,7 @@ class Auditor:
             "event_id": event_id,
             "duration_ms": round(seconds * 1000, 3),
         }
-        headers = self.headers(request.headers.items())
+        headers = self.headers(request.headers.items(), trigger)
         if headers is not None:
             fields["headers"] = headers
         self._write(fields)

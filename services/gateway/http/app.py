@@ -80,7 +80,7 @@ def ingest_handler(
         metrics,
         retry_after=settings.retry_after_seconds,
         admission=admission,
-        auditor=Auditor(settings.audit, audit_topic),
+        auditor=Auditor(settings.audit, audit_topic, {t.name: t.verify.header_names() for t in config.triggers}),
     )
 
 

@@ -333,15 +333,18 @@ def extract_variables(flow: Flow) -> Outcome | None:
 def shape(flow: Flow) -> Outcome | None:
     """The event's id, ``type``, ``subject`` and record key.
 
-    The id is the sender's delivery id when verification found one. 400 ``invalid_body`` when a
-    template's JSONPath finds the body too deep. Sets ``event_id``, ``values``, ``event_type``,
-    ``subject`` and ``key``.
+    The id is the trigger's ``event_id`` source when it gives one (see
+    :mod:`hookgate.gateway.shaping.eventid`), else the sender's delivery id when verification found one,
+    else a fresh one. 400 ``invalid_body`` when a template's JSONPath finds the body too deep. Sets
+    ``event_id``, ``values``, ``event_type``, ``subject`` and ``key``.
     """
     trigger, verdict, request = flow.trigger, flow.verdict, flow.request
-    flow.event_id = event_id = verdict.delivery_id or new_event_id()
-    builtins = {"tenant": trigger.tenant, "trigger": trigger.name, "id": event_id}
+    builtins = {"tenant": trigger.tenant, "trigger": trigger.name}
     flow.values = values = TemplateValues(builtins, flow.variables, request.headers, request.query, flow.parsed)
     try:
+        source = trigger.event_id
+        configured = source.event_id(values, flow.body) if source is not None else None
+        flow.event_id = builtins["id"] = configured or verdict.delivery_id or new_event_id()
         flow.event_type, flow.subject = shape_event(
             trigger, verdict.event_type or trigger.config.type, verdict.subject, values
         )
@@ -386,13 +389,23 @@ def publish(flow: Flow, sink: EventSink) -> Awaitable[PublishResult]:
     return sink.publish(flow.trigger.topic, flow.key, flow.envelope)
 
 
+NOT_STORED = "The event was not stored; retry later."
+MAY_BE_STORED = (
+    "Kafka did not confirm the event in time, but it may still be stored: retry later. A retry with the same"
+    " delivery id is then a duplicate that the consumers' dedupe absorbs."
+)
+
+
 def reply(flow: Flow, result: PublishResult, retry_after: str, body_bytes: Histogram) -> Outcome:
-    """The trigger's reply once the event is stored (``202 {"id": ...}`` by default), else 503 + ``Retry-After``."""
+    """The trigger's reply once the event is stored (``202 {"id": ...}`` by default), else 503 + ``Retry-After``.
+
+    The 503 says whether the event may still be written (it reached the producer, which cannot take it
+    back) or certainly was not: see :mod:`hookgate.gateway.publish.publisher`.
+    """
     if not isinstance(result, Ack):
+        message = MAY_BE_STORED if result.may_be_stored else NOT_STORED
         return Outcome(
-            error_response(
-                503, "unavailable", "The event could not be stored; retry later.", {"Retry-After": retry_after}
-            ),
+            error_response(503, "unavailable", message, {"Retry-After": retry_after}),
             "failed",
             result.reason,
             flow.event_id,

@@ -3,11 +3,18 @@
 Many request handlers awaiting ``AIOKafkaProducer.send()`` at once make them all contend for the
 record accumulator when a batch fills, and throughput collapses (aiokafka issue 528). So handlers
 never call the producer: they enqueue a :class:`_Pending` and await its future, and one pump task
-feeds the producer in arrival order. A request whose deadline passes while still queued is dropped
-before it reaches the producer, so its 503 is exact: the event was not written. The deadlines share
-one loop timer (:mod:`hookgate.gateway.publish.deadlines`) instead of arming one per request. A request whose
-deadline passes after hand-over may still be written; the sender's retry then carries the same
-delivery id and the consumers' dedupe absorbs it.
+feeds the producer in arrival order. The deadlines share one loop timer
+(:mod:`hookgate.gateway.publish.deadlines`) instead of arming one per request.
+
+What a 503 at the deadline means depends on where the event was, and the reply says which:
+
+- still queued here, or inside ``producer.send()`` waiting for metadata or for room in a full batch
+  (a broker outage fills the batch within moments): the event is dropped, the pump's ``send()`` is
+  cancelled before it appends the record, and nothing is ever written: ``kafka_timeout_dropped``;
+- appended to the producer's batch (``send()`` returned): aiokafka cannot take a record back, so it
+  may still be written once the broker answers: ``kafka_timeout``, ``may_be_stored``. The sender's
+  retry then carries the same delivery id (or the trigger's ``event_id``) and the consumers' dedupe
+  absorbs it; a sender without either gets a second event.
 
 The publisher is the gateway's :class:`~hookgate.gateway.publish.sink.EventSink`: a publish resolves to an
 :class:`~hookgate.gateway.publish.sink.Ack` or a :class:`~hookgate.gateway.publish.sink.PublishFailure`.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -40,7 +48,8 @@ log = get_logger("hookgate.gateway.publish.publisher")
 _NOT_CONNECTED = PublishFailure("kafka_unavailable", "not connected to Kafka")
 _SHUTTING_DOWN = PublishFailure("shutting_down")
 _QUEUE_FULL = PublishFailure("overloaded", "produce queue full")
-_TIMED_OUT = PublishFailure("kafka_timeout", "Kafka did not acknowledge in time")
+_TIMED_OUT = PublishFailure("kafka_timeout", "Kafka did not acknowledge in time", may_be_stored=True)
+_DROPPED = PublishFailure("kafka_timeout_dropped", "the deadline passed before the event reached the producer")
 
 
 @dataclass(slots=True)
@@ -49,6 +58,7 @@ class _Pending:
     key: bytes
     envelope: Envelope
     future: asyncio.Future[Ack] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    handed: bool = False  # producer.send() returned: the record is in the producer's batch, for good
 
 
 class Publisher:
@@ -67,19 +77,26 @@ class Publisher:
         timeout: float,
         queue_size: int = 10_000,
         probe_interval: float = 2.0,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+        admin: TopicAdmin | None = None,
     ) -> None:
         self._kafka = kafka
         self._producer_settings = producer
         self._metrics = metrics
         self._topics = topics
         self._timeout = timeout
-        self._admin = TopicAdmin(kafka)
+        # Seams for unit tests of the deadline paths (an in-memory producer); production uses Kafka's.
+        self._make_producer = producer_factory or self._kafka_producer
+        self._admin = admin if admin is not None else TopicAdmin(kafka)
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=queue_size)
         self._deadlines = Deadlines()
         self._probe_interval = probe_interval
         self._producer: AIOKafkaProducer | None = None
         self._reachable = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._pump_task: asyncio.Task[None] | None = None
+        self._sending: _Pending | None = None  # the item the pump is inside producer.send() for
+        self._aborting: _Pending | None = None  # the item whose send() the pump was cancelled out of
         self._closing = False
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
@@ -90,16 +107,14 @@ class Publisher:
 
     async def start(self) -> None:
         """Start connecting; returns at once. The gateway serves (503s) until Kafka is reachable."""
-        self._tasks = [
-            asyncio.create_task(self._connect_loop(), name="publisher-connect"),
-            asyncio.create_task(self._pump(), name="publisher-pump"),
-        ]
+        self._pump_task = asyncio.create_task(self._pump(), name="publisher-pump")
+        self._tasks = [asyncio.create_task(self._connect_loop(), name="publisher-connect"), self._pump_task]
 
     async def publish(self, topic: str, key: bytes, envelope: Envelope) -> PublishResult:
         """Write one event and wait for the broker's acknowledgement (acks=all), at most ``timeout`` seconds.
 
         Resolves to the :class:`Ack`, or to a :class:`PublishFailure` naming why the event was not, or may
-        not have been, written (a timeout after hand-over may still be written; see the module docstring).
+        not have been (``may_be_stored``), written: see the module docstring.
         """
         if self._producer is None:
             return _NOT_CONNECTED
@@ -117,14 +132,29 @@ class Publisher:
             # still writes a cancelled item's event, so a request never takes back what it handed over.
             ack = await pending.future
         except DeadlinePassed:
-            # Still queued: its future is done, so the pump skips it. Already handed over: nothing to undo.
             self._metrics.observe_produce("timeout", time.perf_counter() - started)
-            return _TIMED_OUT
+            return self._expired(pending)
         except (KafkaError, RuntimeError) as exc:
+            # Raised by send(): never appended. Set by the delivery future: the broker's answer was an
+            # error, or none came, for a record that was sent; it may have been written.
             self._metrics.observe_produce("error", time.perf_counter() - started)
-            return PublishFailure("kafka_error", type(exc).__name__)
+            return PublishFailure("kafka_error", type(exc).__name__, may_be_stored=pending.handed)
         self._metrics.observe_produce("ok", time.perf_counter() - started)
         return ack
+
+    def _expired(self, item: _Pending) -> PublishFailure:
+        """The reply for an event whose deadline passed: dropped (never written), or possibly written.
+
+        Runs synchronously in the request's task, so the pump is suspended: it has not reached the item
+        (its future is done, so it will skip it), or it is awaiting inside ``send()`` for it (cancelled
+        here, before the record is appended), or ``send()`` returned (the record is in the producer).
+        """
+        if item.handed:
+            return _TIMED_OUT
+        if self._sending is item and self._pump_task is not None:
+            self._aborting = item
+            self._pump_task.cancel()
+        return _DROPPED
 
     async def stop(self) -> None:
         """Flush what was handed to the producer, then close. Call after the HTTP server stopped."""
@@ -146,14 +176,17 @@ class Publisher:
         # The deadlines stay armed: a request still waiting (none should be, the server stopped first)
         # gets its 503 at its deadline, as with a timer of its own.
 
+    def _kafka_producer(self) -> AIOKafkaProducer:
+        return make_producer(
+            self._kafka,
+            linger_ms=self._producer_settings.linger_ms,
+            max_batch_size=self._producer_settings.max_batch_bytes,
+            compression_type=self._producer_settings.compression,
+        )
+
     async def _connect_loop(self) -> None:
         async for attempt in RECONNECT.attempts():
-            producer = make_producer(
-                self._kafka,
-                linger_ms=self._producer_settings.linger_ms,
-                max_batch_size=self._producer_settings.max_batch_bytes,
-                compression_type=self._producer_settings.compression,
-            )
+            producer = self._make_producer()
             try:
                 await producer.start()
                 await self._admin.ensure(self._topics)
@@ -207,13 +240,18 @@ class Publisher:
             if not item.future.done():
                 item.future.set_exception(KafkaError("not connected"))
             return
+        self._sending = item
         try:
             if not self._admin.known(item.topic):
                 await self._admin.ensure([item.topic])
+            # send() awaits only before it appends the record (metadata, room in a full batch), so a
+            # cancellation out of it (see _expired) leaves the record unwritten.
             fut = await producer.send(
                 item.topic, value=item.envelope.data, key=item.key, headers=item.envelope.to_headers()
             )
         except asyncio.CancelledError:
+            if self._aborted(item):
+                return
             if not item.future.done():
                 item.future.set_exception(KafkaError("publisher stopped"))
             raise
@@ -221,7 +259,19 @@ class Publisher:
             if not item.future.done():
                 item.future.set_exception(exc)
             return
+        finally:
+            self._sending = None
+        item.handed = True
         fut.add_done_callback(lambda f, it=item: _resolve(it, f))
+
+    def _aborted(self, item: _Pending) -> bool:
+        """Whether the cancellation that stopped ``item``'s send() was its deadline's alone (the pump goes on),
+        not also the publisher stopping (then it propagates)."""
+        if self._aborting is not item:
+            return False
+        self._aborting = None
+        task = asyncio.current_task()
+        return task is not None and task.uncancel() == 0
 
 
 def _resolve(item: _Pending, fut: asyncio.Future[object]) -> None:

@@ -26,10 +26,16 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class PublishFailure:
-    """The event was not acknowledged; ``reason`` is a stable code for metrics and logs."""
+    """The event was not acknowledged; ``reason`` is a stable code for metrics and logs.
+
+    ``may_be_stored``: the event had reached the producer, which cannot take it back, so the broker may
+    still write it (a 503 then does not mean "not stored"; a retry with the same id is a duplicate the
+    consumers' dedupe absorbs). False: it was never handed over, and will never be written.
+    """
 
     reason: str
     detail: str = ""
+    may_be_stored: bool = False
 
 
 PublishResult = Ack | PublishFailure

@@ -13,6 +13,11 @@ The language is hookgate's one template language (:mod:`hookgate.core.templates`
 
 An empty value counts as no value; a placeholder with no value renders as its default, or as nothing.
 :class:`TemplateValues` is also what the ingress filter tests (:class:`hookgate.core.predicates.Facts`).
+
+A trigger's ``event_id`` template (:class:`IdTemplate`) reads the same sources except the event's own
+``id``, ``type`` and ``subject`` (the id comes first), and gives no id at all when a placeholder without
+a default has no value: ``"{vars.repo}:{header.Idempotency-Key}"`` must not become ``"acme/app:"`` for
+every request that lacks the header.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from hookgate.gateway.intake.headertext import header_text
 from hookgate.gateway.shaping.bodies import ParsedBody
 from hookgate.gateway.shaping.extract import json_value
 
-__all__ = ["BUILTINS", "SOURCES", "Template", "TemplateError", "TemplateValues"]
+__all__ = ["BUILTINS", "ID_SOURCES", "SOURCES", "IdTemplate", "Template", "TemplateError", "TemplateValues"]
 
 BUILTINS = ("tenant", "trigger", "id", "type", "subject")
 
@@ -80,6 +85,17 @@ SOURCES: Sources[TemplateValues] = Sources(
 )
 
 
+ID_BUILTINS = ("tenant", "trigger")
+"""The event's own values an ``event_id`` template may use: those known before the id."""
+
+ID_SOURCES: Sources[TemplateValues] = Sources(
+    names={name: SOURCES.names[name] for name in ID_BUILTINS},
+    scopes=SOURCES.scopes,
+    jsonpath=SOURCES.jsonpath,
+    missing="error",  # a placeholder without a value and without a default: no id from the template
+)
+
+
 class Template(templates.Template[TemplateValues]):
     """A gateway template, parsed at load; :meth:`render` fills it for one request."""
 
@@ -97,3 +113,22 @@ class Template(templates.Template[TemplateValues]):
     def reads_body(self) -> bool:
         """Whether rendering needs the parsed body (a ``{$...}`` placeholder)."""
         return any(p.scope == "$" for p in self.placeholders)
+
+
+class IdTemplate(Template):
+    """A trigger's ``event_id`` template (:data:`ID_SOURCES`); :meth:`event_id` renders it for one request."""
+
+    __slots__ = ()
+
+    def __init__(self, text: str) -> None:
+        templates.Template.__init__(self, text, ID_SOURCES)
+
+    def event_id(self, values: TemplateValues) -> str | None:
+        """The rendered id, or ``None`` when a placeholder has no value (or all of it renders empty).
+
+        Raises :class:`~hookgate.gateway.shaping.bodies.InvalidBody` when a JSONPath finds the body too deep.
+        """
+        try:
+            return self.render(values) or None
+        except TemplateError:
+            return None

@@ -127,6 +127,21 @@ class PresetConfig(StrictModel):
         """What the gateway logs as a warning when it starts with this config (nothing by default)."""
         return []
 
+    @abstractmethod
+    def header_names(self) -> frozenset[str]:
+        """Every request header this preset's verifier reads, lower case (see :func:`header_set`).
+
+        Credentials, signatures, signed timestamps and ids, and the headers that name the delivery: the
+        audit record redacts them all whatever they are called, so a trigger's own token header
+        (``header_token`` on ``X-Relay-Key``) is never logged. ``tests/unit/test_verify_header_names.py``
+        checks that every preset declares each header it reads.
+        """
+
+
+def header_set(*names: str | None) -> frozenset[str]:
+    """Header names as :meth:`PresetConfig.header_names` returns them: lower case, unset ones left out."""
+    return frozenset(name.lower() for name in names if name)
+
 
 class Rejected(Exception):
     """Raised inside a verifier to stop with a failure reason; :class:`CheckedVerifier` turns it into

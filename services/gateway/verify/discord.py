@@ -41,6 +41,9 @@ class DiscordConfig(TimestampedPreset):
         keys = [ed25519_hex(k.get_secret_value()) for k in self.public_keys]
         return PublicKeyVerifier(SCHEME, keys, self.tolerance_seconds, partial(describe, endpoint=self.endpoint))
 
+    def header_names(self) -> frozenset[str]:
+        return SCHEME.headers
+
 
 def describe(request: WebhookRequest, endpoint: str) -> Verdict:
     """The verdict for a verified Discord request: a PING, a webhook event or an interaction."""

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from hookgate.gateway.verify.base import Verdict, Verifier, WebhookRequest, optional_header
+from hookgate.gateway.verify.base import Verdict, Verifier, WebhookRequest, header_set, optional_header
 from hookgate.gateway.verify.eventtype import prefixed_type
 from hookgate.gateway.verify.hmac_scheme import PLACEHOLDER, PLACEHOLDERS, HmacScheme, HmacVerifier, Signed, Timestamp
 from hookgate.gateway.verify.options import SecretsPreset, TimestampedPreset, UrlSigningPreset
@@ -66,6 +66,9 @@ class HmacConfig(SecretsPreset, TimestampedPreset, UrlSigningPreset):
             id_header=self.id_header,
         )
         return HmacVerifier(scheme, self.secrets, self.tolerance_seconds, self._describe, self.signed_url)
+
+    def header_names(self) -> frozenset[str]:
+        return header_set(self.header, self.timestamp_header, self.id_header, self.type_header)
 
     def _describe(self, request: WebhookRequest, signed: Signed) -> Verdict:
         kind = optional_header(request.headers, self.type_header) if self.type_header else None

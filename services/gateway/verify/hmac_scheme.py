@@ -27,6 +27,7 @@ from hookgate.gateway.verify.base import (
     WebhookRequest,
     decode_signature,
     header_once,
+    header_set,
     hmac_digests,
     listed_signatures,
     named,
@@ -91,6 +92,11 @@ class HmacScheme:
     @property
     def signs_url(self) -> bool:
         return "url" in self.parts[1::2]
+
+    @property
+    def headers(self) -> frozenset[str]:
+        """The headers :func:`check_hmac` reads for this scheme: signature, timestamp and id (lower case)."""
+        return header_set(self.header, self.timestamp.header if self.timestamp else None, self.id_header)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,9 @@ class NoneConfig(PresetConfig):
     def build(self) -> Verifier:
         return NoVerifier(self)
 
+    def header_names(self) -> frozenset[str]:
+        return frozenset()
+
 
 class NoVerifier:
     def __init__(self, config: NoneConfig) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hookgate.gateway.verify.base import Verdict, WebhookRequest, optional_header
+from hookgate.gateway.verify.base import Verdict, WebhookRequest, header_set, optional_header
 from hookgate.gateway.verify.eventtype import ce_type
 
 
@@ -64,6 +64,12 @@ class EventFields:
     delivery_id: tuple[Source, ...] = ()
     event_type: tuple[Source, ...] = ()
     subject: Source | None = None
+
+    @property
+    def headers(self) -> frozenset[str]:
+        """The headers this row reads its delivery id, type and subject from (lower case)."""
+        sources = (*self.delivery_id, *self.event_type, *((self.subject,) if self.subject else ()))
+        return header_set(*(source.header for source in sources))
 
     def __call__(self, request: WebhookRequest, signed: object = None) -> Verdict:
         """The verdict for a verified request (``signed`` is unused: every value is read from the request)."""

@@ -28,6 +28,7 @@ from hookgate.gateway.verify.base import (
     WebhookRequest,
     decode_signature,
     header_once,
+    header_set,
     reject,
     wire,
 )
@@ -87,6 +88,11 @@ class KeyScheme:
     signature_header: str
     timestamp_header: str
     encoding: Literal["hex", "base64"]
+
+    @property
+    def headers(self) -> frozenset[str]:
+        """The headers :class:`PublicKeyVerifier` reads (lower case)."""
+        return header_set(self.signature_header, self.timestamp_header)
 
 
 class PublicKeyVerifier(CheckedVerifier):

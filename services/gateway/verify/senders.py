@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, model_validator
 
 from hookgate.gateway.verify import slack, twitch, zoom
-from hookgate.gateway.verify.base import CheckedVerifier, Verdict, Verifier, WebhookRequest
+from hookgate.gateway.verify.base import CheckedVerifier, Verdict, Verifier, WebhookRequest, header_set
 from hookgate.gateway.verify.hmac_scheme import Describe, HmacScheme, HmacVerifier, SignatureList, Timestamp
 from hookgate.gateway.verify.options import SecretsPreset, SignedUrl, TimestampedPreset, UrlSigningPreset
 from hookgate.gateway.verify.payload import EventFields, body, header
@@ -44,6 +44,13 @@ class Sender:
     scheme: HmacScheme
     describe: Describe
     tolerance: int | None = None
+    reads: tuple[str, ...] = ()  # headers a ``describe`` function reads (an EventFields row says its own)
+
+    @property
+    def headers(self) -> frozenset[str]:
+        """Every header the row's verifier reads: its scheme's, then what ``describe`` reads (lower case)."""
+        described = self.describe.headers if isinstance(self.describe, EventFields) else frozenset()
+        return self.scheme.headers | described | header_set(*self.reads)
 
 
 GITHUB = EventFields("github", (header("X-GitHub-Delivery"),), (header("X-GitHub-Event"),))
@@ -106,6 +113,7 @@ SENDERS: dict[str, Sender] = {
         ),
         twitch.describe,
         tolerance=600,
+        reads=twitch.HEADERS,
     ),
 }
 """Every sender that is a row, by its preset name."""
@@ -123,6 +131,9 @@ class SecretsConfig(SecretsPreset):
         row = SENDERS[self.type]
         return HmacVerifier(row.scheme, self.secrets, None, row.describe)
 
+    def header_names(self) -> frozenset[str]:
+        return SENDERS[self.type].headers
+
 
 class TimestampedSecretsConfig(SecretsPreset, TimestampedPreset):
     """The rows that sign a timestamp: ``secrets`` and ``tolerance_seconds`` (default: the sender's advice)."""
@@ -139,6 +150,9 @@ class TimestampedSecretsConfig(SecretsPreset, TimestampedPreset):
     def build(self) -> Verifier:
         row = SENDERS[self.type]
         return HmacVerifier(row.scheme, self.secrets, self.tolerance_seconds, row.describe)
+
+    def header_names(self) -> frozenset[str]:
+        return SENDERS[self.type].headers
 
 
 class SquareConfig(SecretsPreset, UrlSigningPreset):
@@ -158,6 +172,9 @@ class SquareConfig(SecretsPreset, UrlSigningPreset):
         row = SENDERS["square"]
         return HmacVerifier(row.scheme, self.secrets, None, row.describe, self.signed_url)
 
+    def header_names(self) -> frozenset[str]:
+        return SENDERS["square"].headers
+
 
 class GitHubConfig(SecretsPreset):
     """GitHub: ``secrets``, and ``allow_sha1`` for the legacy ``X-Hub-Signature`` (SHA-1)."""
@@ -170,6 +187,10 @@ class GitHubConfig(SecretsPreset):
         if not self.allow_sha1:
             return sha256
         return _LegacyFallback(sha256, HmacVerifier(GITHUB_SHA1, self.secrets, None, GITHUB), GITHUB_SHA1.header)
+
+    def header_names(self) -> frozenset[str]:
+        # The legacy X-Hub-Signature is read only with allow_sha1, yet redacted either way: it is a signature.
+        return SENDERS["github"].headers | GITHUB_SHA1.headers
 
 
 class _LegacyFallback(CheckedVerifier):

@@ -29,6 +29,9 @@ class SendGridConfig(TimestampedPreset):
         keys = [p256_key(k.get_secret_value()) for k in self.public_keys]
         return PublicKeyVerifier(SCHEME, keys, self.tolerance_seconds, _batch)
 
+    def header_names(self) -> frozenset[str]:
+        return SCHEME.headers
+
 
 def _batch(request: WebhookRequest) -> Verdict:
     """A batch of events names no single id or type."""

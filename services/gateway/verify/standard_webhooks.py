@@ -27,6 +27,7 @@ from hookgate.gateway.verify.base import (
     WebhookRequest,
     decode_b64,
     header_once,
+    header_set,
     hmac_digests,
     named,
     reject,
@@ -81,6 +82,14 @@ class StandardWebhooksConfig(TimestampedPreset):
 
     def build(self) -> Verifier:
         return StandardWebhooksVerifier(self, header_prefixes=("webhook-",))
+
+    def header_names(self) -> frozenset[str]:
+        return scheme_headers(("webhook-",))
+
+
+def scheme_headers(prefixes: tuple[str, ...]) -> frozenset[str]:
+    """The ``<prefix>id``, ``<prefix>timestamp`` and ``<prefix>signature`` headers the verifier reads."""
+    return header_set(*(prefix + name for prefix in prefixes for name in ("id", "timestamp", "signature")))
 
 
 class StandardWebhooksVerifier(CheckedVerifier):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from hookgate.gateway.verify.base import Verifier
-from hookgate.gateway.verify.standard_webhooks import StandardWebhooksConfig, StandardWebhooksVerifier
+from hookgate.gateway.verify.standard_webhooks import StandardWebhooksConfig, StandardWebhooksVerifier, scheme_headers
 
 
 class SvixConfig(StandardWebhooksConfig):
@@ -18,3 +18,6 @@ class SvixConfig(StandardWebhooksConfig):
 
     def build(self) -> Verifier:
         return StandardWebhooksVerifier(self, header_prefixes=("svix-", "webhook-"))
+
+    def header_names(self) -> frozenset[str]:
+        return scheme_headers(("svix-", "webhook-"))

@@ -26,6 +26,7 @@ from hookgate.gateway.verify.base import (
     any_matches,
     decode_b64,
     header_once,
+    header_set,
     reject,
     secrets_bytes,
     wire,
@@ -92,6 +93,9 @@ class BearerConfig(TokensPreset):
     def build(self) -> Verifier:
         return TokenVerifier(TokenPlace("Authorization", auth_scheme="bearer"), secrets_bytes(self.tokens))
 
+    def header_names(self) -> frozenset[str]:
+        return header_set("Authorization")
+
 
 class HeaderTokenConfig(TokensPreset):
     """For senders that can add a fixed header (``X-Webhook-Token: ...``) but cannot sign."""
@@ -101,6 +105,9 @@ class HeaderTokenConfig(TokensPreset):
 
     def build(self) -> Verifier:
         return TokenVerifier(TokenPlace(self.header), secrets_bytes(self.tokens))
+
+    def header_names(self) -> frozenset[str]:
+        return header_set(self.header)
 
 
 class QueryTokenConfig(TokensPreset):
@@ -112,6 +119,9 @@ class QueryTokenConfig(TokensPreset):
 
     def build(self) -> Verifier:
         return TokenVerifier(TokenPlace(param=self.param), secrets_bytes(self.tokens))
+
+    def header_names(self) -> frozenset[str]:
+        return frozenset()  # the token is a query parameter, and the audit record never holds the query
 
 
 GITLAB = EventFields("gitlab", (header("Idempotency-Key"), header("X-Gitlab-Event-UUID")), (header("X-Gitlab-Event"),))
@@ -127,6 +137,9 @@ class GitLabConfig(TokensPreset):
     def build(self) -> Verifier:
         return TokenVerifier(TokenPlace("X-Gitlab-Token"), secrets_bytes(self.tokens), GITLAB)
 
+    def header_names(self) -> frozenset[str]:
+        return header_set("X-Gitlab-Token") | GITLAB.headers
+
 
 class BasicCredential(StrictModel):
     username: str = Field(min_length=1)
@@ -140,3 +153,6 @@ class BasicConfig(PresetConfig):
     def build(self) -> Verifier:
         pairs = [f"{c.username}:{c.password.get_secret_value()}".encode() for c in self.credentials]
         return TokenVerifier(TokenPlace("Authorization", auth_scheme="basic"), pairs)
+
+    def header_names(self) -> frozenset[str]:
+        return header_set("Authorization")

@@ -27,6 +27,7 @@ from hookgate.gateway.verify.base import (
     WebhookRequest,
     decode_b64,
     header_once,
+    header_set,
     hmac_digests,
     optional_header,
     reject,
@@ -47,6 +48,9 @@ class TwilioConfig(SecretsPreset, UrlSigningPreset):
 
     def build(self) -> Verifier:
         return TwilioVerifier(self)
+
+    def header_names(self) -> frozenset[str]:
+        return header_set("X-Twilio-Signature", "X-Twilio-Webhooks-Signature-Settings", "I-Twilio-Idempotency-Token")
 
 
 def url_variants(url: str) -> list[str]:

@@ -15,6 +15,9 @@ from hookgate.gateway.verify.base import Verdict, WebhookRequest, optional_heade
 from hookgate.gateway.verify.eventtype import ce_type
 from hookgate.gateway.verify.hmac_scheme import Signed
 
+HEADERS = ("Twitch-Eventsub-Message-Type", "Twitch-Eventsub-Subscription-Type")
+"""The headers :func:`describe` reads (the signed ones are the row's scheme)."""
+
 
 def describe(request: WebhookRequest, signed: Signed) -> Verdict:
     """The verdict for a verified EventSub message: the callback verification, a revocation or a notification."""
