@@ -144,6 +144,9 @@ class Runner:
         consumer = make_consumer(
             cfg.kafka,
             group_id=s.group_id,
+            session_timeout_ms=s.group.session_timeout_ms,
+            heartbeat_interval_ms=s.group.heartbeat_ms(),
+            max_poll_interval_ms=s.group.max_poll_interval_ms,
             max_poll_records=min(s.max_in_flight, 500),
             # A pattern picks up a new tenant's topic at the next metadata refresh: keep that short.
             metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
