@@ -94,7 +94,8 @@ def test_a_session_timeout_outside_the_brokers_default_range_names_the_key_and_t
     message = str(err.value)
     assert "consumer.group.session_timeout_ms: " in message
     assert "between 6000 and 1800000" in message
-    assert "group.min.session.timeout.ms" in message and "group.max.session.timeout.ms" in message
+    assert "group.min.session.timeout.ms" in message
+    assert "group.max.session.timeout.ms" in message
 
 
 def test_a_heartbeat_above_a_third_of_the_session_names_the_key() -> None:
