@@ -69,10 +69,11 @@ _RETRY_CONSEQUENCES = frozenset({"Unable to update metadata from %s"})
 
 def _transient(arg: object) -> bool:
     """Whether a log argument is a failure aiokafka retries by itself: a broker or the network gone."""
-    if isinstance(arg, KafkaError):
-        # NodeNotReady, KafkaConnectionError, RequestTimedOut, NotCoordinator...: aiokafka's own mark.
-        # Authentication and authorization errors are not retriable, so they stay visible.
-        return bool(arg.retriable)
+    # NodeNotReady, KafkaConnectionError, RequestTimedOut, NotLeaderForPartition...: aiokafka's own mark,
+    # on an instance or (its producer logs those) the class. Authentication and authorization errors are
+    # not retriable, so they stay visible.
+    if (isinstance(arg, type) and issubclass(arg, KafkaError)) or isinstance(arg, KafkaError):
+        return getattr(arg, "retriable", False) is True
     # Refused, reset, unreachable, timed out, a name that does not resolve (yet); a TLS failure is an
     # OSError too, but a certificate problem is no outage.
     return isinstance(arg, OSError) and not isinstance(arg, ssl.SSLError)

@@ -89,6 +89,7 @@ def _client_lines() -> None:
     from aiokafka.errors import (
         KafkaConnectionError,
         NodeNotReadyError,
+        NotLeaderForPartitionError,
         SaslAuthenticationFailed,
         TopicAuthorizationFailedError,
     )
@@ -105,6 +106,9 @@ def _client_lines() -> None:
     logging.getLogger("aiokafka.producer.sender").warning(
         "Got error produce response: %s", KafkaConnectionError("Connection at 127.0.0.1:9092 closed")
     )
+    logging.getLogger("aiokafka.producer.sender").warning(
+        "Got error produce response on topic-partition %s, retrying. Error: %s", "t-0", NotLeaderForPartitionError
+    )
     client.warning("Unable to request metadata from node with id %s: %r", 1, TimeoutError())
     # Kept: the same logger and message with an authentication failure, authorization, TLS, our own lines.
     client.error("Unable connect to node with id %s: %s", 1, SaslAuthenticationFailed("Authentication failed"))
@@ -113,6 +117,9 @@ def _client_lines() -> None:
     )
     client.error(
         'Unable connect to "%s:%s": %s', "kafka", 9093, ssl.SSLCertVerificationError(1, "certificate verify failed")
+    )
+    logging.getLogger("aiokafka.producer.sender").error(
+        "Could not add partition %s due to unexpected error: %s", "t-0", TopicAuthorizationFailedError
     )
     logging.getLogger("hookgate.other").error("disk %s", OSError(28, "No space left on device"))
 
@@ -125,6 +132,11 @@ def test_kafka_client_retry_lines_are_turned_down_and_real_errors_kept(configure
         ("error", "Unable connect to node with id 1: [Error 58] SaslAuthenticationFailed: Authentication failed"),
         ("error", "OffsetCommit failed for unauthorized topics [Error 29] TopicAuthorizationFailedError: {'acme'}"),
         ("error", 'Unable connect to "kafka:9093": certificate verify failed'),
+        (
+            "error",
+            "Could not add partition t-0 due to unexpected error: "
+            "<class 'aiokafka.errors.TopicAuthorizationFailedError'>",
+        ),
         ("error", "disk [Errno 28] No space left on device"),
     ]
     # The latest hidden line that named a failure is what the outage warning quotes.
@@ -135,7 +147,7 @@ def test_at_debug_the_retry_lines_are_shown_as_debug(configured: pytest.CaptureF
     configure_logging("debug")  # here: pytest gives set-up and test body different stdouts
     _client_lines()
     levels = [line["level"] for line in lines(configured) if str(line.get("logger", "")).startswith("aiokafka")]
-    assert levels == ["debug"] * 6 + ["error"] * 3
+    assert levels == ["debug"] * 7 + ["error"] * 4
 
 
 def test_a_retry_line_is_quoted_only_while_recent() -> None:
