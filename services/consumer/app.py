@@ -9,6 +9,7 @@ runner left its group. The runner owns only its group consumer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,8 +34,12 @@ from hookgate.core.backoff import RECONNECT
 from hookgate.core.health import add_ops_routes
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
+from hookgate.core.outage import DependencyWatch
 
 log = get_logger("hookgate.consumer")
+
+# How often the pipeline turns its readiness into outage log lines (kafka_unreachable / kafka_reachable).
+_WATCH_INTERVAL_S = 1.0
 
 
 def _workflow_set(config: ConsumerConfig, session: aiohttp.ClientSession, extra: Sequence[Workflow]) -> WorkflowSet:
@@ -67,6 +72,8 @@ class Pipeline:
         self._metrics = metrics
         self._runner: Runner | None = None
         self._stopping = False
+        # The broker's outages, logged on change (start-up retries, the runner's connect, readiness).
+        self._watch = DependencyWatch("kafka")
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         if self._runner is not None:
@@ -89,8 +96,16 @@ class Pipeline:
                     dead_letters=KafkaDeadLetters(producer, cfg.dead_letter_topic()),
                     metrics=self._metrics,
                 )
-                self._runner = Runner(cfg, self._workflows, self._metrics, deliverer=deliverer, dedupe=dedupe)
-                await self._runner.run(stop)
+                self._runner = Runner(
+                    cfg, self._workflows, self._metrics, deliverer=deliverer, dedupe=dedupe, watch=self._watch
+                )
+                watching = asyncio.create_task(self._follow_readiness(), name="kafka-watch")
+                try:
+                    await self._runner.run(stop)
+                finally:
+                    watching.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watching
             finally:
                 # Only now: the runner's drain wrote its last done records and dead letters through these.
                 if dedupe is not None:
@@ -106,7 +121,7 @@ class Pipeline:
         """
         cfg, s = self._config, self._config.consumer
         admin = TopicAdmin(cfg.kafka)
-        async for attempt in RECONNECT.attempts(stop):
+        async for _ in RECONNECT.attempts(stop):
             if stop.is_set():
                 break
             producer: AIOKafkaProducer | None = None
@@ -123,12 +138,23 @@ class Pipeline:
                 if s.dedupe.enabled:
                     dedupe = DedupeChangelog(cfg.kafka, producer, cfg.dedupe_topic(), self._new_table)
                     await dedupe.start()
+                self._watch.up()
                 return producer, dedupe
             except (KafkaError, OSError, RuntimeError) as exc:
                 if producer is not None:
                     await producer.stop()
-                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
+                self._watch.down(type(exc).__name__, str(exc) or None)
         return None
+
+    async def _follow_readiness(self) -> None:
+        """Report the runner's view of the broker to the watch: a lost coordinator is an outage."""
+        while True:
+            await asyncio.sleep(_WATCH_INTERVAL_S)
+            _, checks = self.readiness()
+            if checks.get("kafka") == "unreachable":
+                self._watch.down("coordinator_unknown", "the group coordinator cannot be reached")
+            elif checks.get("group") == "member":
+                self._watch.up()
 
     def _new_table(self) -> DedupeTable:
         d = self._config.consumer.dedupe

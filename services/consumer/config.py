@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from hookgate.consumer.workflows.subscriptions import WorkflowConfig
 from hookgate.core.config import Regex, StrictModel
@@ -52,6 +52,66 @@ class BreakerSettings(StrictModel):
     reset_seconds: float = Field(default=30.0, gt=0, le=3600, description="Open this long before one probe.")
 
 
+# The broker's defaults for group.min.session.timeout.ms and group.max.session.timeout.ms: a broker refuses a
+# member whose session timeout is outside its range, so the consumer would never join.
+BROKER_MIN_SESSION_MS = 6_000
+BROKER_MAX_SESSION_MS = 1_800_000
+DEFAULT_HEARTBEAT_MS = 3_000  # aiokafka's and Kafka's default
+
+
+class GroupSettings(StrictModel):
+    """How the consumer stays a member of its group (passed to aiokafka's group consumer; docs/consumers.md).
+
+    A member that stops heartbeating (killed, frozen, cut off) keeps its partitions until
+    ``session_timeout_ms`` has passed; then the group hands them to the other members.
+    """
+
+    session_timeout_ms: int = Field(
+        default=10_000,
+        description="A silent member keeps its partitions this long (6000..1800000, the broker's default range).",
+        json_schema_extra={"minimum": BROKER_MIN_SESSION_MS, "maximum": BROKER_MAX_SESSION_MS},
+    )
+    heartbeat_interval_ms: int | None = Field(
+        default=None,
+        ge=100,
+        description="Default min(3000, session_timeout_ms / 3); at most a third of session_timeout_ms.",
+    )
+    max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        le=2**31 - 1,
+        description="The member leaves the group when its fetch loop has not polled for this long.",
+    )
+
+    @field_validator("session_timeout_ms")
+    @classmethod
+    def _session_in_broker_range(cls, value: int) -> int:
+        if not BROKER_MIN_SESSION_MS <= value <= BROKER_MAX_SESSION_MS:
+            raise ValueError(
+                f"must be between {BROKER_MIN_SESSION_MS} and {BROKER_MAX_SESSION_MS} ms: the broker's default "
+                "group.min.session.timeout.ms and group.max.session.timeout.ms; a broker refuses a member outside "
+                "its range (a broker configured otherwise has its own range)"
+            )
+        return value
+
+    @field_validator("heartbeat_interval_ms")
+    @classmethod
+    def _heartbeat_below_session(cls, value: int | None, info: ValidationInfo) -> int | None:
+        session = info.data.get("session_timeout_ms")  # absent when it failed its own check
+        if value is not None and session is not None and value * 3 > session:
+            raise ValueError(
+                f"must be at most a third of session_timeout_ms ({session} ms, so at most {session // 3}): "
+                "Kafka recommends it, so that a member survives a missed heartbeat or two"
+            )
+        return value
+
+    def heartbeat_ms(self) -> int:
+        """``heartbeat_interval_ms``, or its default: 3000 ms, or less when the session is short."""
+        if self.heartbeat_interval_ms is not None:
+            return self.heartbeat_interval_ms
+        return min(DEFAULT_HEARTBEAT_MS, self.session_timeout_ms // 3)
+
+
 class ConsumerSettings(StrictModel):
     group_id: str = Field(default="hookgate-workflows", pattern=r"^[a-zA-Z0-9._-]{1,200}$")
     topics: list[str] = Field(default_factory=list)
@@ -68,6 +128,7 @@ class ConsumerSettings(StrictModel):
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
     dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    group: GroupSettings = Field(default_factory=GroupSettings)
 
     @model_validator(mode="after")
     def _source(self) -> Self:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import structlog
+from aiokafka.errors import KafkaError
 
 from hookgate.core.timestamps import rfc3339_us
 
@@ -59,6 +62,85 @@ def _dumps_text(obj: Any, **kw: Any) -> str:
     return _dumps(obj, **kw).decode()
 
 
+# aiokafka lines that only say an earlier failure was retried: "no node answered the metadata request".
+# The failure itself is logged on its own line (with its error), so this line carries nothing new.
+_RETRY_CONSEQUENCES = frozenset({"Unable to update metadata from %s"})
+
+
+def _transient(arg: object) -> bool:
+    """Whether a log argument is a failure aiokafka retries by itself: a broker or the network gone."""
+    # NodeNotReady, KafkaConnectionError, RequestTimedOut, NotLeaderForPartition...: aiokafka's own mark,
+    # on an instance or (its producer logs those) the class. Authentication and authorization errors are
+    # not retriable, so they stay visible.
+    if (isinstance(arg, type) and issubclass(arg, KafkaError)) or isinstance(arg, KafkaError):
+        return getattr(arg, "retriable", False) is True
+    # Refused, reset, unreachable, timed out, a name that does not resolve (yet); a TLS failure is an
+    # OSError too, but a certificate problem is no outage.
+    return isinstance(arg, OSError) and not isinstance(arg, ssl.SSLError)
+
+
+class ClientRetryNoise(logging.Filter):
+    """Turns aiokafka's per-retry lines into debug lines; every other record passes unchanged.
+
+    During a broker outage aiokafka logs each failed connection, metadata refresh, fetch and
+    coordinator lookup at ERROR (about 30 lines a second per client). A level cannot separate them from
+    real errors: the same logger and message ("Unable connect to node with id %s: %s") carry
+    ``Connection refused`` and a SASL authentication failure alike. So this looks at the error the record
+    was logged with: retriable Kafka errors and network errors are retry noise, shown only when the
+    service logs at debug (hookgate's :class:`~hookgate.core.outage.DependencyWatch` says the broker is
+    gone, once, quoting the latest of these lines); anything else (authentication, authorization, TLS,
+    unexpected exceptions) keeps its level.
+    """
+
+    def __init__(self, *, show_as_debug: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._show = show_as_debug
+        self._clock = clock
+        self.last: tuple[float, str] | None = None
+        """When (``clock`` seconds) and what the latest line turned down said."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka") or record.levelno <= logging.DEBUG:
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg in _RETRY_CONSEQUENCES or any(_transient(arg) for arg in args):
+            if record.msg not in _RETRY_CONSEQUENCES:  # the line that names the failure, not its echo
+                self.last = (self._clock(), _message(record))
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self._show
+        return True
+
+    def recent(self, within: float) -> str | None:
+        """The latest line turned down, if it came in the last ``within`` seconds."""
+        if self.last is None:
+            return None
+        at, text = self.last
+        return text if self._clock() - at <= within else None
+
+
+_LAST_MAX_CHARS = 300
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        text = record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the format: still say something
+        text = str(record.msg)
+    return text[:_LAST_MAX_CHARS]
+
+
+_retry_noise: ClientRetryNoise | None = None
+
+
+def recent_client_retry(within: float) -> str | None:
+    """What the latest aiokafka retry line turned down said, if it came in the last ``within`` seconds.
+
+    A dependency's outage warning quotes it: the hidden lines carry the network's own words
+    (``[Errno -2] Name or service not known``, ``Connection refused``) that aiokafka's exceptions drop.
+    """
+    return _retry_noise.recent(within) if _retry_noise is not None else None
+
+
 def configure_logging(level: str = "info", *, json: bool = True) -> None:
     """Route structlog and the standard library (aiohttp, aiokafka) through one JSON renderer."""
     lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -97,6 +179,10 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
         )
     )
+    # On the handler, not on aiokafka's loggers: a logger's filter misses its children's records.
+    global _retry_noise
+    _retry_noise = ClientRetryNoise(show_as_debug=lvl <= logging.DEBUG)
+    handler.addFilter(_retry_noise)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     # Library chatter stays at WARNING unless the service itself logs at DEBUG.

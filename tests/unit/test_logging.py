@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import structlog
 
-from hookgate.core.logging import configure_logging, get_logger
+from hookgate.core.logging import ClientRetryNoise, configure_logging, get_logger, recent_client_retry
 
 
 @pytest.fixture
@@ -81,3 +82,89 @@ def test_standard_library_records_are_json_lines_too(configured: pytest.CaptureF
     assert (first["event"], first["level"], first["logger"]) == ("broker b1 gone", "warning", "aiokafka.test")
     assert str(first["timestamp"]).endswith("Z")
     assert second["event"] == "after"
+
+
+def _client_lines() -> None:
+    """What aiokafka logs during a broker outage (its own templates and loggers), and real errors beside."""
+    from aiokafka.errors import (
+        KafkaConnectionError,
+        NodeNotReadyError,
+        NotLeaderForPartitionError,
+        SaslAuthenticationFailed,
+        TopicAuthorizationFailedError,
+    )
+
+    client = logging.getLogger("aiokafka")
+    client.error("Unable connect to node with id %s: %s", 1, ConnectionRefusedError(111, "Connection refused"))
+    client.error("Unable to update metadata from %s", [1])
+    client.error('Unable connect to "%s:%s": %s', "kafka", 9092, OSError(-2, "Name or service not known"))
+    logging.getLogger("aiokafka.consumer.fetcher").error(
+        "Failed fetch messages from %s: %s",
+        1,
+        NodeNotReadyError("Attempt to send a request to node which is not ready"),
+    )
+    logging.getLogger("aiokafka.producer.sender").warning(
+        "Got error produce response: %s", KafkaConnectionError("Connection at 127.0.0.1:9092 closed")
+    )
+    logging.getLogger("aiokafka.producer.sender").warning(
+        "Got error produce response on topic-partition %s, retrying. Error: %s", "t-0", NotLeaderForPartitionError
+    )
+    client.warning("Unable to request metadata from node with id %s: %r", 1, TimeoutError())
+    # Kept: the same logger and message with an authentication failure, authorization, TLS, our own lines.
+    client.error("Unable connect to node with id %s: %s", 1, SaslAuthenticationFailed("Authentication failed"))
+    logging.getLogger("aiokafka.consumer.group_coordinator").error(
+        "OffsetCommit failed for unauthorized topics %s", TopicAuthorizationFailedError({"acme"})
+    )
+    client.error(
+        'Unable connect to "%s:%s": %s', "kafka", 9093, ssl.SSLCertVerificationError(1, "certificate verify failed")
+    )
+    logging.getLogger("aiokafka.producer.sender").error(
+        "Could not add partition %s due to unexpected error: %s", "t-0", TopicAuthorizationFailedError
+    )
+    logging.getLogger("hookgate.other").error("disk %s", OSError(28, "No space left on device"))
+
+
+def test_kafka_client_retry_lines_are_turned_down_and_real_errors_kept(configured: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info")  # here: pytest gives set-up and test body different stdouts
+    _client_lines()
+    kept = [(line["level"], line["event"]) for line in lines(configured)]
+    assert kept == [
+        ("error", "Unable connect to node with id 1: [Error 58] SaslAuthenticationFailed: Authentication failed"),
+        ("error", "OffsetCommit failed for unauthorized topics [Error 29] TopicAuthorizationFailedError: {'acme'}"),
+        ("error", 'Unable connect to "kafka:9093": certificate verify failed'),
+        (
+            "error",
+            "Could not add partition t-0 due to unexpected error: "
+            "<class 'aiokafka.errors.TopicAuthorizationFailedError'>",
+        ),
+        ("error", "disk [Errno 28] No space left on device"),
+    ]
+    # The latest hidden line that named a failure is what the outage warning quotes.
+    assert recent_client_retry(60) == "Unable to request metadata from node with id 1: TimeoutError()"
+
+
+def test_at_debug_the_retry_lines_are_shown_as_debug(configured: pytest.CaptureFixture[str]) -> None:
+    configure_logging("debug")  # here: pytest gives set-up and test body different stdouts
+    _client_lines()
+    levels = [line["level"] for line in lines(configured) if str(line.get("logger", "")).startswith("aiokafka")]
+    assert levels == ["debug"] * 7 + ["error"] * 4
+
+
+def test_a_retry_line_is_quoted_only_while_recent() -> None:
+    now = [0.0]
+    noise = ClientRetryNoise(show_as_debug=False, clock=lambda: now[0])
+    record = logging.LogRecord(
+        "aiokafka",
+        logging.ERROR,
+        __file__,
+        1,
+        "Unable connect to node with id %s: %s",
+        (1, ConnectionResetError()),
+        None,
+    )
+    assert noise.filter(record) is False
+    assert record.levelname == "DEBUG"
+    now[0] = 30.0
+    assert noise.recent(60) == "Unable connect to node with id 1: "
+    now[0] = 61.0
+    assert noise.recent(60) is None

@@ -34,6 +34,7 @@ from hookgate.core.backoff import RECONNECT
 from hookgate.core.envelope import Envelope, EnvelopeError
 from hookgate.core.kafka import make_consumer
 from hookgate.core.logging import get_logger
+from hookgate.core.outage import DependencyWatch
 
 log = get_logger("hookgate.consumer")
 
@@ -74,7 +75,8 @@ class Runner:
     """Consumes the configured topics and delivers events to workflows until stopped.
 
     The deliverer and the done store (None when dedupe is off) are composed by ``consumer/app.py``,
-    which also owns the producer behind them; the runner owns only its group consumer.
+    which also owns the producer behind them; the runner owns only its group consumer. ``watch`` logs
+    the broker's outages; the pipeline passes its own, so a process logs each outage once.
     """
 
     def __init__(
@@ -85,12 +87,14 @@ class Runner:
         *,
         deliverer: Deliverer,
         dedupe: DoneStore | None,
+        watch: DependencyWatch | None = None,
     ) -> None:
         self._config = config
         self._workflows = workflows
         self._metrics = metrics
         self._deliverer = deliverer
         self._dedupe = dedupe
+        self._watch = watch if watch is not None else DependencyWatch("kafka")
         self._consumer: AIOKafkaConsumer | None = None
         self._parts: dict[TopicPartition, _Partition] = {}
         self._in_flight = 0
@@ -140,6 +144,9 @@ class Runner:
         consumer = make_consumer(
             cfg.kafka,
             group_id=s.group_id,
+            session_timeout_ms=s.group.session_timeout_ms,
+            heartbeat_interval_ms=s.group.heartbeat_ms(),
+            max_poll_interval_ms=s.group.max_poll_interval_ms,
             max_poll_records=min(s.max_in_flight, 500),
             # A pattern picks up a new tenant's topic at the next metadata refresh: keep that short.
             metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
@@ -150,13 +157,13 @@ class Runner:
             consumer.subscribe(pattern=pattern, listener=listener)
         else:
             consumer.subscribe(topics=s.topics, listener=listener)
-        async for attempt in RECONNECT.attempts(stop):
+        async for _ in RECONNECT.attempts(stop):
             if stop.is_set():
                 break
             try:
                 await consumer.start()
             except (KafkaError, OSError) as exc:
-                log.warning("kafka_connect_failed", reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
+                self._watch.down(type(exc).__name__, str(exc) or None)
                 continue
             self._consumer = consumer
             return consumer

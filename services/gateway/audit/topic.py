@@ -18,12 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hookgate.core.backoff import RECONNECT
 from hookgate.core.kafka import TopicAdmin, make_producer
-from hookgate.core.logging import get_logger
+from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
 from hookgate.core.topics import audit_topic
 from hookgate.gateway.audit.record import AuditRecord, AuditSettings
-
-log = get_logger("hookgate.gateway.audit.record")
 
 
 class AuditTopicWriter:
@@ -37,6 +35,8 @@ class AuditTopicWriter:
         self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=settings.queue_size)
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
+        # The audit path's outages, logged on change: its own producer may fail while events still flow.
+        self._watch = DependencyWatch("audit_topic")
         self.written = Counter(
             "hookgate_gateway_audit_records_written",
             "Audit records the broker acknowledged on the audit topic.",
@@ -93,7 +93,7 @@ class AuditTopicWriter:
 
     async def _connect(self) -> None:
         retention_ms = str(self._settings.retention_hours * 3_600_000)
-        async for attempt in RECONNECT.attempts():
+        async for _ in RECONNECT.attempts():
             producer = make_producer(self._kafka, linger_ms=50)
             try:
                 await producer.start()
@@ -101,11 +101,12 @@ class AuditTopicWriter:
                     [self.topic], config={"cleanup.policy": "delete", "retention.ms": retention_ms}
                 )
             except (KafkaError, OSError, RuntimeError) as exc:
-                log.warning("audit_topic_connect_failed", reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
+                self._watch.down(type(exc).__name__, str(exc) or None)
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 continue
             self._producer = producer
+            self._watch.up()
             return
 
     async def _send(self, producer: AIOKafkaProducer, record: AuditRecord) -> None:
@@ -116,13 +117,20 @@ class AuditTopicWriter:
                 key=(record.tenant or "").encode() or None,
                 headers=[("content-type", b"application/json")],
             )
-        except (KafkaError, RuntimeError):
-            self.dropped.labels("kafka_error").inc()
+        except (KafkaError, RuntimeError) as exc:
+            self._failed(exc)
             return
         fut.add_done_callback(self._acked)
 
     def _acked(self, fut: asyncio.Future[object]) -> None:
-        if fut.cancelled() or fut.exception() is not None:
+        if fut.cancelled():  # the producer was closed under it: no outage
             self.dropped.labels("kafka_error").inc()
+        elif (exc := fut.exception()) is not None:
+            self._failed(exc)
         else:
             self.written.inc()
+            self._watch.up()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.dropped.labels("kafka_error").inc()
+        self._watch.down(type(exc).__name__, str(exc) or None)

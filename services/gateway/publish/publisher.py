@@ -35,6 +35,7 @@ from hookgate.core.backoff import RECONNECT
 from hookgate.core.envelope import Envelope
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
+from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.config import ProducerSettings
 from hookgate.gateway.metrics import GatewayMetrics
@@ -93,6 +94,8 @@ class Publisher:
         self._probe_interval = probe_interval
         self._producer: AIOKafkaProducer | None = None
         self._reachable = False
+        # Logs the outages: one warning when the broker goes, a reminder, one line when it is back.
+        self._watch = DependencyWatch("kafka")
         self._tasks: list[asyncio.Task[None]] = []
         self._pump_task: asyncio.Task[None] | None = None
         self._sending: _Pending | None = None  # the item the pump is inside producer.send() for
@@ -185,18 +188,13 @@ class Publisher:
         )
 
     async def _connect_loop(self) -> None:
-        async for attempt in RECONNECT.attempts():
+        async for _ in RECONNECT.attempts():
             producer = self._make_producer()
             try:
                 await producer.start()
                 await self._admin.ensure(self._topics)
             except (KafkaError, OSError, RuntimeError) as exc:
-                log.warning(
-                    "kafka_connect_failed",
-                    reason=type(exc).__name__,
-                    detail=str(exc),
-                    retry_in_s=round(attempt.delay, 3),
-                )
+                self._watch.down(type(exc).__name__, str(exc) or None)
                 with contextlib.suppress(Exception):
                     await producer.stop()
                 continue
@@ -213,14 +211,16 @@ class Publisher:
             await asyncio.sleep(self._probe_interval)
             try:
                 await asyncio.wait_for(client.fetch_all_metadata(), timeout=max(self._probe_interval, 1.0))
-                ok = True
-            except (KafkaError, TimeoutError, OSError):
-                ok = False
-            self._set_reachable(ok)
+            except (KafkaError, TimeoutError, OSError) as exc:
+                self._set_reachable(False, type(exc).__name__, str(exc) or None)
+            else:
+                self._set_reachable(True)
 
-    def _set_reachable(self, ok: bool) -> None:
-        if ok != self._reachable:
-            log.info("kafka_reachability_changed", reachable=ok)
+    def _set_reachable(self, ok: bool, reason: str = "", detail: str | None = None) -> None:
+        if ok:
+            self._watch.up()
+        else:
+            self._watch.down(reason, detail)
         self._reachable = ok
         self._metrics.kafka_ready.set(1 if ok else 0)
 
