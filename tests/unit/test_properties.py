@@ -8,13 +8,16 @@ Layout, so a stage is added as one more section:
 2. bodies (:mod:`hookgate.gateway.shaping.bodies`): ``media_type``, ``parse_body``, ``LazyBody``;
    a parsed JSON document can also be re-serialized and descended (the one depth bound);
 3. verification: every preset, built from a valid config (the negative table's, plus the options it
-   does not cover), fed arbitrary headers, query, URL, body and clock: always a :class:`Verdict`.
+   does not cover), fed arbitrary headers, query, URL, body and clock: always a :class:`Verdict`;
+4. shaping: variables (every source, regexes incl. a catastrophic one), templates and the ingress filter
+   (every operator) over whatever parsed: a value, or :class:`InvalidBody` for a body too deep to search.
 
 Examples are bounded per test (``max_examples``) and have no deadline: the machine is shared and noisy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
 from collections.abc import Callable, Sequence
@@ -41,6 +44,9 @@ from hookgate.gateway.shaping.bodies import (
     parse_body,
 )
 from hookgate.gateway.shaping.charsets import CODECS, REFUSED_LABELS
+from hookgate.gateway.shaping.extract import Extractor, RequestParts, VariableConfig
+from hookgate.gateway.shaping.filter import IGNORED_CONDITION, IGNORED_TYPE, FilterConfig
+from hookgate.gateway.shaping.templates import Template, TemplateValues
 from hookgate.gateway.verify.base import Verdict, WebhookRequest
 from hookgate.gateway.verify.registry import VerifyConfig
 from tests.unit.test_verify_negative import (
@@ -462,3 +468,81 @@ def test_a_genuine_request_with_hostile_descriptive_headers_gets_a_verdict(name:
         assert_a_verdict(verify(seed_request(preset, extra)))
 
     check()
+
+
+# --- 4. shaping: variables, templates, the ingress filter --------------------------------------
+# Compiled from configs that exercise every source and operator (the same shapes a user writes); fed
+# whatever body parsed, any headers, query and path: a value, or the project's own error.
+
+VARIABLES = Extractor(
+    {
+        name: VariableConfig.model_validate(cfg)
+        for name, cfg in {
+            "deep_ids": {"jsonpath": "$..id"},
+            "first": {"jsonpath": "$[0]"},
+            "all": {"jsonpath": "$", "max_length": 64},
+            "filtered": {"jsonpath": "$.items[?@.n > 1].name"},
+            "matched": {"jsonpath": "$.ref", "regex": "^refs/heads/(.+)$", "default": "none"},
+            "catastrophic": {"header": "X-Ref", "regex": "(a+)+$"},
+            "xml": {"xpath": "//id/text()"},
+            "xml_attr": {"xpath": "/*/@kind"},
+            "field": {"form": "payload"},
+            "header": {"header": "X-GitHub-Event", "max_length": 8},
+            "query": {"query": "ref"},
+            "path": {"path": True, "regex": "^/(\\w+)"},
+        }.items()
+    }
+)
+TEMPLATES = [
+    Template(text)
+    for text in (
+        "com.example.{header.X-GitHub-Event|default:none}.{vars.matched}",
+        "{$.repository.full_name|default:}",
+        "{$..id}",
+        "{tenant}/{id}/{vars.deep_ids}{{literal}}",
+        "{query.ref|default:x}",
+    )
+]
+FILTER = FilterConfig.model_validate(
+    {
+        "types": ["com.example.*", "dev.hookgate.*"],
+        "match": "any",
+        "conditions": [
+            {"var": "matched", "fullmatch": "main|release/.+"},
+            {"var": "header", "regex": "(x+x+)+y"},
+            {"var": "deep_ids", "glob": "a*"},
+            {"not": {"var": "path", "prefix": "dependabot/"}},
+            {"any": [{"var": "query", "in": ["a", "b"]}, {"all": [{"var": "xml", "exists": True}]}]},
+        ],
+    }
+).build()
+
+shaping_headers = st.dictionaries(
+    st.sampled_from(["X-GitHub-Event", "X-Ref", "Content-Type", "X-Other"]), header_values, max_size=4
+)
+queries = st.dictionaries(st.sampled_from(["ref", "x"]), st.text(max_size=20), max_size=2)
+
+
+@PROPERTY
+@given(
+    body=bodies_any,
+    content_type=content_types(),
+    headers=shaping_headers,
+    query=queries,
+    path=st.text(max_size=30),
+    event_type=st.text(max_size=30),
+)
+def test_any_request_shapes_or_is_invalid(
+    body: bytes, content_type: str, headers: dict[str, str], query: dict[str, str], path: str, event_type: str
+) -> None:
+    parsed = parse_or_invalid(body, content_type)
+    try:
+        variables = VARIABLES.extract(RequestParts(CIMultiDict(headers), MultiDict(query), path, parsed))
+    except InvalidBody:
+        return  # a body too deep for a JSONPath: the request gets 400 invalid_body
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items())
+    values = TemplateValues({"type": event_type, "tenant": "t", "id": "i"}, variables, headers, query, parsed)
+    for template in TEMPLATES:
+        with contextlib.suppress(InvalidBody):  # a body too deep for the template's JSONPath
+            assert isinstance(template.render(values), str)
+    assert FILTER.ignore_reason(values) in (None, IGNORED_TYPE, IGNORED_CONDITION)
