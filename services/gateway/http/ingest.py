@@ -129,7 +129,7 @@ class IngestHandler:
             or answer_websub(flow)
             or check_size(flow)
             or authenticate_head(flow)
-            or hold_body_place(flow, ticket, admission)
+            or await hold_body_place(flow, ticket, admission)
             or await read_body(flow, self._body_timing)
             or take_in_flight(ticket, admission)
             or check_media_type(flow)

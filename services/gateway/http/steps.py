@@ -15,6 +15,7 @@ calls, not an object per step. Only reading the body and publishing await.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from hookgate.gateway.triggers import Trigger
 from hookgate.gateway.verify.base import HandshakeReply, Verdict, WebhookRequest, head_verdict
 
 _READ_CHUNK = 65536
+READING_PATIENCE_SECONDS = 0.5
+"""How long a body still in transit may take to complete when no reading place is free."""
 
 
 @dataclass(slots=True)
@@ -227,15 +230,25 @@ async def read_body(flow: Flow, timing: BodyTiming = DEFAULT_TIMING) -> Outcome 
     return None
 
 
-def hold_body_place(flow: Flow, ticket: Ticket, admission: Admission) -> Outcome | None:
-    """503 when the body has not fully arrived and no place is free among the requests waiting for theirs.
+async def hold_body_place(
+    flow: Flow, ticket: Ticket, admission: Admission, patience: float = READING_PATIENCE_SECONDS
+) -> Outcome | None:
+    """A place among the requests waiting for their body, when the body has not fully arrived; 503 when
+    none is free.
 
-    A body received whole with its head (most webhooks) needs no place: slow senders compete only
-    with each other.
+    A body received whole with its head (most webhooks) needs no place, so slow senders compete only
+    with each other. When every place is taken, a body still in transit gets ``patience`` seconds to
+    complete without one before the request is refused.
     """
-    if flow.request.content.is_eof() or ticket.start_reading():
+    content = flow.request.content
+    if content.is_eof() or ticket.start_reading():
         return None
-    return refused(admission.reading_overloaded())
+    try:
+        async with asyncio.timeout(patience):
+            await content.wait_eof()
+    except TimeoutError:
+        return refused(admission.reading_overloaded())
+    return None
 
 
 def take_in_flight(ticket: Ticket, admission: Admission) -> Outcome | None:

@@ -105,8 +105,9 @@ async def timed_chunks(
             if not chunk:
                 return
         received += len(chunk)
-        # A client that keeps the buffer filled but too slowly for the deadline (a huge body) is cut too.
-        late = deadline.violation(received, now())
-        if late is not None:
-            raise BodyTooSlow(late)
+        if not stream.is_eof():
+            # Still arriving: a client that keeps the buffer filled, but too slowly for the deadline, is cut too.
+            late = deadline.violation(received, now())
+            if late is not None:
+                raise BodyTooSlow(late)
         yield chunk
