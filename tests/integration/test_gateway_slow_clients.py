@@ -270,6 +270,22 @@ async def test_slow_header_idle_and_slow_body_clients_are_cut_while_a_signed_web
     assert [dict(r.headers)["ce_id"] for r in records] == [b"while-slow-1"]
 
 
+async def test_a_body_that_outlasts_the_head_deadline_but_keeps_the_rate_is_accepted(short: Gateway) -> None:
+    body = json.dumps({"delivery": "steady-1", "padding": "p" * 260}).encode()
+    signature = github_signature(body)
+    head = post_head(
+        f"/hooks/{short.github}", len(body), f"X-Hub-Signature-256: {signature}", "X-GitHub-Delivery: steady-1"
+    )
+    reader, writer = await connect(short)
+    async with closing([(reader, writer)]):
+        writer.write(head + body[:200])
+        await asyncio.sleep(1.3)  # past the 1 s head deadline; 200 bytes in 1.3 s is above the 100 B/s minimum
+        writer.write(body[200:])
+        status, reply = await read_reply(reader)
+    assert status == 202, reply  # acknowledged by the broker
+    assert json.loads(reply) == {"id": "steady-1"}
+
+
 async def test_a_token_trigger_refuses_an_unauthenticated_request_before_its_body(short: Gateway) -> None:
     reader, writer = await connect(short)
     async with closing([(reader, writer)]):
