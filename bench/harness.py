@@ -134,7 +134,8 @@ class Bench:
     def gateway_config(self, port: int, tenant: str, verify: dict[str, Any]) -> tuple[Path, str]:
         tid = uuid.uuid4().hex + "bench"
         cfg = {
-            "gateway": {"listen": {"host": "127.0.0.1", "port": port}},
+            # wrk is one client address: the per-client limit would cap --connections above 32.
+            "gateway": {"listen": {"host": "127.0.0.1", "port": port}, "limits": {"max_concurrent_per_client": None}},
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
                 "topics": {"prefix": self.prefix, "partitions": PARTITIONS, "replication_factor": 1},

@@ -1,11 +1,79 @@
-"""Process entry helpers: the event loop (uvloop when installed) and SIGTERM/SIGINT handling."""
+"""Process entry helpers: the event loop (uvloop when installed), SIGTERM/SIGINT handling, and the
+file-descriptor limit."""
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 from collections.abc import Callable, Coroutine
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+UNLIMITED_FD_TARGET = 1_048_576
+"""The soft limit asked for when the hard limit is unlimited (no kernel takes "unlimited" open files)."""
+
+
+class RLimits(Protocol):
+    """What :func:`raise_fd_limit` uses of the :mod:`resource` module."""
+
+    RLIMIT_NOFILE: int
+    RLIM_INFINITY: int
+
+    def getrlimit(self, resource: int, /) -> tuple[int, int]: ...
+
+    def setrlimit(self, resource: int, limits: tuple[int, int], /) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FdLimit:
+    """``RLIMIT_NOFILE`` after :func:`raise_fd_limit`: the soft limit in effect, the hard one, and the soft
+    one found at start (``None``: unlimited)."""
+
+    soft: int | None
+    hard: int | None
+    before: int | None
+
+    @property
+    def raised(self) -> bool:
+        return self.soft != self.before
+
+    @property
+    def usable(self) -> int:
+        """The soft limit as a number of files (:data:`UNLIMITED_FD_TARGET` when unlimited)."""
+        return UNLIMITED_FD_TARGET if self.soft is None else self.soft
+
+
+def raise_fd_limit(rlimits: RLimits = resource) -> FdLimit:
+    """Raise the soft open-file limit to the hard one, where the system allows it.
+
+    Every client connection is a file descriptor: a default soft limit of 1024 is reached by a modest
+    number of idle sockets. A refusal (a hard limit above what the kernel takes) keeps the soft limit
+    as it was. ``rlimits`` is the :mod:`resource` module (a stand-in in tests).
+    """
+    infinity = rlimits.RLIM_INFINITY
+    soft, hard = rlimits.getrlimit(rlimits.RLIMIT_NOFILE)
+
+    def known(value: int) -> int | None:
+        return None if value == infinity else int(value)
+
+    before, ceiling = known(soft), known(hard)
+    if before is None:
+        return FdLimit(None, ceiling, None)
+    target = UNLIMITED_FD_TARGET if ceiling is None else ceiling
+    if before >= target:
+        return FdLimit(before, ceiling, before)
+    try:
+        rlimits.setrlimit(rlimits.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return FdLimit(before, ceiling, before)
+    return FdLimit(target, ceiling, before)
+
+
+def open_file_limit(rlimits: RLimits = resource) -> int:
+    """The soft open-file limit now, as a number of files (:data:`UNLIMITED_FD_TARGET` when unlimited)."""
+    soft, _ = rlimits.getrlimit(rlimits.RLIMIT_NOFILE)
+    return UNLIMITED_FD_TARGET if soft == rlimits.RLIM_INFINITY else int(soft)
 
 
 def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:

@@ -55,6 +55,11 @@ class ProducerSettings(StrictModel):
 
 class GatewaySettings(StrictModel):
     listen: ListenSettings = Field(default_factory=ListenSettings)
+    ops_listen: ListenSettings | None = Field(
+        default=None,
+        description="Serve /healthz, /readyz and /metrics on this address only, apart from the webhooks "
+        "(a webhook flood then cannot starve probes and scrapes); null = on the webhook port",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1, le=64 * 1_048_576)
     publish_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="Reply 503 if Kafka has not acknowledged by then"
@@ -70,6 +75,13 @@ class GatewaySettings(StrictModel):
     proxies: ProxySettings = Field(default_factory=ProxySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     tls: TlsSettings | None = Field(default=None, description="Terminate TLS (and mTLS) in the gateway itself")
+
+    @model_validator(mode="after")
+    def _ops_port_apart(self) -> Self:
+        ops = self.ops_listen
+        if ops is not None and ops.port != 0 and ops.port == self.listen.port:
+            raise ValueError("ops_listen.port: must differ from listen.port (the ops listener is a port of its own)")
+        return self
 
 
 def _template(v: str) -> str:

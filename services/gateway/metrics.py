@@ -33,6 +33,10 @@ PRECREATED: tuple[tuple[str, str, int], ...] = (
     ("rejected", "tenant_rate_limited", 429),
     ("rejected", "auth_failures_rate_limited", 429),  # an address's failed authentications spent
     ("error", "exception", 500),
+    ("failed", "reading_overloaded", 503),  # no place among the requests waiting for their body
+    ("rejected", "client_concurrency_limited", 429),
+    ("rejected", "body_timeout", 408),
+    ("rejected", "body_too_slow", 408),
 )
 """(outcome, reason, status) of the request series that panels and alerts select, counted at 0 from the start
 (once per configured trigger when trigger labels are on)."""
@@ -77,6 +81,30 @@ class GatewayMetrics:
             "1 when the broker answered the last probe.",
             registry=self.registry,
         )
+        self.connections_open = Gauge(
+            "hookgate_gateway_connections_open",
+            "Open client connections, by listener (webhooks, ops).",
+            ["listener"],
+            registry=self.registry,
+        )
+        self.connections_limit = Gauge(
+            "hookgate_gateway_connections_limit",
+            "Open connections a listener holds before it answers new ones 503 and closes them.",
+            ["listener"],
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "hookgate_gateway_connections_refused",
+            "Connections answered 503 and closed at once because their listener was at its connection limit.",
+            ["listener"],
+            registry=self.registry,
+        )
+        self.head_timeouts = Counter(
+            "hookgate_gateway_head_timeouts",
+            "Connections closed because no complete request head arrived within the head timeout.",
+            ["listener"],
+            registry=self.registry,
+        )
 
         self._requests: dict[tuple[str, str, int, str | None], Counter] = {}
         self._request_seconds: dict[str, Histogram] = {}
@@ -116,6 +144,13 @@ class GatewayMetrics:
     def track_in_flight(self, count: Callable[[], int]) -> None:
         """Report the in-flight limiter's own count (read at scrape time, nothing to update per request)."""
         self.in_flight.set_function(count)
+
+    def track_connections(self, listener: str, open_count: Callable[[], int], limit: int) -> tuple[Counter, Counter]:
+        """The listener's connection series, at 0 from the start: the open count (read at scrape time), its
+        limit, and the refused and head-timeout counters it returns for the listener's guard to count into."""
+        self.connections_open.labels(listener).set_function(open_count)
+        self.connections_limit.labels(listener).set(limit)
+        return self.connections_refused.labels(listener), self.head_timeouts.labels(listener)
 
 
 def _child(cache: dict[str, Histogram], histogram: Histogram, outcome: str) -> Histogram:

@@ -106,6 +106,9 @@ def test_probes_point_at_the_port_and_paths_the_service_serves(scenario: Path) -
             listen = cfg[kind]["listen"]
             assert listen["port"] == ports["http"], dep["metadata"]["name"]
             assert listen["host"] == "0.0.0.0"
+            if kind == "gateway":  # the probes and scrapes go to the ops listener, a port of its own
+                assert cfg[kind]["ops_listen"] == {"host": "0.0.0.0", "port": ports["ops"]}
+                assert {container[p]["httpGet"]["port"] for p in ("startupProbe", "readinessProbe")} == {"ops"}
     # Services send to the named port of the pods they select.
     deployments = chart.of_kind(objects, "Deployment")
     for svc in chart.of_kind(objects, "Service"):
@@ -229,11 +232,17 @@ def test_network_policies_select_the_right_pods_and_open_only_what_hookgate_need
         ]
         assert not others
         assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-        port = dep["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+        container_ports = {
+            p["name"]: p["containerPort"] for p in dep["spec"]["template"]["spec"]["containers"][0]["ports"]
+        }
         for rule in policy["spec"]["ingress"]:
-            assert ports(rule) == {(port, "TCP")}
+            assert len(ports(rule)) == 1
+            assert ports(rule) <= {(p, "TCP") for p in container_ports.values()}
+        # Scrapes reach the port that serves /metrics (the gateway's ops listener, a consumer's one port).
+        metrics_port = container_ports.get("ops", container_ports["http"])
         monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-        assert [r for r in policy["spec"]["ingress"] if r.get("from") == [monitoring]], "metrics from monitoring"
+        scrapes = [r for r in policy["spec"]["ingress"] if monitoring in r.get("from", [])]
+        assert [ports(r) for r in scrapes] == [{(metrics_port, "TCP")}], "metrics from monitoring"
         egress = policy["spec"]["egress"]
         assert all(rule.get("ports") for rule in egress), "no egress rule may open every port"
         assert {(53, "UDP"), (53, "TCP")} <= set().union(*(ports(r) for r in egress))

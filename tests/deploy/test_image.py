@@ -207,7 +207,7 @@ def test_rendered_pods_start_against_the_broker(
 ) -> None:
     values = [chart.CHART / "ci" / f"{scenario}-values.yaml"]
     prefix = f"t{uuid.uuid4().hex[:10]}"
-    gateway_port, consumer_port = free_port(), free_port()
+    gateway_port, ops_port, consumer_port = free_port(), free_port(), free_port()
     # Only what a local single-broker cluster and free loopback ports need differs from the scenario.
     sets = [
         f"kafka.bootstrapServers={kafka_bootstrap}",
@@ -215,6 +215,7 @@ def test_rendered_pods_start_against_the_broker(
         "kafka.topics.replicationFactor=1",
         "kafka.topics.partitions=2",
         f"gateway.containerPort={gateway_port}",
+        f"gateway.opsPort={ops_port}",
         f"consumerDefaults.containerPort={consumer_port}",
     ]
     objects = chart.render(values, sets)
@@ -241,7 +242,8 @@ def test_rendered_pods_start_against_the_broker(
             for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
                 path, port_name = pod.probes[kind]
                 wait_for(f"http://127.0.0.1:{pod.ports[port_name]}{path}", proc, log)
-            assert get(f"http://127.0.0.1:{pod.ports['http']}/metrics") == 200
+            # /metrics where the probes are (the gateway's ops listener, a consumer's one port).
+            assert get(f"http://127.0.0.1:{pod.ports[pod.probes['readinessProbe'][1]]}/metrics") == 200
             assert pod.config is not None
             res = subprocess.run(
                 [
@@ -263,9 +265,9 @@ def test_rendered_pods_start_against_the_broker(
         # The helm test pod's script, pointed at the gateway on loopback: /readyz, then one signed request.
         test_pod = chart.of_kind(objects, "Pod")[0]
         script = test_pod["spec"]["containers"][0]["args"][0]
-        script = script.replace(
-            f"http://{chart.RELEASE}-hookgate-gateway.{chart.NAMESPACE}.svc:80", f"http://127.0.0.1:{gateway_port}"
-        )
+        service = f"http://{chart.RELEASE}-hookgate-gateway.{chart.NAMESPACE}.svc"
+        script = script.replace(f"{service}:80", f"http://127.0.0.1:{gateway_port}")
+        script = script.replace(f"{service}:{ops_port}", f"http://127.0.0.1:{ops_port}")
         test_env = lay_out_pod(test_pod["spec"], {}, root / "test").env
         res = subprocess.run(
             # As the test's own user: sh execs the venv's python by PATH, and where the base interpreter lives in

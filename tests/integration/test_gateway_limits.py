@@ -97,7 +97,7 @@ async def test_burst_beyond_the_rate_gets_429_and_only_admitted_events_reach_kaf
     assert 'reason="tenant_rate_limited",status_class="4xx"} 1.0' in text
 
 
-async def test_in_flight_limit_sheds_with_503_while_a_slow_request_holds_the_slot(
+async def test_a_slow_body_holds_a_reading_place_not_an_in_flight_one(
     clients: list[TestClient], kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     tid = new_trigger_id()
@@ -105,40 +105,57 @@ async def test_in_flight_limit_sheds_with_503_while_a_slow_request_holds_the_slo
         kafka_bootstrap,
         topic_prefix,
         [github_trigger(tid)],
-        limits={"max_in_flight": 1, "overload_retry_after_seconds": 2},
+        limits={
+            "max_in_flight": 1,
+            "max_reading_bodies": 1,
+            "overload_retry_after_seconds": 2,
+            # Slow bodies may take their time here: only the budgets are under test.
+            "min_body_bytes_per_second": 0,
+            "body_timeout_seconds": 60,
+        },
     )
     clients.append(client)
-    body = b'{"slow": true}'
     release = asyncio.Event()
-    sent_first_part = asyncio.Event()
 
-    async def slow_body() -> AsyncIterator[bytes]:
-        yield body[:5]
-        sent_first_part.set()
-        await release.wait()
-        yield body[5:]
+    def slow_body(body: bytes, sent_first_part: asyncio.Event) -> AsyncIterator[bytes]:
+        async def parts() -> AsyncIterator[bytes]:
+            yield body[:5]
+            sent_first_part.set()
+            await release.wait()
+            yield body[5:]
 
-    slow = asyncio.create_task(client.post(f"/hooks/{tid}", data=slow_body(), headers=signed(body, "slow-1")))
-    await sent_first_part.wait()
-    # The slow request is in its handler (reading the body): poll the gauge until it shows.
-    for _ in range(200):
-        if "hookgate_gateway_requests_in_flight 1.0" in await metrics_text(client):
+        return parts()
+
+    body = b'{"slow": true}'
+    first_part = asyncio.Event()
+    slow = asyncio.create_task(
+        client.post(f"/hooks/{tid}", data=slow_body(body, first_part), headers=signed(body, "slow-1"))
+    )
+    await first_part.wait()
+    # The slow request waits for the rest of its body: poll the gauge until it shows.
+    for _ in range(500):
+        if "hookgate_gateway_requests_reading_body 1.0" in await metrics_text(client):
             break
         await asyncio.sleep(0.01)
-    other = b'{"other": true}'
-    shed = await client.post(f"/hooks/{tid}", data=other, headers=signed(other, "shed-1"))
+    assert "hookgate_gateway_requests_reading_body 1.0" in await metrics_text(client)
+    # A body that arrives whole needs no reading place, and the one in-flight place is free.
+    whole = b'{"whole": true}'
+    accepted = await client.post(f"/hooks/{tid}", data=whole, headers=signed(whole, "whole-1"))
+    assert accepted.status == 202
+    # Another slow body finds the one reading place taken.
+    other_part = asyncio.Event()
+    shed = await client.post(f"/hooks/{tid}", data=slow_body(body, other_part), headers=signed(body, "shed-1"))
     assert shed.status == 503
     assert await shed.json() == {"error": "overloaded", "message": "The gateway is at capacity; retry later."}
     assert shed.headers["Retry-After"] == "2"
     release.set()
     first = await slow
     assert first.status == 202
-    # The slot is free again.
-    again = await client.post(f"/hooks/{tid}", data=other, headers=signed(other, "after-1"))
-    assert again.status == 202
     records = await read_topic(kafka_bootstrap, f"{topic_prefix}.acme", count=3, timeout=5)
-    assert sorted(Envelope.from_record(r.headers, r.value).id for r in records) == ["after-1", "slow-1"]
-    assert 'outcome="failed",reason="overloaded",status_class="5xx"} 1.0' in await metrics_text(client)
+    assert sorted(Envelope.from_record(r.headers, r.value).id for r in records) == ["slow-1", "whole-1"]
+    text = await metrics_text(client)
+    assert 'outcome="failed",reason="reading_overloaded",status_class="5xx"} 1.0' in text
+    assert 'outcome="failed",reason="overloaded",status_class="5xx"} 0.0' in text
 
 
 async def test_header_limits_answer_cleanly_and_the_server_keeps_serving(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,10 @@ def start_service(
     port: int,
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Service:
-    """Write ``config`` to ``workdir/<kind>-<port>.yaml`` and start ``hookgate <kind> -c file [args]``."""
+    """Write ``config`` to ``workdir/<kind>-<port>.yaml`` and start ``hookgate <kind> -c file [args]``
+    (``preexec_fn`` runs in the child before it starts, e.g. to lower its resource limits)."""
     cfg_path = workdir / f"{kind}-{port}.yaml"
     cfg_path.write_text(yaml.safe_dump(config))
     log_path = workdir / f"{kind}-{port}.log"
@@ -71,5 +73,6 @@ def start_service(
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
+        preexec_fn=preexec_fn,
     )
     return Service(proc, log_path, port)

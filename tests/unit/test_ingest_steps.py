@@ -106,7 +106,7 @@ async def test_an_unknown_trigger_gets_the_same_404_as_a_disabled_one() -> None:
     assert [r.trigger for r in gw.audited] == [None, None]
 
 
-async def test_a_request_beyond_the_in_flight_limit_is_shed_before_any_step() -> None:
+async def test_a_request_beyond_the_in_flight_limit_is_shed_once_its_body_is_read_before_verification() -> None:
     tid = new_trigger_id()
     gw = chain(config(github_trigger(tid), limits={"max_in_flight": 1}))
     admission = gw.handler._admission

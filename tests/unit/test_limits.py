@@ -188,4 +188,4 @@ def test_auth_failure_buckets_are_bounded_least_recently_failed_first() -> None:
 
 def test_auth_failure_limit_defaults_and_server_args_never_decompress() -> None:
     assert LimitSettings().auth_failures == AuthFailureLimit(per_second=1.0, burst=20, max_addresses=10_000)
-    assert server_handler_args(HeaderLimits())["auto_decompress"] is False
+    assert server_handler_args(LimitSettings())["auto_decompress"] is False

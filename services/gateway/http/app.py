@@ -5,6 +5,11 @@ The application composes the handler with its event sink: the Kafka publisher, o
 reachable: the gateway answers 503 (and ``/readyz`` fails) until the producer connects. Shutdown: stop
 accepting, let in-flight requests finish (their events are acknowledged or answered 503), then flush
 and close the producer.
+
+``/healthz``, ``/readyz`` and ``/metrics`` are served on the webhook port, or, with
+``gateway.ops_listen``, only on a listener of their own, whose connections a webhook flood cannot take.
+Each listener's connections are capped and given a head deadline
+(:mod:`hookgate.gateway.intake.connections`).
 """
 
 from __future__ import annotations
@@ -16,13 +21,15 @@ from aiohttp import web
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
+from hookgate.core.runtime import open_file_limit, raise_fd_limit
 from hookgate.gateway.audit.record import Auditor, AuditRecord
 from hookgate.gateway.audit.topic import AuditTopicWriter
 from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.http.ingest import IngestHandler
 from hookgate.gateway.http.tls import server_context
 from hookgate.gateway.intake.admission import Admission
-from hookgate.gateway.intake.limits import server_handler_args
+from hookgate.gateway.intake.connections import OPS_MAX_CONNECTIONS, ConnectionGuard, GuardedSite, connection_cap
+from hookgate.gateway.intake.limits import LimitSettings, server_handler_args
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish.publisher import Publisher
 from hookgate.gateway.publish.sink import EventSink
@@ -30,10 +37,19 @@ from hookgate.gateway.triggers import TriggerRegistry
 
 log = get_logger("hookgate.gateway")
 
+CONNECTIONS = web.AppKey("connections", ConnectionGuard)
+"""The guard of the connections of the listener that serves this application."""
+OPS_APP = web.AppKey("ops_app", web.Application)
+"""The ops application (``/healthz``, ``/readyz``, ``/metrics``), set when ``gateway.ops_listen`` is."""
 
-def create_app(config: GatewayConfig, sink: EventSink | None = None) -> web.Application:
-    """Build the gateway application from a validated config; events go to ``sink`` (default: Kafka)."""
+
+def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: int | None = None) -> web.Application:
+    """Build the gateway application from a validated config; events go to ``sink`` (default: Kafka).
+
+    ``fd_limit`` (default: the soft limit now) bounds the connections its listener holds.
+    """
     settings = config.gateway
+    limits = settings.limits
     for warning in config.startup_warnings():
         log.warning(warning.event, trigger=warning.trigger, key=warning.key, message=warning.message)
     registry = TriggerRegistry(config.triggers, config.kafka.topics, settings.max_body_bytes)
@@ -41,12 +57,35 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None) -> web.Appl
     events = sink if sink is not None else kafka_sink(config, registry, metrics)
     audit_topic = AuditTopicWriter(config.kafka, settings.audit, metrics.registry) if settings.audit.topic else None
     largest = max([settings.max_body_bytes, *(t.max_body_bytes or 0 for t in config.triggers)])
-    app = web.Application(client_max_size=largest + 1, handler_args=server_handler_args(settings.limits.headers))
+    fds = fd_limit if fd_limit is not None else open_file_limit()
+    separate_ops = settings.ops_listen is not None
+    cap = connection_cap(fds, limits.max_connections, OPS_MAX_CONNECTIONS if separate_ops else 0)
+    if limits.max_connections is not None and cap < limits.max_connections:
+        log.warning(
+            "max_connections_lowered",
+            key="gateway.limits.max_connections",
+            configured=limits.max_connections,
+            limit=cap,
+            fd_limit=fds,
+            message="The file-descriptor limit allows fewer open connections than configured.",
+        )
+    guard = connection_guard("webhooks", cap, limits, metrics)
+    app = web.Application(
+        client_max_size=largest + 1, handler_args=server_handler_args(limits), middlewares=[guard.middleware]
+    )
+    app[CONNECTIONS] = guard
     handler = ingest_handler(config, registry, events, metrics, audit_topic.submit if audit_topic else None)
     app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)
     # Only triggers with allow_subpaths serve these; the rest answer 404 as for an unknown trigger.
     app.router.add_route("*", "/hooks/{trigger_id}{subpath:/.*}", handler.handle)
-    add_ops_routes(app, metrics.registry, events.readiness)
+    if separate_ops:
+        ops_guard = connection_guard("ops", OPS_MAX_CONNECTIONS, limits, metrics)
+        ops = web.Application(handler_args=server_handler_args(limits), middlewares=[ops_guard.middleware])
+        ops[CONNECTIONS] = ops_guard
+        add_ops_routes(ops, metrics.registry, events.readiness)
+        app[OPS_APP] = ops
+    else:
+        add_ops_routes(app, metrics.registry, events.readiness)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await events.start()
@@ -61,6 +100,17 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None) -> web.Appl
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def connection_guard(listener: str, cap: int, limits: LimitSettings, metrics: GatewayMetrics) -> ConnectionGuard:
+    """The guard of one listener's connections, its series created at 0 in ``metrics``."""
+    holder: list[ConnectionGuard] = []
+    refused, timed_out = metrics.track_connections(listener, lambda: holder[0].open, cap)
+    guard = ConnectionGuard(
+        listener, limit=cap, head_timeout=limits.head_timeout_seconds, refused=refused, timed_out=timed_out
+    )
+    holder.append(guard)
+    return guard
 
 
 def ingest_handler(
@@ -100,16 +150,33 @@ def kafka_sink(config: GatewayConfig, registry: TriggerRegistry, metrics: Gatewa
 
 async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:
     """Serve until ``stop`` is set, then shut down gracefully."""
-    app = create_app(config)
-    listen = config.gateway.listen
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.gateway.shutdown_grace_seconds)
+    settings = config.gateway
+    fds = raise_fd_limit()
+    log.info("fd_limit", soft=fds.soft, hard=fds.hard, raised_from=fds.before if fds.raised else None)
+    app = create_app(config, fd_limit=fds.usable)
+    runners: list[web.AppRunner] = []
+    ops = app.get(OPS_APP)
+    if ops is not None and settings.ops_listen is not None:
+        # Up first and down last: probes answer for as long as the process serves.
+        ops_runner = web.AppRunner(ops, access_log=None, shutdown_timeout=1.0)
+        await ops_runner.setup()
+        runners.append(ops_runner)
+        where = settings.ops_listen
+        ops_site = GuardedSite(ops_runner, ops[CONNECTIONS], where.host, where.port)
+        await ops_site.start()
+        log.info("gateway_ops_listening", host=where.host, port=ops_site.port, max_connections=OPS_MAX_CONNECTIONS)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
-    tls = config.gateway.tls
+    runners.append(runner)
+    tls = settings.tls
     ssl_context = server_context(tls) if tls is not None else None
-    site = web.TCPSite(runner, listen.host, listen.port, backlog=1024, reuse_address=True, ssl_context=ssl_context)
+    listen = settings.listen
+    guard = app[CONNECTIONS]
+    site = GuardedSite(runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024)
     await site.start()
-    log.info("gateway_listening", host=listen.host, port=listen.port, tls=tls is not None)
+    log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
     await stop.wait()
     log.info("gateway_stopping")
-    await runner.cleanup()
+    for r in reversed(runners):
+        await r.cleanup()
     return 0

@@ -1,7 +1,10 @@
-"""The webhook handler: the in-flight limit, then the chain of steps, then one count and one audit line.
+"""The webhook handler: the client's concurrency limit, then the chain of steps, then one count and one
+audit line.
 
 The steps themselves, and the order they run in, are in :mod:`hookgate.gateway.http.steps`. Every step
 that rejects returns its reply at once; every reply is counted once and logged once, as its audit record.
+The request's places in the concurrency budgets (:mod:`hookgate.gateway.intake.concurrency`) are held
+by its ticket and all given back when it is answered.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from hookgate.gateway.http.steps import (
     admit,
     answer_websub,
     apply_filter,
+    authenticate_head,
     build_envelope,
     charge,
     check_encoding,
@@ -28,6 +32,7 @@ from hookgate.gateway.http.steps import (
     check_size,
     decode_body,
     extract_variables,
+    hold_body_place,
     parse,
     publish,
     read_body,
@@ -35,10 +40,13 @@ from hookgate.gateway.http.steps import (
     reply,
     route,
     shape,
+    take_in_flight,
     verify,
 )
-from hookgate.gateway.intake.admission import Admission
+from hookgate.gateway.intake.admission import Admission, Refusal
 from hookgate.gateway.intake.clientip import ClientAddress
+from hookgate.gateway.intake.concurrency import Ticket
+from hookgate.gateway.intake.deadlines import BodyTiming
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.publish.sink import EventSink
 from hookgate.gateway.triggers import Trigger, TriggerRegistry
@@ -67,6 +75,7 @@ class IngestHandler:
         self._metrics = metrics
         self._body_bytes = metrics.body_bytes
         self._retry_after = str(retry_after)
+        self._body_timing = BodyTiming.from_limits(admission.limits)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -75,16 +84,17 @@ class IngestHandler:
             rid = os.urandom(16).hex()  # 32 hex digits like uuid4().hex, at a fifth of its cost
         trigger = self._registry.get(request.match_info.get("trigger_id", ""))
         client = self._admission.client(request)
-        if not self._admission.in_flight.try_acquire():  # shed before reading anything more
-            result = refused(self._admission.overloaded())
+        ticket = self._admission.enter(client)
+        if isinstance(ticket, Refusal):  # this address has enough requests in progress: refuse before anything
+            result = refused(ticket)
         else:
             try:
-                result = await self.chain(request, trigger, client)
+                result = await self.chain(request, trigger, client, ticket)
             except Exception:  # a bug still gets a JSON 500, counted and audited as outcome "error"
                 log.exception("request_failed", request_id=rid)
                 result = Outcome(error_response(500, "internal_error", "The request failed."), "error", "exception")
             finally:
-                self._admission.in_flight.release()
+                ticket.release()
         elapsed = time.perf_counter() - started
         status = result.response.status
         if status == 401 and trigger is not None:  # every authentication failure spends its address's bucket
@@ -106,20 +116,28 @@ class IngestHandler:
             event_id=result.event_id,
             seconds=elapsed,
         )
+        if result.close:
+            await reply_and_close(request, result.response)
         return result.response
 
-    async def chain(self, request: web.Request, trigger: Trigger | None, client: ClientAddress) -> Outcome:
+    async def chain(
+        self, request: web.Request, trigger: Trigger | None, client: ClientAddress, ticket: Ticket
+    ) -> Outcome:
         """The request's steps, top to bottom; the first that replies ends it (README: "How a webhook flows")."""
         flow = route(request, trigger, client)
         if isinstance(flow, Outcome):
             return flow
+        admission = self._admission
         return (
             check_method(flow)
-            or admit(flow, self._admission)
+            or admit(flow, admission)
             or answer_websub(flow)
             or check_size(flow)
             or check_encoding(flow)
-            or await read_body(flow)
+            or authenticate_head(flow)
+            or await hold_body_place(flow, ticket, admission)
+            or await read_body(flow, self._body_timing)
+            or take_in_flight(ticket, admission)
             or decode_body(flow)
             or check_media_type(flow)
             or verify(flow)
@@ -131,3 +149,17 @@ class IngestHandler:
             or build_envelope(flow)
             or reply(flow, await publish(flow, self._sink), self._retry_after, self._body_bytes)
         )
+
+
+async def reply_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    """Send ``response`` now, then close the connection.
+
+    Otherwise aiohttp would linger after the reply, reading the rest of a body nobody waits for from a
+    client already known to be too slow.
+    """
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client is gone already
+    request.protocol.force_close()

@@ -4,9 +4,10 @@ A step takes the request's :class:`Flow` and returns ``None`` (go on: it filled 
 :class:`Outcome` (the reply; no later step runs). :class:`~hookgate.gateway.http.ingest.IngestHandler`
 chains them in the order README's "How a webhook flows" draws:
 
-    route -> method -> admission -> WebSub challenge -> size -> content coding -> read body
-    -> decode body -> media type -> verify (handshakes answered here) -> charge rate limits
-    -> parse body -> variables -> type/subject/key -> filter -> envelope -> publish -> reply
+    route -> method -> admission -> WebSub challenge -> size -> content coding -> header-only authentication
+    -> read body (deadline, minimum rate) -> in-flight place -> decode body -> media type
+    -> verify (handshakes answered here) -> charge rate limits -> parse body -> variables
+    -> type/subject/key -> filter -> envelope -> publish -> reply
 
 Steps are plain functions and the flow is the one object made per request, so the chain costs a few
 calls, not an object per step. Only reading the body and publishing await.
@@ -14,6 +15,7 @@ calls, not an object per step. Only reading the body and publishing await.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ from hookgate.core.timestamps import rfc3339_ms
 from hookgate.gateway.http.errors import NOT_FOUND, UNAUTHORIZED, error_response, json_response
 from hookgate.gateway.intake.admission import Admission, Refusal
 from hookgate.gateway.intake.clientip import ClientAddress
+from hookgate.gateway.intake.concurrency import Ticket
+from hookgate.gateway.intake.deadlines import DEFAULT_TIMING, BodyTiming, BodyTooSlow, timed_chunks
 from hookgate.gateway.publish.sink import Ack, EventSink, PublishResult
 from hookgate.gateway.shaping.bodies import InvalidBody, LazyBody, MediaType, ParsedBody, media_type
 from hookgate.gateway.shaping.encoding import DecodedTooLarge, content_codings
@@ -34,9 +38,11 @@ from hookgate.gateway.shaping.extract import RequestParts
 from hookgate.gateway.shaping.handshakes import websub_challenge
 from hookgate.gateway.shaping.templates import TemplateValues
 from hookgate.gateway.triggers import Trigger
-from hookgate.gateway.verify.base import HandshakeReply, Verdict, WebhookRequest
+from hookgate.gateway.verify.base import HandshakeReply, Verdict, WebhookRequest, head_verdict
 
 _READ_CHUNK = 65536
+READING_PATIENCE_SECONDS = 0.5
+"""How long a body still in transit may take to complete when no reading place is free."""
 
 
 @dataclass(slots=True)
@@ -47,6 +53,7 @@ class Outcome:
     outcome: str
     reason: str
     event_id: str | None = None
+    close: bool = False  # close the connection once replied (the rest of the body is not worth waiting for)
 
 
 class Flow:
@@ -214,19 +221,53 @@ def check_encoding(flow: Flow) -> Outcome | None:
     return None
 
 
-async def read_body(flow: Flow) -> Outcome | None:
-    """The whole body, or 413 as soon as it exceeds the limit (chunked bodies declare no length).
+def authenticate_head(flow: Flow) -> Outcome | None:
+    """401 before the body is read, for presets that authenticate from the headers alone (tokens).
+
+    An unauthenticated request for such a trigger costs no body read; its verifier still runs on the
+    whole request later (:func:`verify`).
+    """
+    request, client = flow.request, flow.client
+    verdict = head_verdict(
+        flow.trigger.verifier,
+        WebhookRequest(
+            method=request.method,
+            url=client.url,
+            headers=request.headers,
+            body=b"",
+            query=request.query,
+            client_ip=client.ip,
+            now=time.time(),
+        ),
+    )
+    if verdict is None or verdict.ok:
+        return None
+    return Outcome(error_response(*UNAUTHORIZED), "rejected", verdict.reason)
+
+
+async def read_body(flow: Flow, timing: BodyTiming = DEFAULT_TIMING) -> Outcome | None:
+    """The whole body, or 413 as soon as it exceeds the limit (chunked bodies declare no length), or 408
+    when it misses its deadline or arrives below the minimum rate (``timing``).
 
     Sets ``body``.
     """
     limit = flow.trigger.max_body_bytes
     chunks: list[bytes] = []
     size = 0
-    async for chunk in flow.request.content.iter_chunked(_READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            return too_large(flow.trigger)
-        chunks.append(chunk)
+    try:
+        async for chunk in timed_chunks(flow.request.content, timing, _READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                return too_large(flow.trigger)
+            chunks.append(chunk)
+    except BodyTooSlow as exc:
+        return too_slow(exc.reason)
+    except ConnectionError:  # the client went away mid-body: nobody reads the reply, but it is counted
+        return Outcome(
+            error_response(400, "incomplete_body", "The connection closed before the body was complete."),
+            "rejected",
+            "client_disconnected",
+        )
     flow.body = b"".join(chunks)
     return None
 
@@ -252,6 +293,32 @@ def decode_body(flow: Flow) -> Outcome | None:
     if not decoder.verify_encoded:
         flow.signed = flow.body
     return None
+
+
+async def hold_body_place(
+    flow: Flow, ticket: Ticket, admission: Admission, patience: float = READING_PATIENCE_SECONDS
+) -> Outcome | None:
+    """A place among the requests waiting for their body, when the body has not fully arrived; 503 when
+    none is free.
+
+    A body received whole with its head (most webhooks) needs no place, so slow senders compete only
+    with each other. When every place is taken, a body still in transit gets ``patience`` seconds to
+    complete without one before the request is refused.
+    """
+    content = flow.request.content
+    if content.is_eof() or ticket.start_reading():
+        return None
+    try:
+        async with asyncio.timeout(patience):
+            await content.wait_eof()
+    except TimeoutError:
+        return refused(admission.reading_overloaded())
+    return None
+
+
+def take_in_flight(ticket: Ticket, admission: Admission) -> Outcome | None:
+    """503 ``overloaded`` when every in-flight place is taken; the body is read, the costly work not done."""
+    return None if ticket.start_handling() else refused(admission.overloaded())
 
 
 def check_media_type(flow: Flow) -> Outcome | None:
@@ -458,6 +525,16 @@ def refused(refusal: Refusal) -> Outcome:
 def invalid_body(exc: InvalidBody) -> Outcome:
     """400 ``invalid_body``, saying what is wrong with the body."""
     return Outcome(error_response(400, "invalid_body", str(exc)), "rejected", "invalid_body")
+
+
+def too_slow(reason: str) -> Outcome:
+    """408, and the connection closed: the body missed its deadline or its minimum rate."""
+    return Outcome(
+        error_response(408, "request_timeout", "The request body did not arrive in time.", {"Connection": "close"}),
+        "rejected",
+        reason,
+        close=True,
+    )
 
 
 def too_large(trigger: Trigger) -> Outcome:

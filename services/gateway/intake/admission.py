@@ -1,16 +1,19 @@
 """Admission: the checks a webhook request passes before its body is read.
 
-In handler order: the global in-flight limit (503 ``overloaded``), header limits (431), the client
-address's failed-authentication bucket for the trigger (429), the client's address and network identity
-(IP allowlist, client certificate; a terse 401 like any other authentication failure), then the
-trigger's and tenant's rate limits (429). Each check answers a :class:`Refusal` or ``None``; the
-handler turns a refusal into the reply.
+In handler order: the client's concurrency limit (429), header limits (431), the client address's
+failed-authentication bucket for the trigger (429), the client's address and network identity (IP
+allowlist, client certificate; a terse 401 like any other authentication failure), then the trigger's and
+tenant's rate limits (429). The places among the requests reading their body (503) and in flight (503,
+once the body is read) are taken later, through the request's
+:class:`~hookgate.gateway.intake.concurrency.Ticket`. Each check answers a :class:`Refusal` or ``None``;
+the handler turns a refusal into the reply.
 
 The rate limits are only *checked* before the body: their tokens are taken by :meth:`Admission.charge`
 once the request verified, so forged requests never spend a sender's tokens. Forgeries spend their own
-address's failure bucket instead (:meth:`Admission.failed_authentication`, for every 401). The logic lives in
-:mod:`~hookgate.gateway.intake.limits`, :mod:`~hookgate.gateway.intake.clientip` and :mod:`~hookgate.gateway.http.tls`;
-this module binds it to a request and to the configured triggers.
+address's failure bucket instead (:meth:`Admission.failed_authentication`, for every 401). The logic lives
+in :mod:`~hookgate.gateway.intake.limits`, :mod:`~hookgate.gateway.intake.concurrency`,
+:mod:`~hookgate.gateway.intake.clientip` and :mod:`~hookgate.gateway.http.tls`; this module binds it to a
+request and to the configured triggers.
 """
 
 from __future__ import annotations
@@ -25,14 +28,8 @@ from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.http.errors import UNAUTHORIZED
 from hookgate.gateway.http.tls import subject_allowed
 from hookgate.gateway.intake.clientip import ClientAddress, ClientResolver, IpAllowlist
-from hookgate.gateway.intake.limits import (
-    AuthFailureLimiter,
-    Clock,
-    InFlightLimiter,
-    RateDecision,
-    RateLimiter,
-    header_violation,
-)
+from hookgate.gateway.intake.concurrency import Budgets, Ticket
+from hookgate.gateway.intake.limits import AuthFailureLimiter, Clock, RateDecision, RateLimiter, header_violation
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +50,14 @@ class Admission:
     def __init__(self, config: GatewayConfig, registry: CollectorRegistry, clock: Clock | None = None) -> None:
         limits = config.gateway.limits
         triggers = [t for t in config.triggers if t.enabled]
-        self._limits = limits
+        self.limits = limits
         self._resolver = ClientResolver(config.gateway.proxies)
-        self.in_flight = InFlightLimiter(limits.max_in_flight)
+        self.budgets = Budgets(
+            max_in_flight=limits.max_in_flight,
+            max_reading=limits.max_reading_bodies,
+            max_per_client=limits.max_concurrent_per_client,
+        )
+        self.in_flight = self.budgets.in_flight
         self._allow = {t.name: IpAllowlist(t.allow_ips) for t in triggers if t.allow_ips is not None}
         self._subjects = {t.name: frozenset(t.client_cert_subjects) for t in triggers if t.client_cert_subjects}
         rates = {t.name: t.rate_limit for t in triggers if t.rate_limit is not None}
@@ -72,6 +74,16 @@ class Admission:
             "Webhook requests handled at once before new ones are shed with 503.",
             registry=registry,
         ).set(limits.max_in_flight)
+        Gauge(
+            "hookgate_gateway_reading_bodies_limit",
+            "Requests waiting for the rest of their body at once before new ones get 503.",
+            registry=registry,
+        ).set(limits.max_reading_bodies)
+        Gauge(
+            "hookgate_gateway_requests_reading_body",
+            "Requests waiting for the rest of their body.",
+            registry=registry,
+        ).set_function(lambda: self.budgets.reading.in_flight)
         Gauge(
             "hookgate_gateway_rate_limit_buckets",
             "Token buckets of rate-limited triggers and tenants (per replica).",
@@ -92,7 +104,32 @@ class Admission:
             "The gateway is at capacity; retry later.",
             "failed",
             "overloaded",
-            {"Retry-After": str(self._limits.overload_retry_after_seconds)},
+            {"Retry-After": str(self.limits.overload_retry_after_seconds)},
+        )
+
+    def reading_overloaded(self) -> Refusal:
+        """The reply when no place is free among the requests waiting for their body."""
+        return Refusal(
+            503,
+            "overloaded",
+            "The gateway is at capacity; retry later.",
+            "failed",
+            "reading_overloaded",
+            {"Retry-After": str(self.limits.overload_retry_after_seconds)},
+        )
+
+    def enter(self, client: ClientAddress) -> Ticket | Refusal:
+        """The request's ticket to the concurrency budgets, or 429 when its client is at its limit."""
+        ticket = self.budgets.enter(client.ip)
+        if ticket is not None:
+            return ticket
+        return Refusal(
+            429,
+            "too_many_requests",
+            "Too many requests at once from this address; retry later.",
+            "rejected",
+            "client_concurrency_limited",
+            {"Retry-After": str(self.limits.overload_retry_after_seconds)},
         )
 
     def client(self, request: web.BaseRequest) -> ClientAddress:
@@ -103,7 +140,7 @@ class Admission:
 
     def head(self, request: web.BaseRequest) -> Refusal | None:
         """431 when the request head is over the configured count or total size."""
-        reason = header_violation(request.raw_headers, self._limits.headers)
+        reason = header_violation(request.raw_headers, self.limits.headers)
         if reason is None:
             return None
         return Refusal(431, "request_header_fields_too_large", "The request headers are too large.", "rejected", reason)

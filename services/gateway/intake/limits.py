@@ -65,15 +65,63 @@ class HeaderLimits(StrictModel):
 
 
 class LimitSettings(StrictModel):
-    """``gateway.limits``: in-flight shedding, header limits and per-tenant rate limits."""
+    """``gateway.limits``: in-flight shedding, slow and idle clients, connections, header and rate limits."""
 
     max_in_flight: int = Field(
         default=256,
         ge=1,
         le=100_000,
-        description="Webhook requests handled at once; above it 503 overloaded (also caps the produce queue)",
+        description="Webhook requests handled at once once their body is read; above it 503 overloaded "
+        "(also caps the produce queue)",
+    )
+    max_reading_bodies: int = Field(
+        default=128,
+        ge=1,
+        le=100_000,
+        description="Requests waiting for the rest of their body at once; above it 503 overloaded "
+        "(a body already received whole needs no place)",
+    )
+    max_concurrent_per_client: int | None = Field(
+        default=32,
+        ge=1,
+        le=100_000,
+        description="Requests at once from one client address (IPv6: one /64), through trusted proxies; "
+        "above it 429; null = no per-client limit",
     )
     overload_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
+    head_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="A connection must complete a request head within this of connecting, or of the first byte "
+        "after its last reply; else it is closed",
+    )
+    idle_timeout_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        le=3600,
+        description="A keep-alive connection with no request for this long is closed "
+        "(behind a load balancer: above its idle timeout)",
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="The whole body must arrive within this of the head; else 408"
+    )
+    min_body_bytes_per_second: int = Field(
+        default=1024,
+        ge=0,
+        le=1_073_741_824,
+        description="After body_rate_grace_seconds, a body arriving slower than this on average gets 408; 0 = off",
+    )
+    body_rate_grace_seconds: float = Field(
+        default=2.0, ge=0, le=600, description="Seconds a body may arrive at any rate before the minimum applies"
+    )
+    max_connections: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="Open connections on the webhook port; more are answered 503 and closed. "
+        "null = what the file-descriptor limit allows (always capped by it)",
+    )
     headers: HeaderLimits = Field(default_factory=HeaderLimits)
     tenant_rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
     default_tenant_rate_limit: RateLimit | None = Field(
@@ -320,15 +368,18 @@ def _server_logger() -> logging.Logger:
     return logger
 
 
-def server_handler_args(limits: HeaderLimits) -> dict[str, Any]:
-    """Keyword arguments for aiohttp's request handler (``web.Application(handler_args=...)``):
-    the parser's head limits, a logger that never writes header contents, and no automatic
-    decompression: a compressed body is decoded only for a trigger that opted in, within bounds
-    (:mod:`hookgate.gateway.shaping.encoding`), never by the server for every route."""
+def server_handler_args(limits: LimitSettings) -> dict[str, Any]:
+    """Keyword arguments for aiohttp's request handler (``web.Application(handler_args=...)``): the
+    parser's head limits, the keep-alive (idle) timeout, a logger that never writes header contents, and
+    no automatic decompression: a compressed body is decoded only for a trigger that opted in, within
+    bounds (:mod:`hookgate.gateway.shaping.encoding`), never by the server for every route."""
+    headers = limits.headers
     return {
         "auto_decompress": False,
-        "max_line_size": limits.max_line_bytes,
-        "max_field_size": limits.max_field_bytes,
-        "max_headers": limits.max_count,
+        "max_line_size": headers.max_line_bytes,
+        "max_field_size": headers.max_field_bytes,
+        "max_headers": headers.max_count,
+        # aiohttp's default (3630 s) lets idle sockets pile up to the fd limit.
+        "keepalive_timeout": limits.idle_timeout_seconds,
         "logger": _server_logger(),
     }

@@ -107,6 +107,25 @@ class Verifier(Protocol):
     def verify(self, request: WebhookRequest) -> Verdict: ...
 
 
+class HeadVerifier(Verifier, Protocol):
+    """A verifier that can also judge the request head alone, before the body is read (an optional
+    capability: presets whose credential travels in the headers or the URL implement it)."""
+
+    def verify_head(self, request: WebhookRequest) -> Verdict | None:
+        """The verdict from the head alone (``request.body`` is empty), or ``None`` when the body is needed.
+
+        A failed verdict refuses the request before its body is read; an ok one lets it go on, and
+        :meth:`verify` still judges the whole request.
+        """
+        ...
+
+
+def head_verdict(verifier: Verifier, request: WebhookRequest) -> Verdict | None:
+    """``verifier.verify_head(request)`` when the verifier has that capability, else ``None``."""
+    check = getattr(verifier, "verify_head", None)
+    return None if check is None else check(request)
+
+
 @dataclass(frozen=True, slots=True)
 class PresetWarning:
     """Something a valid preset config does that an operator should hear about at start-up."""

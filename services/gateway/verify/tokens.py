@@ -77,6 +77,10 @@ class TokenVerifier(CheckedVerifier):
         self._values = values
         self._describe = describe
 
+    def verify_head(self, request: WebhookRequest) -> Verdict | None:
+        """The credential travels in the head: the verdict is known before the body is read."""
+        return self.verify(request)
+
     def check(self, request: WebhookRequest) -> Verdict:
         if not any_matches(presented(self._place, request), self._values):
             reject("bad_token")

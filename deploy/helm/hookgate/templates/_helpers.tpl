@@ -239,7 +239,7 @@ helm.sh/chart: {{ include "hookgate.chart" .ctx }}
 {{- define "hookgate.probe" -}}
 httpGet:
   path: {{ .path }}
-  port: http
+  port: {{ default "http" .port }}
 periodSeconds: {{ .p.periodSeconds }}
 timeoutSeconds: {{ .p.timeoutSeconds }}
 failureThreshold: {{ .p.failureThreshold }}
@@ -288,7 +288,10 @@ failureThreshold: {{ .p.failureThreshold }}
 {{/* The gateway's config file. */}}
 {{- define "hookgate.gatewayConfig" -}}
 {{- $g := .Values.gateway -}}
-{{- $s := merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.containerPort) "log_level" $g.logLevel "shutdown_grace_seconds" $g.shutdownGraceSeconds) (deepCopy $g.settings) -}}
+{{- if eq (int $g.opsPort) (int $g.containerPort) -}}
+{{- fail "gateway.opsPort: must differ from gateway.containerPort (the ops listener is a port of its own)" -}}
+{{- end -}}
+{{- $s := merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.containerPort) "ops_listen" (dict "host" "0.0.0.0" "port" $g.opsPort) "log_level" $g.logLevel "shutdown_grace_seconds" $g.shutdownGraceSeconds) (deepCopy $g.settings) -}}
 {{- toYaml (dict "gateway" $s "kafka" (include "hookgate.kafkaConfig" . | fromYaml) "triggers" (default list $g.triggers)) -}}
 {{- end -}}
 
