@@ -204,8 +204,8 @@ PRODUCE_SECONDS = "hookgate_gateway_produce_duration_seconds"
 REJECTED = 'outcome="rejected"'
 FAILED = 'outcome="failed"'
 ERROR = 'outcome="error"'
-SHED = 'reason="overloaded"'
-NOT_SHED = 'reason!="overloaded"'
+SHED = 'reason=~"overloaded|reading_overloaded"'
+NOT_SHED = 'reason!~"overloaded|reading_overloaded"'
 RATE_LIMITED = 'reason=~"trigger_rate_limited|tenant_rate_limited"'
 STATUS_5XX = 'status_class="5xx"'
 
