@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from hookgate.core.backoff import RECONNECT
 from hookgate.core.logging import get_logger
+from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
 
 log = get_logger("hookgate.kafka")
@@ -120,3 +124,26 @@ class TopicAdmin:
                 self._known.update(missing)
             finally:
                 await admin.close()
+
+
+async def start_producer(
+    make: Callable[[], AIOKafkaProducer], ensure: Callable[[], Awaitable[None]], watch: DependencyWatch
+) -> AIOKafkaProducer:
+    """A started producer whose topics exist: retried with :data:`~hookgate.core.backoff.RECONNECT` until
+    the broker answers, each failure reported to ``watch`` (one warning per outage, not one per retry).
+
+    ``make`` builds a fresh producer for each attempt (a producer whose ``start()`` failed cannot be
+    started again); ``ensure`` creates or checks the topics once the producer is up.
+    """
+    async for _ in RECONNECT.attempts():
+        producer = make()
+        try:
+            await producer.start()
+            await ensure()
+        except (KafkaError, OSError, RuntimeError) as exc:
+            watch.down(type(exc).__name__, str(exc) or None)
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            continue
+        return producer
+    raise AssertionError("RECONNECT.attempts() without a stop event never ends")  # pragma: no cover

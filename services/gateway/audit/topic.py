@@ -16,8 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from hookgate.core.backoff import RECONNECT
-from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.kafka import TopicAdmin, make_producer, start_producer
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
 from hookgate.core.topics import audit_topic
@@ -93,21 +92,12 @@ class AuditTopicWriter:
 
     async def _connect(self) -> None:
         retention_ms = str(self._settings.retention_hours * 3_600_000)
-        async for _ in RECONNECT.attempts():
-            producer = make_producer(self._kafka, linger_ms=50)
-            try:
-                await producer.start()
-                await self._admin.ensure(
-                    [self.topic], config={"cleanup.policy": "delete", "retention.ms": retention_ms}
-                )
-            except (KafkaError, OSError, RuntimeError) as exc:
-                self._watch.down(type(exc).__name__, str(exc) or None)
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                continue
-            self._producer = producer
-            self._watch.up()
-            return
+        self._producer = await start_producer(
+            lambda: make_producer(self._kafka, linger_ms=50),
+            lambda: self._admin.ensure([self.topic], config={"cleanup.policy": "delete", "retention.ms": retention_ms}),
+            self._watch,
+        )
+        self._watch.up()
 
     async def _send(self, producer: AIOKafkaProducer, record: AuditRecord) -> None:
         try:

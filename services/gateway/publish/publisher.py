@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from hookgate.core.backoff import RECONNECT
 from hookgate.core.envelope import Envelope
-from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.kafka import TopicAdmin, make_producer, start_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
@@ -188,20 +187,11 @@ class Publisher:
         )
 
     async def _connect_loop(self) -> None:
-        async for _ in RECONNECT.attempts():
-            producer = self._make_producer()
-            try:
-                await producer.start()
-                await self._admin.ensure(self._topics)
-            except (KafkaError, OSError, RuntimeError) as exc:
-                self._watch.down(type(exc).__name__, str(exc) or None)
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                continue
-            self._producer = producer
-            self._set_reachable(True)
-            log.info("kafka_connected", topics=self._topics)
-            break
+        self._producer = await start_producer(
+            self._make_producer, lambda: self._admin.ensure(self._topics), self._watch
+        )
+        self._set_reachable(True)
+        log.info("kafka_connected", topics=self._topics)
         await self._probe_loop()
 
     async def _probe_loop(self) -> None:
