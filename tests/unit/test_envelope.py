@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
 
-from hookgate.core.envelope import Envelope, EnvelopeError, valid_extension_name
+from hookgate.core.envelope import Envelope, EnvelopeError, new_event_id, valid_extension_name
 
 EVENT = Envelope(
     id="d-1",
@@ -51,3 +53,15 @@ def test_wrong_specversion_is_an_error() -> None:
 @pytest.mark.parametrize(("name", "ok"), [("tenant", True), ("vars2", True), ("Tenant", False), ("a_b", False)])
 def test_extension_names_follow_the_spec(name: str, ok: bool) -> None:
     assert valid_extension_name(name) is ok
+
+
+def test_generated_event_ids_are_canonical_random_uuids() -> None:
+    ids = [new_event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text  # lower-case, hyphenated: what str(uuid.uuid4()) gives
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+    # every variant nibble (8, 9, a, b) occurs: the variant bits are set, the other two stay random
+    assert {text[19] for text in ids} == set("89ab")

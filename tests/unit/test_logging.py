@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 import structlog
+import structlog.testing
 
-from hookgate.core.logging import ClientRetryNoise, configure_logging, get_logger, recent_client_retry
+from hookgate.core.logging import ClientRetryNoise, configure_logging, get_logger, info_line, recent_client_retry
 
 
 @pytest.fixture
@@ -54,6 +55,34 @@ def test_one_json_line_per_event_with_level_and_utc_timestamp(configured: pytest
     assert first["when"] == "2026-01-02T00:00:00+00:00"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", str(first["timestamp"]))
     assert (second["event"], second["level"], second["partitions"]) == ("second", "warning", {"0": 12, "1": 3})
+
+
+def test_info_line_writes_the_line_log_info_writes(configured: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info")  # here: pytest gives set-up and test body different stdouts
+    log = get_logger("t")
+    fields: dict[str, object] = {"request_id": "r1", "status": 202, "event_id": None, "token": "s3cret"}
+    with structlog.contextvars.bound_contextvars(trace="abc"):
+        log.info("audit", **fields)
+        info_line(log, "audit", fields)
+    assert fields == {"request_id": "r1", "status": 202, "event_id": None, "token": "s3cret"}  # left as given
+    slow, fast = configured.readouterr().out.splitlines()
+    # Byte for byte the same line (same keys in the same order, same redaction), but for the timestamp.
+    stamp = re.compile(r'"timestamp":"[^"]*"')
+    assert stamp.sub("", fast) == stamp.sub("", slow)
+    line = json.loads(fast)
+    assert (line["token"], line["trace"]) == ("[redacted]", "abc")
+
+
+def test_info_line_follows_the_level_and_a_tests_capture(configured: pytest.CaptureFixture[str]) -> None:
+    configure_logging("warning")
+    log = get_logger("t")
+    info_line(log, "audit", {"status": 202})
+    assert configured.readouterr().out == ""
+    configure_logging("info")
+    log = get_logger("u")
+    with structlog.testing.capture_logs() as captured:  # another configuration in force: structlog itself
+        info_line(log, "audit", {"status": 202})
+    assert captured == [{"event": "audit", "status": 202, "log_level": "info"}]
 
 
 def test_keys_naming_secrets_are_redacted_whatever_their_case(configured: pytest.CaptureFixture[str]) -> None:

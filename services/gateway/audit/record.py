@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import Field, field_validator
 
 from hookgate.core.config import StrictModel
-from hookgate.core.logging import get_logger
+from hookgate.core.logging import get_logger, info_line
 from hookgate.core.timestamps import rfc3339_ms
 from hookgate.gateway.intake.clientip import ClientAddress
 
@@ -210,9 +210,9 @@ class Auditor:
 
     def _write(self, fields: dict[str, Any]) -> None:
         if self._log:
-            log.info("audit", **fields)
+            info_line(log, "audit", fields)
         else:
-            log.info("webhook", **{k: fields[k] for k in _REQUEST_LINE})
+            info_line(log, "webhook", {k: fields[k] for k in _REQUEST_LINE})
 
 
 # The request line of ``audit.log: false``: the logging conventions' fields, the status and the method.

@@ -11,6 +11,7 @@ underscore. So GitHub ``push`` is ``com.github.push``, Stripe ``invoice.paid`` i
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SEPARATORS = re.compile(r"[/:.]+")
 _OTHER = re.compile(r"[^a-z0-9_.]+")
@@ -23,6 +24,9 @@ def normalize(name: str) -> str:
     return ".".join(part.strip("_") for part in text.split(".") if part.strip("_"))
 
 
+# Senders repeat a handful of event names: normalized once each (two regexes and a split per request
+# otherwise). Bounded, as the names come from request headers.
+@lru_cache(maxsize=4096)
 def prefixed_type(prefix: str, *names: str | None) -> str | None:
     """``<prefix>.<names...>`` normalized, or ``None`` when the first name is unknown.
 
