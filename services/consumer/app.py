@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -27,6 +26,7 @@ from hookgate.consumer.reload import install_reload
 from hookgate.consumer.state.changelog import DedupeChangelog
 from hookgate.consumer.state.deadletter import KafkaDeadLetters
 from hookgate.consumer.state.dedupe import DedupeTable
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
@@ -37,8 +37,8 @@ from hookgate.core.logging import get_logger
 log = get_logger("hookgate.consumer")
 
 
-def _workflow_set(config: ConsumerConfig, session: aiohttp.ClientSession, extra: Sequence[Workflow]) -> WorkflowSet:
-    workflows: list[Workflow] = [*build_workflows(config.workflows, session), *extra]
+def _workflow_set(config: ConsumerConfig, clients: HttpClients, extra: Sequence[Workflow]) -> WorkflowSet:
+    workflows: list[Workflow] = [*build_workflows(config.workflows, clients), *extra]
     names = [w.name for w in workflows]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -148,8 +148,9 @@ async def serve(
     With ``config_path``, SIGHUP reloads that file's ``workflows:`` without a restart (reload.py).
     """
     metrics = ConsumerMetrics()
-    async with aiohttp.ClientSession() as session:
-        workflows = _workflow_set(config, session, extra_workflows)
+    http = config.consumer.http
+    async with HttpClients(limit_per_target=http.max_connections_per_target, idle_seconds=http.idle_seconds) as clients:
+        workflows = _workflow_set(config, clients, extra_workflows)
         metrics.follow(workflows, config.consumer.topics)
         pipeline = Pipeline(config, workflows, metrics)
         app = web.Application()
@@ -164,7 +165,7 @@ async def serve(
             reloader = install_reload(
                 config_path,
                 workflows,
-                lambda cfg: list(_workflow_set(cfg, session, extra_workflows)),
+                lambda cfg: list(_workflow_set(cfg, clients, extra_workflows)),
                 stop,
                 interval=config.consumer.reload_interval_seconds,
             )

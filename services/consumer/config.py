@@ -52,6 +52,17 @@ class BreakerSettings(StrictModel):
     reset_seconds: float = Field(default=30.0, gt=0, le=3600, description="Open this long before one probe.")
 
 
+class HttpSettings(StrictModel):
+    """The HTTP actions' client: one pool of keep-alive connections per target (scheme://host:port)."""
+
+    max_connections_per_target: int = Field(
+        default=100, ge=1, le=10_000, description="Open connections to one target; more requests wait for one."
+    )
+    idle_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="A connection idle this long is closed, not reused."
+    )
+
+
 class ConsumerSettings(StrictModel):
     group_id: str = Field(default="hookgate-workflows", pattern=r"^[a-zA-Z0-9._-]{1,200}$")
     topics: list[str] = Field(default_factory=list)
@@ -62,12 +73,18 @@ class ConsumerSettings(StrictModel):
     reload_interval_seconds: float | None = Field(
         default=None, gt=0, le=3600, description="Also reload workflows when the file changed (checked this often)"
     )
-    max_in_flight: int = Field(default=1000, ge=1, le=1_000_000, description="Records read but not finished.")
+    max_in_flight: int = Field(
+        default=1000, ge=1, le=1_000_000, description="Records read but not finished, in this process."
+    )
+    max_in_flight_per_partition: int = Field(
+        default=250, ge=1, le=1_000_000, description="Records read but not finished, per partition."
+    )
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=300)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
     dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
     def _source(self) -> Self:
