@@ -125,7 +125,10 @@ class TriggerConfig(StrictModel):
     verify: VerifyConfig
     source: str | None = Field(default=None, description="CloudEvents source; default /hookgate/{name}")
     type: str = Field(default="dev.hookgate.webhook", description="CloudEvents type when the sender names none")
-    key: TemplateText = Field(default="{tenant}", description="Record key template")
+    key: TemplateText = Field(
+        default="{subject}",
+        description='Record key template; one that renders empty is the event id. "{tenant}": strict per-tenant order',
+    )
     topic: str | None = Field(default=None, description="Override the topic template for this trigger")
     max_body_bytes: int | None = Field(default=None, ge=1, le=64 * 1_048_576)
     rate_limit: RateLimit | None = Field(default=None, description="Token bucket for this trigger (per replica)")
