@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -33,6 +34,7 @@ from hookgate.core.backoff import RECONNECT
 from hookgate.core.health import add_ops_routes
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
+from hookgate.core.workers import OpsSpec, Supervisor, WorkerContext, own_command, worker_context
 
 log = get_logger("hookgate.consumer")
 
@@ -141,12 +143,38 @@ async def serve(
     *,
     extra_workflows: Sequence[Workflow] = (),
     config_path: Path | None = None,
+    worker_command: Sequence[str] | None = None,
 ) -> int:
     """Consume until ``stop`` is set, then finish in-flight work, commit and leave the group.
 
     ``extra_workflows`` are Python handlers (the SDK) run beside the YAML workflows with the same runner.
     With ``config_path``, SIGHUP reloads that file's ``workflows:`` without a restart (reload.py).
+
+    With ``consumer.workers`` above 1 this process supervises that many workers instead
+    (:mod:`hookgate.core.workers`), each running ``worker_command`` (default: this process's own command
+    line) as a member of the same group, and serves the ops routes for all of them on ``consumer.listen``.
     """
+    worker = worker_context()
+    s = config.consumer
+    if s.workers > 1 and worker is None:
+        supervisor = Supervisor(
+            "consumer",
+            s.workers,
+            worker_command or own_command(),
+            grace=s.shutdown_grace_seconds,
+            ops=OpsSpec(s.listen.host, s.listen.port, "hookgate_consumer_"),
+        )
+        return await supervisor.run(stop)
+    return await _consume(config, stop, extra_workflows, config_path, worker)
+
+
+async def _consume(
+    config: ConsumerConfig,
+    stop: asyncio.Event,
+    extra_workflows: Sequence[Workflow],
+    config_path: Path | None,
+    worker: WorkerContext | None,
+) -> int:
     metrics = ConsumerMetrics()
     http = config.consumer.http
     async with HttpClients(limit_per_target=http.max_connections_per_target, idle_seconds=http.idle_seconds) as clients:
@@ -158,7 +186,14 @@ async def serve(
         web_runner = web.AppRunner(app, access_log=None)
         await web_runner.setup()
         listen = config.consumer.listen
-        await web.TCPSite(web_runner, listen.host, listen.port, reuse_address=True).start()
+        # A supervised worker serves its ops routes on loopback, on a port of its own that it reports.
+        host, port = ("127.0.0.1", 0) if worker is not None else (listen.host, listen.port)
+        await web.TCPSite(web_runner, host, port, reuse_address=True).start()
+        watcher = None
+        if worker is not None:
+            structlog.contextvars.bind_contextvars(worker=worker.index)
+            await worker.report(ops_port=web_runner.addresses[0][1])
+            watcher = asyncio.create_task(worker.watch_parent(stop))
         log.info("consumer_started", group=config.consumer.group_id, workflows=workflows.names())
         reloader = None
         if config_path is not None:
@@ -172,8 +207,9 @@ async def serve(
         try:
             await pipeline.run(stop)
         finally:
-            if reloader is not None:
-                reloader.cancel()
+            for task in (reloader, watcher):
+                if task is not None:
+                    task.cancel()
             await web_runner.cleanup()
             log.info("consumer_stopped")
     return 0

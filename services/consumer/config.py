@@ -79,6 +79,12 @@ class ConsumerSettings(StrictModel):
     max_in_flight_per_partition: int = Field(
         default=250, ge=1, le=1_000_000, description="Records read but not finished, per partition."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Consumer processes in this group, supervised by this one (which then serves their ops routes)",
+    )
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=300)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
