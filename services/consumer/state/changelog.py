@@ -36,7 +36,7 @@ from hookgate.core.settings import KafkaSettings
 log = get_logger("hookgate.consumer")
 
 
-WRITE_LINGER = 0.005
+WRITE_LINGER = 0.01
 """Seconds the writer lets done records gather before it sends a round (fewer, fuller produce requests)."""
 
 

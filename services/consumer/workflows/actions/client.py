@@ -366,13 +366,15 @@ class HttpClient:
         target = target.partition("#")[0]
         if not target.startswith("/"):
             target = "/" + target  # "http://host" or "http://host?q=1"
-        lines = [f"{method} {target} HTTP/1.1\r\nHost: {self._host_header}\r\n"]
-        given: set[str] = set()
-        for name, value in headers.items():
-            if _FORBIDDEN_IN_HEADER.search(name) or _FORBIDDEN_IN_HEADER.search(value):
-                raise InvalidRequest(f"header {name!r} holds a line break")
-            lines.append(f"{name}: {value}\r\n")
-            given.add(name.lower())
+        given = {name.lower() for name in headers}
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # One check for all of them: each field adds exactly one CR and one LF; a value with a line break
+        # (or a NUL) of its own would add more.
+        n = len(headers)
+        if fields.count("\n") != n or fields.count("\r") != n or "\x00" in fields:
+            bad = next(k for k, v in headers.items() if _FORBIDDEN_IN_HEADER.search(f"{k}{v}"))
+            raise InvalidRequest(f"header {bad!r} holds a line break")
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {self._host_header}\r\n", fields]
         if "user-agent" not in given:
             lines.append(f"User-Agent: {USER_AGENT}\r\n")
         if "accept" not in given:
