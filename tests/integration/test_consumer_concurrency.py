@@ -87,9 +87,7 @@ async def test_the_process_limit_bounds_every_partition_together(kafka_bootstrap
     ids = [f"three-parts-{i}" for i in range(90)]
     await produce(kafka_bootstrap, topic, [event(i) for i in ids], spread=30)
     gate = Gate("gate", hold=10)
-    config = consumer_config(
-        kafka_bootstrap, topic_prefix, group, [], max_in_flight=10, max_in_flight_per_partition=8
-    )
+    config = consumer_config(kafka_bootstrap, topic_prefix, group, [], max_in_flight=10, max_in_flight_per_partition=8)
     async with running_consumer(config, [gate]):
         await wait_committed(kafka_bootstrap, group, topic)
     assert sorted(gate.order) == sorted(ids)

@@ -7,7 +7,8 @@
 - **Bounded concurrency.** At most ``max_in_flight`` records of the process, and at most
   ``max_in_flight_per_partition`` of one partition, are handed to workflows and unfinished. Records
   fetched beyond that wait in their partition's backlog; a partition whose backlog reaches its in-flight
-  limit is paused, and so is the whole assignment when in-flight plus backlog records reach
+  limit is not read until it drains (what the fetcher holds for it stays there, and nothing more is
+  fetched for it), and the whole assignment is paused when in-flight plus backlog records reach
   ``max_in_flight`` (the loop keeps polling so the member stays in the group). A finished record makes
   room for the next one of its partition's backlog at once.
 - **Order.** Only for workflows with ``ordered: true``: their runs of one (partition, workflow, record key)
@@ -105,8 +106,8 @@ class Runner:
         self._in_flight = 0
         self._per_partition = config.consumer.max_in_flight_per_partition
         self._waiting: dict[TopicPartition, _Partition] = {}  # partitions with a backlog, oldest first
-        self._paused: set[TopicPartition] = set()
-        self._all_paused = False  # paused because the process is full (not for one partition's backlog)
+        self._all_paused = False  # the whole assignment paused: the process is full
+        self._restoring: set[TopicPartition] = set()  # paused by on_assigned until their dedupe state is loaded
         metrics.in_flight.set_function(lambda: self._in_flight)  # read at each scrape, not set per record
         self._joined = False
         self._stopping = False
@@ -154,6 +155,9 @@ class Runner:
             cfg.kafka,
             group_id=s.group_id,
             max_poll_records=min(s.max_in_flight, 500),
+            # One fetch per broker is in flight at a time: while idle partitions long-poll for data, a busy
+            # partition on the same broker waits for that answer. Keep the long poll short.
+            fetch_max_wait_ms=50,
             # A pattern picks up a new tenant's topic at the next metadata refresh: keep that short.
             metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
         )
@@ -181,7 +185,17 @@ class Runner:
         while not stop.is_set():
             self._apply_backpressure(consumer)
             room = max(1, s.max_in_flight - self._in_flight - self._buffered())
-            batches = await consumer.getmany(timeout_ms=200, max_records=room)
+            # Read only partitions whose backlog has room. The others keep what the fetcher already holds
+            # for them (a pause would drop it), and get no new fetch until they take it: their backlog stays
+            # bounded. Since such a partition may have room again any moment, poll briefly then.
+            readable = [tp for tp, part in self._parts.items() if len(part.backlog) < self._per_partition]
+            if len(readable) == len(self._parts):
+                batches = await consumer.getmany(timeout_ms=200, max_records=room)
+            elif readable:
+                batches = await consumer.getmany(*readable, timeout_ms=10, max_records=room)
+            else:
+                batches = {}
+                await asyncio.sleep(0.01)
             for tp, records in batches.items():
                 part = self._parts.get(tp)
                 if part is None or part.abort.is_set():
@@ -221,43 +235,30 @@ class Runner:
                 return
 
     def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
-        """Pause what must not be fetched now: everything when the process is full, else partitions whose
-        backlog already holds as many records as they may have in flight (so the backlog stays bounded, and a
-        partition keeps being prefetched while it drains)."""
-        assigned = consumer.assignment()
-        per_partition = self._per_partition
-        self._all_paused = self._in_flight + self._buffered() >= self._config.consumer.max_in_flight
-        if self._all_paused:
-            wanted = set(assigned)
+        """Pause the whole assignment while in-flight plus backlog records reach ``max_in_flight``; resume it
+        once they are below (the loop keeps polling, so the member stays in the group)."""
+        full = self._in_flight + self._buffered() >= self._config.consumer.max_in_flight
+        if not full and not self._all_paused:
+            return
+        paused = consumer.paused()
+        if full:
+            newly = consumer.assignment() - paused  # a rebalance may have assigned more meanwhile
+            if newly:
+                consumer.pause(*newly)
         else:
-            wanted = {tp for tp, part in self._waiting.items() if len(part.backlog) >= per_partition} & assigned
-        pause = wanted - self._paused
-        resume = (self._paused - wanted) & assigned
-        if pause:
-            consumer.pause(*pause)
-        if resume:
-            consumer.resume(*resume)
-        self._paused = wanted
+            again = paused - self._restoring
+            if again:
+                consumer.resume(*again)
+        self._all_paused = full
 
     def _buffered(self) -> int:
         return sum(len(part.backlog) for part in self._waiting.values())
 
-    def _resume_if_room(self, part: _Partition) -> None:
-        """After a record of ``part`` finished: resume what may be fetched again, without waiting for the loop.
-
-        The loop may sit in a poll of paused partitions for its whole timeout; resuming here lets the
-        fetcher ask for more at once, so a drained backlog is refilled before it runs dry.
-        """
+    def _resume_if_room(self) -> None:
+        """After a record finished: resume a full process without waiting for the loop's next turn."""
         consumer = self._consumer
-        if consumer is None:
-            return
-        if self._all_paused:
-            if self._in_flight + self._buffered() < self._config.consumer.max_in_flight:
-                self._apply_backpressure(consumer)
-        elif part.tp in self._paused and len(part.backlog) < self._per_partition:
-            self._paused.discard(part.tp)
-            with contextlib.suppress(IllegalStateError):
-                consumer.resume(part.tp)
+        if consumer is not None and self._in_flight + self._buffered() < self._config.consumer.max_in_flight:
+            self._apply_backpressure(consumer)
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -322,8 +323,8 @@ class Runner:
             return
         if self._waiting:
             self._refill()
-        if self._paused:
-            self._resume_if_room(part)
+        if self._all_paused:
+            self._resume_if_room()
 
     # -- commits and rebalances ------------------------------------------------------------------
 
@@ -389,7 +390,6 @@ class Runner:
             del self._parts[part.tp]
             self._waiting.pop(part.tp, None)
             part.backlog.clear()  # fetched, never handed out: the next owner reads them
-            self._paused.discard(part.tp)
             with contextlib.suppress(KeyError):
                 self._metrics.lag.remove(part.tp.topic, str(part.tp.partition))
         self._metrics.assigned.set(len(self._parts))
@@ -402,10 +402,14 @@ class Runner:
             # No records of these partitions until their dedupe state is restored.
             if self._consumer is not None and assigned:
                 self._consumer.pause(*assigned)
-            self._dedupe.forget(tp.partition for tp in owned)
-            restored = await self._dedupe.restore(tp.partition for tp in assigned)
+                self._restoring.update(assigned)
+            try:
+                self._dedupe.forget(tp.partition for tp in owned)
+                restored = await self._dedupe.restore(tp.partition for tp in assigned)
+            finally:
+                self._restoring.difference_update(assigned)
             self._metrics.dedupe_restored.inc(restored)
-            if self._consumer is not None and assigned:
+            if self._consumer is not None and assigned and not self._all_paused:
                 self._consumer.resume(*assigned)
         for tp in assigned:
             if tp not in self._parts:

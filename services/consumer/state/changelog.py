@@ -12,7 +12,7 @@ it needs to their end before processing (restore); after a workflow finished, it
 
 Writes are batched: :meth:`DedupeChangelog.record` adds the done record to the batch of its changelog
 partition and waits for that batch, and one writer task sends each partition's batch as a single
-``send_batch`` (records gather for :data:`WRITE_LINGER`, and while the previous round is in flight). A
+``send_batch`` (records gather for :data:`WRITE_LINGER`; a round is queued behind the one in flight). A
 burst of N finished runs costs a few produce requests instead of N, and every caller still returns only
 once *its* record is acknowledged.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class DedupeChangelog:
         self._reader: AIOKafkaConsumer | None = None
         self.partitions = 0
         self._pending: dict[int, _Batch] = {}  # filling, by changelog partition
-        self._writing: dict[int, _Batch] = {}  # sent, waiting for the broker
+        self._writing: set[_Batch] = set()  # sent, waiting for the broker
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
 
@@ -97,9 +98,9 @@ class DedupeChangelog:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-            for batch in [*self._writing.values(), *self._pending.values()]:
+            for batch in [*self._writing, *self._pending.values()]:
                 batch.settle(KafkaError("the dedupe changelog writer stopped"))
-            self._writing, self._pending = {}, {}
+            self._writing, self._pending = set(), {}
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
@@ -131,27 +132,42 @@ class DedupeChangelog:
             raise batch.error
 
     async def _write_batches(self) -> None:
-        """Send what :meth:`record` queued, one round of per-partition batches at a time."""
+        """Send what :meth:`record` queued, a round of per-partition batches every :data:`WRITE_LINGER`.
+
+        A round does not wait for the previous one's acknowledgement: the producer keeps one request per
+        partition in flight and queues the next batch behind it, so records that finish while a batch is
+        in flight go out the moment it is acknowledged, not a whole round later.
+        """
         while True:
             await self._wake.wait()
             await asyncio.sleep(WRITE_LINGER)
             self._wake.clear()
-            self._writing, self._pending = self._pending, {}
-            rounds = [(part, batch, await self._send(part, batch)) for part, batch in self._writing.items()]
-            for part, batch, delivered in rounds:
-                try:
-                    if isinstance(delivered, BaseException):
-                        raise delivered
-                    await asyncio.gather(*delivered)
-                except KafkaError as exc:
-                    batch.settle(exc)
+            pending, self._pending = self._pending, {}
+            for part, batch in pending.items():
+                self._writing.add(batch)
+                delivered = await self._send(part, batch)
+                if isinstance(delivered, KafkaError):
+                    self._writing.discard(batch)
+                    batch.settle(delivered)
                     continue
-                table = self._tables.get(part)
-                if table is not None:
-                    for key, done in batch.records:
-                        table.add(key, done)
-                batch.settle(None)
-            self._writing = {}
+                gathered = asyncio.gather(*delivered)
+                gathered.add_done_callback(functools.partial(self._acknowledged, part, batch))
+
+    def _acknowledged(self, part: int, batch: _Batch, gathered: asyncio.Future[list[object]]) -> None:
+        """A batch's delivery settled: fill its table entries (in partition order) and wake its callers."""
+        self._writing.discard(batch)
+        if gathered.cancelled():
+            batch.settle(KafkaError("the dedupe changelog write was cancelled"))
+            return
+        exc = gathered.exception()
+        if exc is not None:
+            batch.settle(exc if isinstance(exc, KafkaError) else KafkaError(repr(exc)))
+            return
+        table = self._tables.get(part)
+        if table is not None:
+            for key, done in batch.records:
+                table.add(key, done)
+        batch.settle(None)
 
     async def _send(self, part: int, batch: _Batch) -> list[asyncio.Future[object]] | KafkaError:
         """Hand ``batch`` to the producer as one or more record batches; their delivery futures."""
