@@ -60,8 +60,9 @@ RESTART = Backoff(base=0.5, cap=30.0)
 """Between restarts of a worker that keeps exiting."""
 STABLE_SECONDS = 60.0
 """A worker that ran this long before it exited is restarted after the shortest delay again."""
-KILL_MARGIN = 10.0
-"""Seconds past the drain grace after which a worker that has not exited is killed."""
+KILL_MARGIN = 5.0
+"""Seconds past the drain grace after which a worker that has not exited is killed (before a pod's
+terminationGracePeriodSeconds, which the chart makes the grace plus 10 s and the preStop pause, runs out)."""
 
 
 # -- the worker's side -------------------------------------------------------------------------------
