@@ -43,20 +43,25 @@ WRITE_LINGER = 0.01
 
 @dataclass(eq=False, slots=True)
 class _Batch:
-    """Done records waiting for the writer, for one changelog partition; ``settled`` is set for all at once.
+    """Done records waiting for the writer, for one changelog partition, and a future per caller.
 
-    An event rather than a shared future: a waiter that is cancelled (its partition revoked) then cancels
-    only its own wait, never the batch the others wait for.
+    A future per caller rather than one shared future: a caller that is cancelled (its partition revoked)
+    then cancels only its own wait, never the batch the others wait for; and rather than an
+    ``asyncio.Event``, whose waiters remove themselves from a deque one by one (quadratic in a full batch).
     """
 
     records: list[tuple[str, DoneRecord]] = field(default_factory=list)
-    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
     error: KafkaError | None = None
+    settled: bool = False
 
     def settle(self, error: KafkaError | None) -> None:
-        if not self.settled.is_set():
-            self.error = error
-            self.settled.set()
+        if self.settled:
+            return
+        self.settled, self.error = True, error
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class DedupeChangelog:
@@ -127,7 +132,9 @@ class DedupeChangelog:
             batch = self._pending[part] = _Batch()
             self._wake.set()
         batch.records.append((key, DoneRecord(outcome, time.time(), redrive)))
-        await batch.settled.wait()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch.waiters.append(waiter)
+        await waiter
         if batch.error is not None:
             raise batch.error
 
