@@ -76,8 +76,21 @@ def options(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--consumer-keys",
-        default=os.environ.get("BENCH_CONSUMER_KEYS", "tenant,id"),
-        help="record keys of the preloaded events: tenant (key: {tenant}) and/or id (one key per event)",
+        default=os.environ.get("BENCH_CONSUMER_KEYS", "default,tenant"),
+        help="record keys of the preloaded events: default (the gateway's default key: the subject, else the"
+        " event id; these events name no subject), tenant (key: {tenant}), id (the event id)",
+    )
+    p.add_argument(
+        "--consumer-workers",
+        default=os.environ.get("BENCH_CONSUMER_WORKERS", "1,2"),
+        help="consumer.workers values compared on the default key (unpinned, so more than one core is usable);"
+        " empty to skip",
+    )
+    p.add_argument(
+        "--consumer-rounds",
+        type=int,
+        default=env_int("BENCH_CONSUMER_ROUNDS", 1),
+        help="interleaved rounds of the consumer scenarios (ratios are the median of the per-round ratios)",
     )
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
@@ -226,7 +239,7 @@ class Bench:
     # --- consumers ---------------------------------------------------------------------------------
 
     def preloaded(self, name: str, keys: str) -> str:
-        topic = f"{self.prefix}.{name}"
+        topic = f"{self.prefix}.{name}-{kafka_io.run_id()}"
         asyncio.run(kafka_io.create_topics(self.bootstrap, [topic], PARTITIONS))
         asyncio.run(kafka_io.preload(self.bootstrap, topic, self.opts.consumer_events, self.body, "bench", keys))
         return topic
@@ -238,7 +251,7 @@ class Bench:
         target.wait_ready()
         return target
 
-    def consumer_config(self, topic: str, port: int, target: Proc) -> Path:
+    def consumer_config(self, topic: str, port: int, target: Proc, workers: int = 1) -> Path:
         path = self.workdir / f"consumer-{port}.yaml"
         path.write_text(
             yaml.safe_dump(
@@ -247,6 +260,7 @@ class Bench:
                         "group_id": f"{self.prefix}-{port}",
                         "topics": [topic],
                         "listen": {"host": "127.0.0.1", "port": port},
+                        "workers": workers,
                     },
                     "kafka": {"bootstrap_servers": self.bootstrap, "topics": {"prefix": self.prefix}},
                     "workflows": [
@@ -261,12 +275,23 @@ class Bench:
         )
         return path
 
-    def drain(self, name: str, cmd: list[str], target: Proc, port: int | None) -> dict[str, Any]:
-        """Start a consumer process and time the preloaded events arriving at the target."""
+    def drain(
+        self, name: str, cmd: list[str], target: Proc, port: int | None, *, pinned: bool = True
+    ) -> dict[str, Any]:
+        """Start a consumer process and time the preloaded events arriving at the target.
+
+        Besides events/s (wall clock, which other load on the machine skews), the CPU time the consumer's
+        process tree spent between the first and the last event, per event: the figure that stays
+        comparable on a shared machine.
+        """
         started = time.time_ns()
-        proc = start(name, cmd, workdir=self.workdir, port=port or free_port(), cpu=self.server_cpu, env=self.env)
+        cpu = self.server_cpu if pinned else None
+        proc = start(name, cmd, workdir=self.workdir, port=port or free_port(), cpu=cpu, env=self.env)
         try:
+            first = wait_count(target, 1, timeout=self.opts.consumer_timeout, proc=proc, interval=0.02)
+            cpu_first = tree_cpu_seconds(proc.popen.pid)
             stats = wait_count(target, self.opts.consumer_events, timeout=self.opts.consumer_timeout, proc=proc)
+            cpu_last = tree_cpu_seconds(proc.popen.pid)
             time.sleep(1.0)  # late duplicates would arrive now
             stats = read_stats(target)
             peak = round(proc.peak_rss_kib() / 1024, 1)
@@ -274,12 +299,14 @@ class Bench:
             proc.stop()
         span_s = (stats["last_ns"] - stats["first_ns"]) / 1e9
         events = self.opts.consumer_events
+        counted = self.opts.consumer_events - first["count"]
         return {
             "events": events,
             "delivered": stats["count"],
             "unique_ids": stats["unique_ids"],
             "duplicates": stats["count"] - stats["unique_ids"],
             "events_per_second": round((stats["count"] - 1) / span_s, 1) if span_s > 0 else None,
+            "cpu_us_per_event": round((cpu_last - cpu_first) / counted * 1e6, 1) if counted > 0 else None,
             "seconds_first_to_last": round(span_s, 2),
             "seconds_from_process_start": round((stats["last_ns"] - started) / 1e9, 2),
             "peak_rss_mib": peak,
@@ -287,7 +314,7 @@ class Bench:
         }
 
     def consumer(self, keys: str) -> dict[str, Any]:
-        """``hookgate consumer`` (dedupe on) over preloaded events keyed by ``keys``."""
+        """``hookgate consumer`` (dedupe on, one process, pinned like every server) over events keyed by ``keys``."""
         topic = self.preloaded(f"bench-{keys}", keys)
         target = self.target()
         try:
@@ -299,13 +326,29 @@ class Bench:
         out["keys"] = keys
         return out
 
+    def consumer_workers(self, workers: int) -> dict[str, Any]:
+        """The default key with ``consumer.workers: workers``, unpinned (for 1 and 2 alike): a second process
+        can only help where a second core is there to run it."""
+        topic = self.preloaded(f"bench-workers-{workers}", "default")
+        target = self.target()
+        try:
+            port = free_port()
+            cmd = [*self.hookgate, "consumer", "-c", str(self.consumer_config(topic, port, target, workers))]
+            out = self.drain(f"consumer-workers-{workers}", cmd, target, port, pinned=False)
+        finally:
+            target.stop()
+        out["keys"] = "default"
+        out["workers"] = workers
+        out["pinned"] = False
+        return out
+
     def peer_consumer(self) -> dict[str, Any]:
-        """The hand-written consumer peer (bench/peer_consumer.py) over the same events, keyed by id."""
-        topic = self.preloaded("peer", "id")
+        """The hand-written consumer peer (bench/peer_consumer.py) over the same events, default key."""
+        topic = self.preloaded("peer", "default")
         target = self.target()
         try:
             cmd = [sys.executable, "-m", "bench.peer_consumer", "--bootstrap", self.bootstrap, "--topic", topic]
-            cmd += ["--group", f"{self.prefix}-peer", "--url", f"{target.url}/wf"]
+            cmd += ["--group", f"{self.prefix}-peer-{kafka_io.run_id()}", "--url", f"{target.url}/wf"]
             out = self.drain("peer-consumer", cmd, target, None)
         finally:
             target.stop()
@@ -375,7 +418,26 @@ def http_post(url: str) -> None:
         pass
 
 
-def wait_count(target: Proc, count: int, *, timeout: float, proc: Proc) -> dict[str, Any]:
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of ``pid`` and its live descendants (supervised workers included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def wait_count(target: Proc, count: int, *, timeout: float, proc: Proc, interval: float = 0.25) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     stats: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -384,7 +446,7 @@ def wait_count(target: Proc, count: int, *, timeout: float, proc: Proc) -> dict[
             return stats
         if proc.popen.poll() is not None:
             raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.tail()}")
-        time.sleep(0.25)
+        time.sleep(interval)
     raise TimeoutError(f"target got {stats.get('count')} of {count} events in {timeout}s:\n{proc.tail()}")
 
 
@@ -448,12 +510,33 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
             out[f"gateway_{name}/ceiling"] = rps[name] / rps["ceiling"]
     if "github" in rps and "none" in rps:
         out["github/none"] = rps["github"] / rps["none"]
-    consumers = results.get("consumer", {})
-    peer = consumers.get("peer", {}).get("events_per_second")
-    for keys in ("id", "tenant"):
-        mine = consumers.get(keys, {}).get("events_per_second")
-        if mine and peer:
-            out[f"consumer_{keys}/peer_consumer"] = mine / peer
+    out.update(consumer_ratios(results.get("consumer", {})))
+    return out
+
+
+def consumer_ratios(consumers: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """Consumer ratios, each the median of per-round ratios (the scenarios of a round ran back to back)."""
+
+    def per_round(a: str, b: str, figure: str, invert: bool = False) -> float | None:
+        pairs = [
+            (x.get(figure), y.get(figure))
+            for x, y in zip(consumers.get(a, []), consumers.get(b, []), strict=False)
+            if x.get(figure) and y.get(figure)
+        ]
+        if not pairs:
+            return None
+        return median([(y / x) if invert else (x / y) for x, y in pairs])
+
+    wanted = [(f"consumer_{k}/peer_consumer", k, "peer", "events_per_second") for k in ("default", "tenant", "id")] + [
+        ("consumer_default_cpu_per_event/peer_consumer", "default", "peer", "cpu_us_per_event"),
+        ("consumer_tenant/consumer_default", "tenant", "default", "events_per_second"),
+        ("consumer_workers_2/workers_1", "workers-2", "workers-1", "events_per_second"),
+    ]
+    out: dict[str, float] = {}
+    for name, a, b, figure in wanted:
+        value = per_round(a, b, figure)
+        if value is not None:
+            out[name] = value
     return out
 
 
@@ -483,13 +566,22 @@ def render(results: dict[str, Any]) -> str:
                 f"produce {mode:<6} x{r['concurrency']:<4} {r['events_per_second']:>9.0f} events/s"
                 f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
             )
-    names = {"tenant": "hookgate consumer, key {tenant}", "id": "hookgate consumer, key = event id"}
-    for keys, c in results.get("consumer", {}).items():
-        label = names.get(keys, "hand-written consumer peer")
-        lines.append(
-            f"{label}: {c['events_per_second']} events/s ({c['delivered']} delivered of {c['events']},"
-            f" {c['duplicates']} duplicates, {c['seconds_first_to_last']} s), peak RSS {c['peak_rss_mib']} MiB"
-        )
+    names = {
+        "default": "hookgate consumer, default key (subject, else id)",
+        "tenant": "hookgate consumer, key {tenant}",
+        "id": "hookgate consumer, key = event id",
+        "peer": "hand-written consumer peer",
+        "workers-1": "hookgate consumer, default key, workers: 1 (unpinned)",
+        "workers-2": "hookgate consumer, default key, workers: 2 (unpinned)",
+    }
+    for name, runs in results.get("consumer", {}).items():
+        for i, c in enumerate(runs):
+            label = f"{names.get(name, name)}{f' #{i + 1}' if len(runs) > 1 else ''}"
+            lines.append(
+                f"{label}: {c['events_per_second']} events/s, {c.get('cpu_us_per_event')} us CPU/event"
+                f" ({c['delivered']} delivered of {c['events']},"
+                f" {c['duplicates']} duplicates, {c['seconds_first_to_last']} s), peak RSS {c['peak_rss_mib']} MiB"
+            )
     e = results.get("e2e")
     if e:
         lines.append(
@@ -551,14 +643,27 @@ def main(argv: list[str]) -> int:
             if "produce" in wanted:
                 print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
                 attempt(failures, "produce", lambda: results.__setitem__("produce", bench.produce()))
-            consumers: dict[str, Any] = results.setdefault("consumer", {})
-            if "consumer" in wanted:
-                for keys in [k.strip() for k in opts.consumer_keys.split(",") if k.strip()]:
-                    print(f"bench: hookgate consumer, {opts.consumer_events} events keyed by {keys} ...", flush=True)
-                    attempt(failures, f"consumer-{keys}", lambda k=keys: consumers.__setitem__(k, bench.consumer(k)))
-            if "peer-consumer" in wanted:
-                print(f"bench: hand-written consumer peer, {opts.consumer_events} events ...", flush=True)
-                attempt(failures, "peer-consumer", lambda: consumers.__setitem__("peer", bench.peer_consumer()))
+            consumers: dict[str, list[dict[str, Any]]] = results.setdefault("consumer", {})
+
+            def add(name: str, run: Callable[[], dict[str, Any]]) -> Callable[[], None]:
+                return lambda: consumers.setdefault(name, []).append(run())
+
+            keys = [k.strip() for k in opts.consumer_keys.split(",") if k.strip()]
+            workers = [int(w) for w in opts.consumer_workers.split(",") if w.strip()]
+            # The consumer scenarios alternate round by round, like the gateway and its relay.
+            for r in range(opts.consumer_rounds if {"consumer", "peer-consumer"} & wanted else 0):
+                n, rnd = opts.consumer_events, f" (round {r + 1})"
+                for k in keys if "consumer" in wanted else []:
+                    print(f"bench: hookgate consumer, {n} events keyed by {k}{rnd} ...", flush=True)
+                    attempt(failures, f"consumer-{k}", add(k, lambda k=k: bench.consumer(k)))
+                if "peer-consumer" in wanted:
+                    print(f"bench: hand-written consumer peer, {n} events{rnd} ...", flush=True)
+                    attempt(failures, "peer-consumer", add("peer", bench.peer_consumer))
+                for w in workers if "consumer" in wanted else []:
+                    print(f"bench: hookgate consumer, workers: {w}, {n} events{rnd} ...", flush=True)
+                    attempt(
+                        failures, f"consumer-workers-{w}", add(f"workers-{w}", lambda w=w: bench.consumer_workers(w))
+                    )
             if "e2e" in wanted:
                 print(f"bench: end to end at {opts.e2e_rate} events/s ...", flush=True)
                 attempt(failures, "e2e", lambda: results.__setitem__("e2e", bench.e2e()))
@@ -578,7 +683,7 @@ def main(argv: list[str]) -> int:
     print(f"bench: results in bench/results/bench-{stamp}.json")
     results["failures"] = failures
     invalid = [k for k, runs in http.items() if not all(v["valid"] for v in runs)] + sorted(failures)
-    invalid += [f"consumer-{k}" for k, v in results["consumer"].items() if not v["valid"]]
+    invalid += [f"consumer-{k}" for k, runs in results["consumer"].items() if not all(v["valid"] for v in runs)]
     if results.get("e2e") and not results["e2e"]["valid"]:
         invalid.append("e2e")
     if invalid:

@@ -52,7 +52,8 @@ async def record_count(bootstrap: str, topic: str) -> int:
 async def preload(bootstrap: str, topic: str, count: int, body: bytes, tenant: str, keys: str = "tenant") -> None:
     """Write ``count`` CloudEvents (distinct ids) as the gateway would, acks=all.
 
-    ``keys`` is the record key: ``tenant`` (every record keyed by its tenant, ``key: "{tenant}"``) or
+    ``keys`` is the record key: ``default`` (the gateway's default key, the subject else the event id:
+    these push-like events name no subject, so the id), ``tenant`` (``key: "{tenant}"``: one partition) or
     ``id`` (each record keyed by its event id, spread over every partition).
     """
     producer = AIOKafkaProducer(
@@ -71,7 +72,7 @@ async def preload(bootstrap: str, topic: str, count: int, body: bytes, tenant: s
                 datacontenttype="application/json",
                 extensions={EXT_TENANT: tenant, EXT_TRIGGER: "bench"},
             )
-            key = (tenant if keys == "tenant" else env.id).encode()
+            key = (tenant if keys == "tenant" else env.subject or env.id if keys == "default" else env.id).encode()
             pending.append(await producer.send(topic, env.data, key=key, headers=env.to_headers()))
             if len(pending) >= 2000:
                 await asyncio.gather(*pending)

@@ -43,6 +43,7 @@ CHART_OWNED_CONSUMER = (
     "log_level",
     "shutdown_grace_seconds",
     "reload_interval_seconds",
+    "workers",
 )
 # A hookgate Secret field in values may only be a reference: ${ENV} (from secretEnv) or file:/path (a mount).
 SECRET_REFERENCE = r"^(\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}|file:/.+)$"  # noqa: S105  # a pattern, not a password
@@ -174,6 +175,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "gateway.pdb.maxUnavailable": INT_OR_PERCENT,
     "gateway.serviceAccount.name": {"pattern": r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$"},
     "consumerDefaults.replicaCount": {"minimum": 0},
+    "consumerDefaults.workers": {"minimum": 1, "maximum": 64},
     "consumerDefaults.containerPort": {"minimum": 1024, "maximum": 65535},
     "consumerDefaults.logLevel": LOG_LEVEL,
     "consumerDefaults.shutdownGraceSeconds": {"type": "number", "minimum": 0, "maximum": 600},

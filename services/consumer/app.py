@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import aiohttp
+import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -28,6 +28,7 @@ from hookgate.consumer.reload import install_reload
 from hookgate.consumer.state.changelog import DedupeChangelog
 from hookgate.consumer.state.deadletter import KafkaDeadLetters
 from hookgate.consumer.state.dedupe import DedupeTable
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
@@ -35,6 +36,7 @@ from hookgate.core.health import add_ops_routes
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
+from hookgate.core.workers import OpsSpec, Supervisor, WorkerContext, own_command, worker_context
 
 log = get_logger("hookgate.consumer")
 
@@ -42,8 +44,8 @@ log = get_logger("hookgate.consumer")
 _WATCH_INTERVAL_S = 1.0
 
 
-def _workflow_set(config: ConsumerConfig, session: aiohttp.ClientSession, extra: Sequence[Workflow]) -> WorkflowSet:
-    workflows: list[Workflow] = [*build_workflows(config.workflows, session), *extra]
+def _workflow_set(config: ConsumerConfig, clients: HttpClients, extra: Sequence[Workflow]) -> WorkflowSet:
+    workflows: list[Workflow] = [*build_workflows(config.workflows, clients), *extra]
     names = [w.name for w in workflows]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -167,15 +169,42 @@ async def serve(
     *,
     extra_workflows: Sequence[Workflow] = (),
     config_path: Path | None = None,
+    worker_command: Sequence[str] | None = None,
 ) -> int:
     """Consume until ``stop`` is set, then finish in-flight work, commit and leave the group.
 
     ``extra_workflows`` are Python handlers (the SDK) run beside the YAML workflows with the same runner.
     With ``config_path``, SIGHUP reloads that file's ``workflows:`` without a restart (reload.py).
+
+    With ``consumer.workers`` above 1 this process supervises that many workers instead
+    (:mod:`hookgate.core.workers`), each running ``worker_command`` (default: this process's own command
+    line) as a member of the same group, and serves the ops routes for all of them on ``consumer.listen``.
     """
+    worker = worker_context()
+    s = config.consumer
+    if s.workers > 1 and worker is None:
+        supervisor = Supervisor(
+            "consumer",
+            s.workers,
+            worker_command or own_command(),
+            grace=s.shutdown_grace_seconds,
+            ops=OpsSpec(s.listen.host, s.listen.port, "hookgate_consumer_"),
+        )
+        return await supervisor.run(stop)
+    return await _consume(config, stop, extra_workflows, config_path, worker)
+
+
+async def _consume(
+    config: ConsumerConfig,
+    stop: asyncio.Event,
+    extra_workflows: Sequence[Workflow],
+    config_path: Path | None,
+    worker: WorkerContext | None,
+) -> int:
     metrics = ConsumerMetrics()
-    async with aiohttp.ClientSession() as session:
-        workflows = _workflow_set(config, session, extra_workflows)
+    http = config.consumer.http
+    async with HttpClients(limit_per_target=http.max_connections_per_target, idle_seconds=http.idle_seconds) as clients:
+        workflows = _workflow_set(config, clients, extra_workflows)
         metrics.follow(workflows, config.consumer.topics)
         pipeline = Pipeline(config, workflows, metrics)
         app = web.Application()
@@ -183,22 +212,30 @@ async def serve(
         web_runner = web.AppRunner(app, access_log=None)
         await web_runner.setup()
         listen = config.consumer.listen
-        await web.TCPSite(web_runner, listen.host, listen.port, reuse_address=True).start()
+        # A supervised worker serves its ops routes on loopback, on a port of its own that it reports.
+        host, port = ("127.0.0.1", 0) if worker is not None else (listen.host, listen.port)
+        await web.TCPSite(web_runner, host, port, reuse_address=True).start()
+        watcher = None
+        if worker is not None:
+            structlog.contextvars.bind_contextvars(worker=worker.index)
+            await worker.report(ops_port=web_runner.addresses[0][1])
+            watcher = asyncio.create_task(worker.watch_parent(stop))
         log.info("consumer_started", group=config.consumer.group_id, workflows=workflows.names())
         reloader = None
         if config_path is not None:
             reloader = install_reload(
                 config_path,
                 workflows,
-                lambda cfg: list(_workflow_set(cfg, session, extra_workflows)),
+                lambda cfg: list(_workflow_set(cfg, clients, extra_workflows)),
                 stop,
                 interval=config.consumer.reload_interval_seconds,
             )
         try:
             await pipeline.run(stop)
         finally:
-            if reloader is not None:
-                reloader.cancel()
+            for task in (reloader, watcher):
+                if task is not None:
+                    task.cancel()
             await web_runner.cleanup()
             log.info("consumer_stopped")
     return 0

@@ -112,6 +112,17 @@ class GroupSettings(StrictModel):
         return min(DEFAULT_HEARTBEAT_MS, self.session_timeout_ms // 3)
 
 
+class HttpSettings(StrictModel):
+    """The HTTP actions' client: one pool of keep-alive connections per target (scheme://host:port)."""
+
+    max_connections_per_target: int = Field(
+        default=100, ge=1, le=10_000, description="Open connections to one target; more requests wait for one."
+    )
+    idle_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="A connection idle this long is closed, not reused."
+    )
+
+
 class ConsumerSettings(StrictModel):
     group_id: str = Field(default="hookgate-workflows", pattern=r"^[a-zA-Z0-9._-]{1,200}$")
     topics: list[str] = Field(default_factory=list)
@@ -122,13 +133,26 @@ class ConsumerSettings(StrictModel):
     reload_interval_seconds: float | None = Field(
         default=None, gt=0, le=3600, description="Also reload workflows when the file changed (checked this often)"
     )
-    max_in_flight: int = Field(default=1000, ge=1, le=1_000_000, description="Records read but not finished.")
+    max_in_flight: int = Field(
+        default=1000, ge=1, le=1_000_000, description="Records read but not finished, in this process."
+    )
+    max_in_flight_per_partition: int = Field(
+        default=250, ge=1, le=1_000_000, description="Records read but not finished, per partition."
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Consumer processes in this group, supervised by this one (which then serves their ops routes)",
+    )
     commit_interval_seconds: float = Field(default=1.0, gt=0, le=300)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
     dead_letter: DeadLetterSettings = Field(default_factory=DeadLetterSettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     group: GroupSettings = Field(default_factory=GroupSettings)
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @model_validator(mode="after")
     def _source(self) -> Self:

@@ -38,6 +38,29 @@ class Followed(Protocol):
     def target(self) -> str: ...
 
 
+class WorkflowMeters:
+    """The series of one workflow, with their labels resolved once: the engine touches them per event."""
+
+    __slots__ = (
+        "action_seconds",
+        "actions",
+        "deliveries",
+        "end_to_end_seconds",
+        "matched",
+        "redrives",
+        "retries",
+    )
+
+    def __init__(self, metrics: ConsumerMetrics, name: str) -> None:
+        self.matched = metrics.matched.labels(name)
+        self.action_seconds = metrics.action_seconds.labels(name)
+        self.end_to_end_seconds = metrics.end_to_end_seconds.labels(name)
+        self.deliveries = {o: metrics.deliveries.labels(name, o) for o in DELIVERY_OUTCOMES}
+        self.redrives = {o: metrics.redrives.labels(name, o) for o in REDRIVE_OUTCOMES}
+        self.retries = {r: metrics.retries.labels(name, r) for r in RETRY_REASONS}
+        self.actions = {o: metrics.actions.labels(name, o) for o in ACTION_OUTCOMES}
+
+
 class ConsumerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -46,6 +69,7 @@ class ConsumerMetrics:
         r.register(_FollowAtScrape(self))
         self._workflows: Iterable[Followed] = ()
         self._seen: set[tuple[str, str]] = set()
+        self._meters: dict[str, WorkflowMeters] = {}
         self.consumed = Counter("hookgate_consumer_events_consumed", "Records read from Kafka.", ["topic"], registry=r)
         self.invalid = Counter(
             "hookgate_consumer_events_invalid",
@@ -135,6 +159,13 @@ class ConsumerMetrics:
         for outcome in ("ok", "failed"):
             self.commits.labels(outcome)
 
+    def workflow(self, name: str) -> WorkflowMeters:
+        """The series of workflow ``name`` (created at 0 on first use)."""
+        meters = self._meters.get(name)
+        if meters is None:
+            meters = self._meters[name] = WorkflowMeters(self, name)
+        return meters
+
     def follow(self, workflows: Iterable[Followed], topics: Sequence[str] = ()) -> None:
         """Create the series of ``workflows`` (a live set: iterated again at each scrape) and of ``topics``."""
         self._workflows = workflows
@@ -154,17 +185,7 @@ class ConsumerMetrics:
                 self.circuit.labels(wf.target)  # 0 = closed: no breaker has opened for it
 
     def _workflow_series(self, name: str) -> None:
-        self.matched.labels(name)
-        self.action_seconds.labels(name)
-        self.end_to_end_seconds.labels(name)
-        for outcome in DELIVERY_OUTCOMES:
-            self.deliveries.labels(name, outcome)
-        for outcome in REDRIVE_OUTCOMES:
-            self.redrives.labels(name, outcome)
-        for reason in RETRY_REASONS:
-            self.retries.labels(name, reason)
-        for outcome in ACTION_OUTCOMES:
-            self.actions.labels(name, outcome)
+        self.workflow(name)
 
 
 class _FollowAtScrape(Collector):

@@ -140,7 +140,10 @@ class TriggerConfig(StrictModel):
     verify: VerifyConfig
     source: str | None = Field(default=None, description="CloudEvents source; default /hookgate/{name}")
     type: str = Field(default="dev.hookgate.webhook", description="CloudEvents type when the sender names none")
-    key: TemplateText = Field(default="{tenant}", description="Record key template")
+    key: TemplateText = Field(
+        default="{subject}",
+        description='Record key template; one that renders empty is the event id. "{tenant}": strict per-tenant order',
+    )
     event_id: EventIdConfig | None = Field(
         default=None,
         description='Event id source: a template ("{header.Idempotency-Key}") or content_hash; wins over the'

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
+from hookgate.core.jsonpath import text_of
 from hookgate.core.settings import TopicSettings
 from hookgate.gateway.config import ResponseConfig, TriggerConfig
 from hookgate.gateway.shaping import eventid
@@ -15,10 +17,26 @@ from hookgate.gateway.shaping.encoding import BodyDecoder
 from hookgate.gateway.shaping.eventid import EventIdSource
 from hookgate.gateway.shaping.extract import Extractor
 from hookgate.gateway.shaping.filter import IngressFilter
-from hookgate.gateway.shaping.templates import Template
+from hookgate.gateway.shaping.templates import Template, TemplateValues
 from hookgate.gateway.verify.base import Verifier
 
 _VALIDATED_BY_DEFAULT = frozenset((BodyKind.JSON, BodyKind.XML))
+
+
+class KeyTemplate(Template):
+    """The record key template (``key``); a key that renders empty is the event id.
+
+    The default, ``{subject}``, is therefore "the entity the sender names, else the event id": a
+    repository's, customer's or channel's events share a key (one partition, in order), and events with
+    no subject spread over every partition. A redelivery renders the same key (the subject comes from
+    the same body, the id is the sender's delivery id), so it lands on the partition that holds its
+    dedupe state. ``key: "{tenant}"`` keeps a tenant's events in one partition, in order.
+    """
+
+    __slots__ = ()
+
+    def render(self, ctx: TemplateValues, escape: Callable[[Any], str] = text_of) -> str:
+        return super().render(ctx, escape) or ctx.builtins.get("id", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +69,7 @@ class Trigger:
     source: str
     max_body_bytes: int
     extractor: Extractor
-    key_template: Template
+    key_template: KeyTemplate
     type_template: Template | None
     subject_template: Template | None
     ingress_filter: IngressFilter | None
@@ -107,7 +125,7 @@ class TriggerRegistry:
                 source=cfg.source or f"/hookgate/{cfg.name}",
                 max_body_bytes=max_body,
                 extractor=Extractor(cfg.variables),
-                key_template=Template(cfg.key),
+                key_template=KeyTemplate(cfg.key),
                 type_template=Template(cfg.event.type) if cfg.event.type is not None else None,
                 subject_template=Template(cfg.event.subject) if cfg.event.subject is not None else None,
                 ingress_filter=cfg.filter.build() if cfg.filter is not None else None,

@@ -130,6 +130,8 @@ def test_each_consumer_is_its_own_deployment_configmap_and_group() -> None:
     orders = configs[deployments["orders"]["metadata"]["name"]]["consumer"]
     assert orders["retry"]["attempts"] == 8
     assert orders["topics"] == ["hookgate.shop"]
+    assert orders["workers"] == 2  # consumers[].workers: consumer.workers of the pod's main process
+    assert configs[deployments["archive"]["metadata"]["name"]]["consumer"]["workers"] == 1
 
 
 def test_config_changes_roll_the_gateway_and_workflow_changes_reload_consumers() -> None:

@@ -57,6 +57,11 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"consumers": [{"name": "c", "settings": {"group_id": "g"}}]},
         ["/consumers/0/settings", "'group_id' not allowed"],
     ),
+    "workers as a consumer setting": (
+        {"consumers": [{"name": "c", "settings": {"workers": 2}}]},
+        ["/consumers/0/settings", "'workers' not allowed"],
+    ),
+    "no workers": ({"consumers": [{"name": "c", "workers": 0}]}, ["/consumers/0/workers"]),
     "secretEnv without a key": (
         {"gateway": {"secretEnv": [{"name": "X", "existingSecret": "s"}]}},
         ["/gateway/secretEnv/0", "missing property 'key'"],

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import github_signature, github_trigger, new_trigger_id
 from tests.support.events import (
@@ -69,8 +69,8 @@ async def test_a_webhook_resent_with_the_same_delivery_id_runs_its_workflows_onc
             ],
         )
         async with (
-            aiohttp.ClientSession() as session,
-            running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics),
+            HttpClients() as clients,
+            running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics),
         ):
             body = b'{"ref": "refs/heads/main"}'
             await _post(client, tid, "delivery-1", body)
@@ -113,14 +113,14 @@ async def test_a_replay_after_a_restart_runs_nothing_again(kafka_bootstrap: str,
     await produce(kafka_bootstrap, topic, [event(i) for i in ids[150:]], key=b"b")
     async with run_receiver() as receiver:
         config = consumer_config(kafka_bootstrap, topic_prefix, group, [http_workflow("sink", f"{receiver.url}/s")])
-        async with aiohttp.ClientSession() as session:
-            async with running_consumer(config, build_workflows(config.workflows, session)):
+        async with HttpClients() as clients:
+            async with running_consumer(config, build_workflows(config.workflows, clients)):
                 await wait_committed(kafka_bootstrap, group, topic)
             assert sorted(r.headers["ce-id"] for r in receiver.received) == sorted(ids)
 
             # A new process (fresh memory) restores the dedupe state from the changelog, then replays all.
             await _rewind(kafka_bootstrap, group, topic)
-            async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+            async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
                 await wait_committed(kafka_bootstrap, group, topic)
                 assert sample(metrics, "hookgate_consumer_dedupe_restored_records_total") >= len(ids)
                 assert (

@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,6 +18,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
 from tests.support.events import (
@@ -100,10 +100,10 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
 ) -> None:
     topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
     await create_topic(kafka_bootstrap, topic, 3)
-    async with run_receiver() as receiver, aiohttp.ClientSession() as session:
+    async with run_receiver() as receiver, HttpClients() as clients:
         _broken(receiver, {"e1"})
         config = _config(kafka_bootstrap, topic_prefix, receiver)
-        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+        async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
             await produce(kafka_bootstrap, topic, [event("e1"), event("e2")])
             (dead,) = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=1, timeout=60)
             await wait_committed(kafka_bootstrap, group, topic)
@@ -133,7 +133,7 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
         # A crash or rebalance redelivers the re-driven records (here: all of them, to a new process that
         # restores the dedupe state from the changelog): the succeeded entry blocks the re-run.
         await _rewind(kafka_bootstrap, group, topic)
-        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+        async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
             await wait_committed(kafka_bootstrap, group, topic)
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
             assert sample(metrics, "hookgate_consumer_deliveries_total", workflow="deploy", outcome="succeeded") == 0
@@ -150,11 +150,11 @@ async def test_a_redrive_that_fails_again_dead_letters_once_and_a_redelivery_doe
 ) -> None:
     topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
     await create_topic(kafka_bootstrap, topic, 1)
-    async with run_receiver() as receiver, aiohttp.ClientSession() as session:
+    async with run_receiver() as receiver, HttpClients() as clients:
         _broken(receiver, {"e1"})
         config = _config(kafka_bootstrap, topic_prefix, receiver)
         dead_topic = config.dead_letter_topic()
-        async with running_consumer(config, build_workflows(config.workflows, session)):
+        async with running_consumer(config, build_workflows(config.workflows, clients)):
             await produce(kafka_bootstrap, topic, [event("e1")])
             await read_topic(kafka_bootstrap, dead_topic, count=1, timeout=60)
             await wait_committed(kafka_bootstrap, group, topic)
@@ -169,7 +169,7 @@ async def test_a_redrive_that_fails_again_dead_letters_once_and_a_redelivery_doe
         # The re-driven record is redelivered (a new process, offsets rewound): that re-drive already ran.
         await _rewind(kafka_bootstrap, group, topic)
         _broken(receiver, set())
-        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+        async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
             await wait_committed(kafka_bootstrap, group, topic)
             assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 1
@@ -190,7 +190,7 @@ async def test_a_redrive_reads_the_dead_letter_topic_the_consumer_config_names(
     topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
     custom = f"{topic_prefix}-failed-deploys"
     await create_topic(kafka_bootstrap, topic, 1)
-    async with run_receiver() as receiver, aiohttp.ClientSession() as session:
+    async with run_receiver() as receiver, HttpClients() as clients:
         _broken(receiver, {"e1"})
         config = consumer_config(
             kafka_bootstrap,
@@ -199,7 +199,7 @@ async def test_a_redrive_reads_the_dead_letter_topic_the_consumer_config_names(
             [http_workflow("deploy", f"{receiver.url}/deploy"), http_workflow("audit", f"{receiver.url}/audit")],
             dead_letter={"topic": custom},
         )
-        async with running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics):
+        async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
             await produce(kafka_bootstrap, topic, [event("e1")])
             (dead,) = await read_topic(kafka_bootstrap, custom, count=1, timeout=60)
             assert dict(dead.headers)[H_WORKFLOW] == b"deploy"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from hookgate.consumer.state.deadletter import H_ATTEMPTS, H_ERROR, H_OFFSET, H_STATUS, H_TOPIC, H_WORKFLOW
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
 from tests.support.events import (
@@ -47,8 +47,8 @@ async def test_a_failing_event_retries_while_later_ones_flow_then_is_dead_letter
             breaker={"failure_threshold": 1000},
         )
         async with (
-            aiohttp.ClientSession() as session,
-            running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics),
+            HttpClients() as clients,
+            running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics),
         ):
             await produce(kafka_bootstrap, topic, events)
             dead = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=2, timeout=60)
@@ -99,8 +99,8 @@ async def test_the_circuit_breaker_stops_hammering_a_dead_target(kafka_bootstrap
             breaker={"failure_threshold": 2, "reset_seconds": 600},
         )
         async with (
-            aiohttp.ClientSession() as session,
-            running_consumer(config, build_workflows(config.workflows, session)) as (_, metrics),
+            HttpClients() as clients,
+            running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics),
         ):
             await produce(kafka_bootstrap, topic, [event(f"e{i}") for i in range(3)])
             dead = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=3, timeout=60)
@@ -133,8 +133,8 @@ async def test_an_ordered_workflow_holds_later_events_of_the_key_until_the_faili
             retry={"attempts": 3, "base_delay_seconds": 0.2, "max_delay_seconds": 1},
         )
         async with (
-            aiohttp.ClientSession() as session,
-            running_consumer(config, build_workflows(config.workflows, session)),
+            HttpClients() as clients,
+            running_consumer(config, build_workflows(config.workflows, clients)),
         ):
             # Key "a": o-fail then o-0..o-4; key "b": x-0, behind o-fail in the same partition.
             await produce(kafka_bootstrap, topic, [event("o-fail")], key=b"a")

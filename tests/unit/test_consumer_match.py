@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from hookgate.consumer import match
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.event import Event, event_of
 from hookgate.consumer.workflows.match_config import MatchConfig
 from hookgate.consumer.workflows.subscriptions import WorkflowConfig
@@ -269,7 +270,7 @@ class TestWorkflowFilters:
             workflow(name="b", topics=["hookgate.*"]),
             workflow(name="c"),
         ]
-        ws = WorkflowSet(build_workflows(configs, session=None))  # type: ignore[arg-type]  # no I/O here
+        ws = WorkflowSet(build_workflows(configs, HttpClients()))  # no I/O: pools connect on first request
         ev = envelope()
         assert [w.name for w in ws.select(ev, topic="hookgate.acme")] == ["a", "b", "c"]
         assert [w.name for w in ws.select(ev, topic="hookgate.globex")] == ["b", "c"]

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
 from structlog.testing import capture_logs
 
 from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.reload import install_reload, reload_workflows
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.envelope import Envelope
@@ -36,10 +36,10 @@ def wf(name: str, **match: Any) -> dict[str, Any]:
 
 async def test_reload_swaps_and_keeps_on_errors(tmp_path: Path) -> None:
     path = tmp_path / "consumer.yaml"
-    async with aiohttp.ClientSession() as session:
+    async with HttpClients() as clients:
 
         def build(config: ConsumerConfig) -> list[Workflow]:
-            built: list[Workflow] = list(build_workflows(config.workflows, session))
+            built: list[Workflow] = list(build_workflows(config.workflows, clients))
             if any(w.name == "reserved" for w in built):
                 raise ValueError("workflow name(s) defined twice (YAML and Python handlers): reserved")
             return built
@@ -83,11 +83,11 @@ async def test_install_reload_on_sighup_and_on_file_change(tmp_path: Path) -> No
     path = tmp_path / "consumer.yaml"
     write(path, [wf("a")])
     stop = asyncio.Event()
-    async with aiohttp.ClientSession() as session:
-        ws = WorkflowSet(build_workflows([], session))
+    async with HttpClients() as clients:
+        ws = WorkflowSet(build_workflows([], clients))
 
         def build(config: ConsumerConfig) -> list[Workflow]:
-            return list(build_workflows(config.workflows, session))
+            return list(build_workflows(config.workflows, clients))
 
         async def until(done: Callable[[], bool]) -> None:
             async with asyncio.timeout(10):

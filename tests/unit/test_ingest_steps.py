@@ -53,7 +53,7 @@ async def test_a_signed_webhook_gets_202_and_its_envelope_is_in_the_sink() -> No
     assert resp.status == 202
     assert reply_json(resp) == {"id": "72d3162e"}
     (stored,) = gw.sink.events
-    assert (stored.topic, stored.key) == ("hg.acme", b"acme")
+    assert (stored.topic, stored.key) == ("hg.acme", b"72d3162e")  # default key: the subject, else the event id
     event = stored.envelope
     assert event.data == PUSH  # byte-exact
     assert (event.id, event.type, event.source) == ("72d3162e", "com.github.push", "/hookgate/gh")

@@ -101,7 +101,25 @@ def test_shape_event_defaults_without_templates() -> None:
     trigger = compiled()
     v = values()
     assert shape_event(trigger, "com.github.push", "s", v) == ("com.github.push", "s")
-    assert trigger.key_template.render(v) == "acme"
+    assert trigger.key_template.render(v) == "s"  # the default key: the subject the sender names
+
+
+def test_the_default_key_is_the_subject_else_the_event_id() -> None:
+    trigger = compiled()
+    v = values()
+    shape_event(trigger, "com.github.push", None, v)  # a sender that names no subject (GitHub)
+    assert trigger.key_template.render(v) == "e1"
+    again = values()  # a redelivery: same delivery id, same key, same partition
+    shape_event(trigger, "com.github.push", None, again)
+    assert trigger.key_template.render(again) == "e1"
+    per_tenant = compiled(key="{tenant}")
+    shape_event(per_tenant, "com.github.push", "s", v)
+    assert per_tenant.key_template.render(v) == "acme"
+    # Any key template that renders empty is the event id, never an empty key (one partition for all).
+    empty = compiled(variables={"repo": {"header": "X-R"}}, key="{vars.repo}")
+    shape_event(empty, "t", None, v)
+    assert empty.key_template.render(v) == "e1"
+    assert empty.key_template.render(values(repo="acme/api")) == "acme/api"
 
 
 def test_shape_event_templates_and_key_see_the_final_values() -> None:

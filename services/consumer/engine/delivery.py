@@ -1,6 +1,7 @@
 """Delivering one event to one workflow, with the runner's guarantees around the action.
 
-In order: wait for the earlier run of the same key (ordering), skip when the (workflow, event id) pair is
+In order: for an ``ordered: true`` workflow, wait for the earlier run of the same record key (ordering);
+skip when the (workflow, event id) pair is
 already finished (dedupe; for a re-driven dead letter, ``redrive.py`` decides), ask the target's circuit
 breaker, run the action, and then either write the done record (success), schedule another attempt after
 a backoff (retryable failure), or write the event to the dead-letter sink and a done record
@@ -31,7 +32,7 @@ from structlog.typing import FilteringBoundLogger
 from hookgate.consumer.engine.breaker import Breakers
 from hookgate.consumer.engine.ordering import KeySequencer
 from hookgate.consumer.engine.retry import RetryPolicy
-from hookgate.consumer.metrics import ConsumerMetrics
+from hookgate.consumer.metrics import ConsumerMetrics, WorkflowMeters
 from hookgate.consumer.state.deadletter import DeadLetterSink
 from hookgate.consumer.state.dedupe import DEADLETTERED, SUCCEEDED, DoneStore, dedupe_key
 from hookgate.consumer.state.redrive import Decision, Redrive, decide, redrive_of
@@ -57,11 +58,20 @@ class Job:
     tp: TopicPartition
     key: str  # the dedupe key
     redrive: Redrive | None
-    seq_key: tuple[TopicPartition, str, bytes | None]
-    after: asyncio.Future[None] | None
-    gate: asyncio.Future[None]
+    meters: WorkflowMeters
     abort: asyncio.Event
-    log: FilteringBoundLogger  # bound to the workflow, event and (for a re-drive) the re-drive id
+    # Ordered workflows only: the sequencer's key, the gate of the run before this one and this run's own.
+    seq_key: tuple[TopicPartition, str, bytes | None] | None = None
+    after: asyncio.Future[None] | None = None
+    gate: asyncio.Future[None] | None = None
+
+    @property
+    def log(self) -> FilteringBoundLogger:
+        """The logger bound to the workflow, event and (for a re-drive) the re-drive id."""
+        bound: FilteringBoundLogger = log.bind(
+            workflow=self.workflow.name, event_id=self.event.id, tenant=self.event.tenant
+        )
+        return bound.bind(redrive=self.redrive.id) if self.redrive is not None else bound
 
 
 async def _wait_for(gate: asyncio.Future[None], abort: asyncio.Event) -> bool:
@@ -113,7 +123,8 @@ class Deliverer:
         self._write_retry = write_retry
         self._sequencer = KeySequencer()
         # Runs of one (workflow, event id) in progress: a duplicate record waits for the first to finish.
-        self._running: dict[str, asyncio.Future[None]] = {}
+        # The future is made only when a duplicate arrives (None until then): most runs have none.
+        self._running: dict[str, asyncio.Future[None] | None] = {}
 
     def job(
         self,
@@ -123,51 +134,64 @@ class Deliverer:
         tp: TopicPartition,
         abort: asyncio.Event,
     ) -> Job:
-        """A job for ``record``, queued behind the earlier runs of its key. Call in offset order (synchronously)."""
-        seq_key = (tp, workflow.name, record.key)
-        after, gate = self._sequencer.enter(seq_key)
-        redrive = redrive_of(record.headers or ())
-        bound = log.bind(workflow=workflow.name, event_id=event.id, tenant=event.tenant)
-        if redrive is not None:
-            bound = bound.bind(redrive=redrive.id)
+        """A job for ``record``; for an ordered workflow, queued behind the earlier runs of its record key.
+
+        Call in offset order (synchronously): that is what makes the queue the partition's order.
+        """
+        redrive = redrive_of(record.headers) if record.headers else None
         key = dedupe_key(workflow.name, event.id)
-        return Job(workflow, event, record, tp, key, redrive, seq_key, after, gate, abort, bound)
+        job = Job(workflow, event, record, tp, key, redrive, self._metrics.workflow(workflow.name), abort)
+        if workflow.ordered:
+            job.seq_key = (tp, workflow.name, record.key)
+            job.after, job.gate = self._sequencer.enter(job.seq_key)
+        return job
+
+    def _release(self, job: Job) -> None:
+        """Let the next run of the job's key start (ordered workflows; idempotent)."""
+        if job.seq_key is not None and job.gate is not None:
+            self._sequencer.release(job.seq_key, job.gate)
 
     async def run(self, job: Job) -> bool:
         """True when the run finished (succeeded, deduplicated, dead-lettered or not re-driven); False when aborted."""
         wf, key, redrive = job.workflow, job.key, job.redrive
-        mine: asyncio.Future[None] | None = None
+        running = self._running
+        mine = False
         try:
             if job.after is not None and not await _wait_for(job.after, job.abort):
                 return False
-            while (other := self._running.get(key)) is not None:
+            while key in running:
+                other = running[key]
+                if other is None:
+                    other = running[key] = asyncio.get_running_loop().create_future()
                 if not await _wait_for(other, job.abort):
                     return False
             done = self._dedupe.lookup(job.tp.partition, key) if self._dedupe is not None else None
             decision = decide(wf.name, done, redrive)
             if decision is Decision.DUPLICATE:
-                self._metrics.deliveries.labels(wf.name, "deduplicated").inc()
+                job.meters.deliveries["deduplicated"].inc()
                 if redrive is not None:
-                    self._metrics.redrives.labels(wf.name, "deduplicated").inc()
+                    job.meters.redrives["deduplicated"].inc()
                 job.log.info("deduplicated", outcome="deduplicated")
                 return True
             if decision is Decision.OTHER_WORKFLOW:
-                self._metrics.redrives.labels(wf.name, "other_workflow").inc()
+                job.meters.redrives["other_workflow"].inc()
                 job.log.info("redrive_skipped", outcome="other_workflow")
                 return True
             if redrive is not None:
                 previous = done.outcome if done is not None else None
                 job.log.info("redrive_started", reason=decision.value, previous=previous)
-            mine = self._running[key] = asyncio.get_running_loop().create_future()
+            running[key] = None
+            mine = True
             return await self._attempts(job)
         finally:
-            if mine is not None:
-                self._running.pop(key, None)
-                mine.set_result(None)
-            self._sequencer.release(job.seq_key, job.gate)
+            if mine:
+                waiters = running.pop(key, None)
+                if waiters is not None:
+                    waiters.set_result(None)
+            self._release(job)
 
     async def _attempts(self, job: Job) -> bool:
-        wf, event = job.workflow, job.event
+        event = job.event
         attempt = 0
         while True:
             if job.abort.is_set():
@@ -177,21 +201,18 @@ class Deliverer:
             if result.ok:
                 # The next event of the key may start while the done record is written: order is about
                 # actions, and the offset still waits for the record.
-                self._sequencer.release(job.seq_key, job.gate)
+                self._release(job)
                 if not await self._finish(job, SUCCEEDED):
                     return False
                 if event.time:
                     with contextlib.suppress(ValueError):
                         e2e = time.time() - parse_rfc3339(event.time).timestamp()
-                        self._metrics.end_to_end_seconds.labels(wf.name).observe(max(e2e, 0.0))
+                        job.meters.end_to_end_seconds.observe(max(e2e, 0.0))
                 return True
-            if not wf.ordered:
-                # Later events of this key need not wait for this one's retries.
-                self._sequencer.release(job.seq_key, job.gate)
             delay = self._policy.next_delay(attempt, result, self._rand)
             if delay is None:
                 return await self._dead_letter(job, result, attempt)
-            self._metrics.retries.labels(wf.name, _retry_reason(result)).inc()
+            job.meters.retries[_retry_reason(result)].inc()
             if not await pause(delay, job.abort):
                 return False
 
@@ -199,7 +220,7 @@ class Deliverer:
         wf = job.workflow
         breaker = self._breakers.get(wf.target)
         if not breaker.allow():
-            self._metrics.actions.labels(wf.name, "rejected").inc()
+            job.meters.actions["rejected"].inc()
             return ActionResult(ok=False, error=CIRCUIT_OPEN)
         started = time.perf_counter()
         try:
@@ -212,10 +233,17 @@ class Deliverer:
         elapsed = time.perf_counter() - started
         breaker.record(result.ok)
         outcome = "succeeded" if result.ok else "failed"
-        self._metrics.action_seconds.labels(wf.name).observe(elapsed)
-        self._metrics.actions.labels(wf.name, outcome).inc()
-        job.log.info(
+        job.meters.action_seconds.observe(elapsed)
+        job.meters.actions[outcome].inc()
+        event = job.event
+        # Logged per attempt, so bound inline rather than through Job.log (which binds a new logger).
+        context = {"redrive": job.redrive.id} if job.redrive is not None else {}
+        log.info(
             "action",
+            workflow=wf.name,
+            event_id=event.id,
+            tenant=event.tenant,
+            **context,
             outcome=outcome,
             reason=result.error,
             status=result.status,
@@ -235,9 +263,9 @@ class Deliverer:
             write = partial(dedupe.record, job.tp.partition, job.key, outcome, rid)
             if not await self._until_written(job, "dedupe_write_failed", write):
                 return False
-        self._metrics.deliveries.labels(job.workflow.name, outcome).inc()
+        job.meters.deliveries[outcome].inc()
         if job.redrive is not None:
-            self._metrics.redrives.labels(job.workflow.name, outcome).inc()
+            job.meters.redrives[outcome].inc()
             job.log.info("redrive_finished", outcome=outcome)
         return True
 

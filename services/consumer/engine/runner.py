@@ -4,10 +4,15 @@
   workflow succeeded, was deduplicated or was dead-lettered (and the done record / dead letter was
   acknowledged by Kafka); :class:`PartitionOffsets` commits up to the first unfinished record. Commits
   happen every ``commit_interval_seconds``, on partition revocation and on shutdown.
-- **Bounded concurrency.** At most ``max_in_flight`` records are read but unfinished; beyond that the
-  assigned partitions are paused (the loop keeps polling so the member stays in the group).
-- **Order.** Runs of one (partition, workflow, record key) start in offset order (``ordering.py``);
-  different keys, partitions and workflows run concurrently.
+- **Bounded concurrency.** At most ``max_in_flight`` records of the process, and at most
+  ``max_in_flight_per_partition`` of one partition, are handed to workflows and unfinished. Records
+  fetched beyond that wait in their partition's backlog; a partition whose backlog reaches its in-flight
+  limit is not read until it drains (what the fetcher holds for it stays there, and nothing more is
+  fetched for it), and the whole assignment is paused when in-flight plus backlog records reach
+  ``max_in_flight`` (the loop keeps polling so the member stays in the group). A finished record makes
+  room for the next one of its partition's backlog at once.
+- **Order.** Only for workflows with ``ordered: true``: their runs of one (partition, workflow, record key)
+  go one at a time in offset order (``ordering.py``). Every other run is concurrent, up to the limits.
 - **Rebalance.** On revocation, no new attempt starts for the revoked partitions, attempts already running
   finish (their done records are written), backoff waits are abandoned, and what is finished is committed
   before the partitions are given up. On assignment, the dedupe changelog is restored first.
@@ -18,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from prometheus_client import Counter
 
 from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.engine.delivery import Deliverer, Job
@@ -51,13 +58,16 @@ def coordinator_known(consumer: AIOKafkaConsumer) -> bool:
     return consumer._coordinator.coordinator_id is not None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Partition:
     tp: TopicPartition
+    consumed: Counter  # hookgate_consumer_events_consumed_total of the partition's topic, labels resolved once
     offsets: PartitionOffsets = field(default_factory=PartitionOffsets)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     abort: asyncio.Event = field(default_factory=asyncio.Event)
     committed: int | None = None
+    in_flight: int = 0  # records handed to workflows and not finished
+    backlog: deque[ConsumerRecord[bytes, bytes]] = field(default_factory=deque)  # fetched, not handed out yet
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -98,7 +108,11 @@ class Runner:
         self._consumer: AIOKafkaConsumer | None = None
         self._parts: dict[TopicPartition, _Partition] = {}
         self._in_flight = 0
-        self._paused: set[TopicPartition] = set()
+        self._per_partition = config.consumer.max_in_flight_per_partition
+        self._waiting: dict[TopicPartition, _Partition] = {}  # partitions with a backlog, oldest first
+        self._all_paused = False  # the whole assignment paused: the process is full
+        self._restoring: set[TopicPartition] = set()  # paused by on_assigned until their dedupe state is loaded
+        metrics.in_flight.set_function(lambda: self._in_flight)  # read at each scrape, not set per record
         self._joined = False
         self._stopping = False
 
@@ -148,6 +162,9 @@ class Runner:
             heartbeat_interval_ms=s.group.heartbeat_ms(),
             max_poll_interval_ms=s.group.max_poll_interval_ms,
             max_poll_records=min(s.max_in_flight, 500),
+            # One fetch per broker is in flight at a time: while idle partitions long-poll for data, a busy
+            # partition on the same broker waits for that answer. Keep the long poll short.
+            fetch_max_wait_ms=50,
             # A pattern picks up a new tenant's topic at the next metadata refresh: keep that short.
             metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
         )
@@ -174,8 +191,18 @@ class Runner:
         next_commit = time.monotonic() + s.commit_interval_seconds
         while not stop.is_set():
             self._apply_backpressure(consumer)
-            room = max(1, s.max_in_flight - self._in_flight)
-            batches = await consumer.getmany(timeout_ms=200, max_records=room)
+            room = max(1, s.max_in_flight - self._in_flight - self._buffered())
+            # Read only partitions whose backlog has room. The others keep what the fetcher already holds
+            # for them (a pause would drop it), and get no new fetch until they take it: their backlog stays
+            # bounded. Since such a partition may have room again any moment, poll briefly then.
+            readable = [tp for tp, part in self._parts.items() if len(part.backlog) < self._per_partition]
+            if len(readable) == len(self._parts):
+                batches = await consumer.getmany(timeout_ms=200, max_records=room)
+            elif readable:
+                batches = await consumer.getmany(*readable, timeout_ms=10, max_records=room)
+            else:
+                batches = {}
+                await asyncio.sleep(0.01)
             for tp, records in batches.items():
                 part = self._parts.get(tp)
                 if part is None or part.abort.is_set():
@@ -184,34 +211,68 @@ class Runner:
                     with contextlib.suppress(IllegalStateError, AssertionError):
                         consumer.seek(tp, records[0].offset)
                     continue
-                last = part.offsets.last_read
-                for record in records:
-                    if last is None or record.offset > last:  # never hand a record out twice
-                        self._dispatch(part, record)
+                last = part.backlog[-1].offset if part.backlog else part.offsets.last_read
+                fresh = [r for r in records if last is None or r.offset > last]  # never hand a record out twice
+                if fresh:
+                    part.backlog.extend(fresh)
+                    self._waiting.setdefault(tp, part)
+            self._refill()
             if time.monotonic() >= next_commit:
                 await self._commit(list(self._parts.values()))
                 self._observe(consumer)
                 next_commit = time.monotonic() + s.commit_interval_seconds
 
+    def _refill(self) -> None:
+        """Hand backlog records to workflows while the process and their partition have room."""
+        limit = self._config.consumer.max_in_flight
+        per_partition = self._per_partition
+        waiting = self._waiting
+        while waiting and self._in_flight < limit:
+            progressed = False
+            for tp, part in list(waiting.items()):
+                backlog = part.backlog
+                if part.abort.is_set():  # being given up: its backlog is the next owner's
+                    backlog.clear()
+                while backlog and part.in_flight < per_partition and self._in_flight < limit:
+                    self._dispatch(part, backlog.popleft())
+                    progressed = True
+                if not backlog:
+                    del waiting[tp]
+            if not progressed:
+                return
+
     def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
-        full = self._in_flight >= self._config.consumer.max_in_flight
+        """Pause the whole assignment while in-flight plus backlog records reach ``max_in_flight``; resume it
+        once they are below (the loop keeps polling, so the member stays in the group)."""
+        full = self._in_flight + self._buffered() >= self._config.consumer.max_in_flight
+        if not full and not self._all_paused:
+            return
+        paused = consumer.paused()
         if full:
-            assigned = consumer.assignment() - self._paused
-            if assigned:
-                consumer.pause(*assigned)
-                self._paused |= assigned
-        elif self._paused:
-            still = self._paused & consumer.assignment()
-            if still:
-                consumer.resume(*still)
-            self._paused.clear()
+            newly = consumer.assignment() - paused  # a rebalance may have assigned more meanwhile
+            if newly:
+                consumer.pause(*newly)
+        else:
+            again = paused - self._restoring
+            if again:
+                consumer.resume(*again)
+        self._all_paused = full
+
+    def _buffered(self) -> int:
+        return sum(len(part.backlog) for part in self._waiting.values())
+
+    def _resume_if_room(self) -> None:
+        """After a record finished: resume a full process without waiting for the loop's next turn."""
+        consumer = self._consumer
+        if consumer is not None and self._in_flight + self._buffered() < self._config.consumer.max_in_flight:
+            self._apply_backpressure(consumer)
 
     # -- records ---------------------------------------------------------------------------------
 
     def _dispatch(self, part: _Partition, record: ConsumerRecord[bytes, bytes]) -> None:
         """Hand a record to its workflows. Synchronous, so per-key gates are taken in offset order."""
         tp = part.tp
-        self._metrics.consumed.labels(tp.topic).inc()
+        part.consumed.inc()
         part.offsets.add(record.offset)
         try:
             event = Envelope.from_record(record.headers, record.value)
@@ -224,17 +285,32 @@ class Runner:
         if not workflows:
             part.offsets.finish(record.offset)
             return
+        deliverer = self._deliverer
         jobs = []
         for wf in workflows:
-            self._metrics.matched.labels(wf.name).inc()
-            jobs.append(self._deliverer.job(wf, event, record, tp, part.abort))
+            job = deliverer.job(wf, event, record, tp, part.abort)
+            job.meters.matched.inc()
+            jobs.append(job)
         self._in_flight += 1
-        self._metrics.in_flight.set(self._in_flight)
-        task = asyncio.create_task(self._run_record(part, record.offset, jobs))
+        part.in_flight += 1
+        run = (
+            self._run_one(part, record.offset, jobs[0]) if len(jobs) == 1 else self._run_all(part, record.offset, jobs)
+        )
+        task = asyncio.create_task(run)
         part.tasks.add(task)
         task.add_done_callback(part.tasks.discard)
 
-    async def _run_record(self, part: _Partition, offset: int, jobs: list[Job]) -> None:
+    async def _run_one(self, part: _Partition, offset: int, job: Job) -> None:
+        try:
+            if await self._deliverer.run(job):
+                part.offsets.finish(offset)
+        except Exception as exc:
+            # A bug, not a failed attempt: keep the record unfinished (it is redelivered later).
+            job.log.error("delivery_crashed", reason=type(exc).__name__, exc_info=exc)
+        finally:
+            self._finished(part)
+
+    async def _run_all(self, part: _Partition, offset: int, jobs: list[Job]) -> None:
         deliverer = self._deliverer
         try:
             results = await asyncio.gather(*(deliverer.run(job) for job in jobs), return_exceptions=True)
@@ -245,8 +321,17 @@ class Runner:
             if all(res is True for res in results):
                 part.offsets.finish(offset)
         finally:
-            self._in_flight -= 1
-            self._metrics.in_flight.set(self._in_flight)
+            self._finished(part)
+
+    def _finished(self, part: _Partition) -> None:
+        self._in_flight -= 1
+        part.in_flight -= 1
+        if part.abort.is_set():
+            return
+        if self._waiting:
+            self._refill()
+        if self._all_paused:
+            self._resume_if_room()
 
     # -- commits and rebalances ------------------------------------------------------------------
 
@@ -289,6 +374,8 @@ class Runner:
         tasks: set[asyncio.Task[None]] = set()
         for part in parts:
             part.abort.set()
+            part.backlog.clear()
+            self._waiting.pop(part.tp, None)
             tasks |= part.tasks
         if not tasks:
             return
@@ -308,7 +395,8 @@ class Runner:
         await self._commit(parts)
         for part in parts:
             del self._parts[part.tp]
-            self._paused.discard(part.tp)
+            self._waiting.pop(part.tp, None)
+            part.backlog.clear()  # fetched, never handed out: the next owner reads them
             with contextlib.suppress(KeyError):
                 self._metrics.lag.remove(part.tp.topic, str(part.tp.partition))
         self._metrics.assigned.set(len(self._parts))
@@ -321,13 +409,18 @@ class Runner:
             # No records of these partitions until their dedupe state is restored.
             if self._consumer is not None and assigned:
                 self._consumer.pause(*assigned)
-            self._dedupe.forget(tp.partition for tp in owned)
-            restored = await self._dedupe.restore(tp.partition for tp in assigned)
+                self._restoring.update(assigned)
+            try:
+                self._dedupe.forget(tp.partition for tp in owned)
+                restored = await self._dedupe.restore(tp.partition for tp in assigned)
+            finally:
+                self._restoring.difference_update(assigned)
             self._metrics.dedupe_restored.inc(restored)
-            if self._consumer is not None and assigned:
+            if self._consumer is not None and assigned and not self._all_paused:
                 self._consumer.resume(*assigned)
         for tp in assigned:
-            self._parts.setdefault(tp, _Partition(tp))
+            if tp not in self._parts:
+                self._parts[tp] = _Partition(tp, self._metrics.consumed.labels(tp.topic))
         self._metrics.assigned.set(len(self._parts))
         self._joined = True
         log.info("partitions_assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])

@@ -15,9 +15,9 @@ from __future__ import annotations
 import fnmatch
 import re
 
-import aiohttp
 from pydantic import Field, field_validator
 
+from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.actions.http import HttpAction, HttpRequest, run_http
 from hookgate.consumer.workflows.event import event_of
 from hookgate.consumer.workflows.match_config import MatchConfig
@@ -64,11 +64,11 @@ class WorkflowConfig(StrictModel):
 class HttpWorkflow:
     """A YAML workflow whose action is an HTTP request; everything is compiled at construction."""
 
-    def __init__(self, config: WorkflowConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(self, config: WorkflowConfig, clients: HttpClients) -> None:
         self.config = config
-        self._session = session
         self._predicate = config.predicate()
         self._request = HttpRequest(config.action)
+        self._client = clients.get(self._request.target)
         self.topics: tuple[str, ...] = tuple(config.topics)
 
     @property
@@ -90,8 +90,9 @@ class HttpWorkflow:
         return not self.topics or any(fnmatch.fnmatchcase(topic, t) for t in self.topics)
 
     async def run(self, event: Envelope) -> ActionResult:
-        return await run_http(self._session, self.name, self._request, event)
+        return await run_http(self._client, self.name, self._request, event)
 
 
-def build_workflows(configs: list[WorkflowConfig], session: aiohttp.ClientSession) -> list[HttpWorkflow]:
-    return [HttpWorkflow(c, session) for c in configs]
+def build_workflows(configs: list[WorkflowConfig], clients: HttpClients) -> list[HttpWorkflow]:
+    """The YAML workflows, their requests sent through ``clients`` (one keep-alive pool per target)."""
+    return [HttpWorkflow(c, clients) for c in configs]

@@ -277,7 +277,7 @@ failureThreshold: {{ .p.failureThreshold }}
 {{/* A consumer's config file (dict "ctx" $ "c" mergedConsumer "workflows" bool). */}}
 {{- define "hookgate.consumerConfig" -}}
 {{- $c := .c -}}
-{{- $s := merge (dict "group_id" $c.groupId "listen" (dict "host" "0.0.0.0" "port" $c.containerPort) "log_level" $c.logLevel "shutdown_grace_seconds" $c.shutdownGraceSeconds) (deepCopy $c.settings) -}}
+{{- $s := merge (dict "group_id" $c.groupId "listen" (dict "host" "0.0.0.0" "port" $c.containerPort) "log_level" $c.logLevel "shutdown_grace_seconds" $c.shutdownGraceSeconds "workers" $c.workers) (deepCopy $c.settings) -}}
 {{- if $c.topics }}{{ $_ := set $s "topics" $c.topics }}{{ else }}{{ $_ := set $s "topic_pattern" $c.topicPattern }}{{ end -}}
 {{- if $c.reloadWorkflows }}{{ $_ := set $s "reload_interval_seconds" $c.reloadIntervalSeconds }}{{ end -}}
 {{- $doc := dict "consumer" $s "kafka" (include "hookgate.kafkaConfig" .ctx | fromYaml) -}}

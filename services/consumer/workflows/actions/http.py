@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
 
-import aiohttp
 from pydantic import Field, field_validator, model_validator
 
+from hookgate.consumer.workflows.actions.client import HttpClient, HttpClientError, InvalidRequest
 from hookgate.consumer.workflows.actions.retry_after import parse_retry_after
 from hookgate.consumer.workflows.event import Event, event_of
 from hookgate.consumer.workflows.templating import (
@@ -189,23 +189,20 @@ def classify(status: int, retry_after: str | None, now: datetime) -> ActionResul
     )
 
 
-async def run_http(
-    session: aiohttp.ClientSession, workflow: str, request: HttpRequest, event: Envelope
-) -> ActionResult:
+async def run_http(client: HttpClient, workflow: str, request: HttpRequest, event: Envelope) -> ActionResult:
     """One attempt. Template failures are permanent; transport failures and timeouts are retryable."""
     try:
         url, headers, body = request.build(workflow, event_of(event))
     except TemplateError as exc:
         return ActionResult(ok=False, error=f"template: {exc}", retryable=False)
+    action = request.action
     try:
-        async with session.request(
-            request.action.method,
-            url,
-            data=body if body else None,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=request.action.timeout_seconds),
-        ) as resp:
-            await resp.read()
-            return classify(resp.status, resp.headers.get("Retry-After"), datetime.now(UTC))
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The rendered URL starts with the target (its authority is fixed at load): send the rest.
+        response = await client.request(
+            action.method, url[len(request.target) :], headers, body, action.timeout_seconds
+        )
+    except InvalidRequest as exc:
+        return ActionResult(ok=False, error=f"request: {exc}", retryable=False)
+    except (HttpClientError, OSError, TimeoutError) as exc:
         return ActionResult(ok=False, error=type(exc).__name__)
+    return classify(response.status, response.headers.get("retry-after"), datetime.now(UTC))
