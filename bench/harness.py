@@ -76,9 +76,10 @@ def options(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--consumer-keys",
-        default=os.environ.get("BENCH_CONSUMER_KEYS", "default,tenant"),
+        default=os.environ.get("BENCH_CONSUMER_KEYS", "default,tenant,tenant-ordered"),
         help="record keys of the preloaded events: default (the gateway's default key: the subject, else the"
-        " event id; these events name no subject), tenant (key: {tenant}), id (the event id)",
+        " event id; these events name no subject), tenant (key: {tenant}), id (the event id); a -ordered"
+        " suffix makes the workflow ordered: true",
     )
     p.add_argument(
         "--consumer-workers",
@@ -251,7 +252,7 @@ class Bench:
         target.wait_ready()
         return target
 
-    def consumer_config(self, topic: str, port: int, target: Proc, workers: int = 1) -> Path:
+    def consumer_config(self, topic: str, port: int, target: Proc, workers: int = 1, *, ordered: bool = False) -> Path:
         path = self.workdir / f"consumer-{port}.yaml"
         path.write_text(
             yaml.safe_dump(
@@ -268,6 +269,7 @@ class Bench:
                             "name": "bench",
                             "match": {"tenant": "bench"},
                             "action": {"type": "http", "url": f"{target.url}/wf"},
+                            "ordered": ordered,
                         }
                     ],
                 }
@@ -315,11 +317,13 @@ class Bench:
 
     def consumer(self, keys: str) -> dict[str, Any]:
         """``hookgate consumer`` (dedupe on, one process, pinned like every server) over events keyed by ``keys``."""
-        topic = self.preloaded(f"bench-{keys}", keys)
+        key, _, ordered = keys.partition("-")
+        topic = self.preloaded(f"bench-{keys}", key)
         target = self.target()
         try:
             port = free_port()
-            cmd = [*self.hookgate, "consumer", "-c", str(self.consumer_config(topic, port, target))]
+            config = self.consumer_config(topic, port, target, ordered=ordered == "ordered")
+            cmd = [*self.hookgate, "consumer", "-c", str(config)]
             out = self.drain(f"consumer-{keys}", cmd, target, port)
         finally:
             target.stop()
@@ -530,6 +534,7 @@ def consumer_ratios(consumers: dict[str, list[dict[str, Any]]]) -> dict[str, flo
     wanted = [(f"consumer_{k}/peer_consumer", k, "peer", "events_per_second") for k in ("default", "tenant", "id")] + [
         ("consumer_default_cpu_per_event/peer_consumer", "default", "peer", "cpu_us_per_event"),
         ("consumer_tenant/consumer_default", "tenant", "default", "events_per_second"),
+        ("consumer_tenant_ordered/consumer_default", "tenant-ordered", "default", "events_per_second"),
         ("consumer_workers_2/workers_1", "workers-2", "workers-1", "events_per_second"),
     ]
     out: dict[str, float] = {}
@@ -569,6 +574,7 @@ def render(results: dict[str, Any]) -> str:
     names = {
         "default": "hookgate consumer, default key (subject, else id)",
         "tenant": "hookgate consumer, key {tenant}",
+        "tenant-ordered": "hookgate consumer, key {tenant}, ordered: true",
         "id": "hookgate consumer, key = event id",
         "peer": "hand-written consumer peer",
         "workers-1": "hookgate consumer, default key, workers: 1 (unpinned)",
