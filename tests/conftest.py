@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kafka import provide_broker
+from tests.support.kafka import LocalBroker, free_port, provide_broker
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +22,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def topic_prefix() -> str:
     """A topic prefix no other test uses, so tests never read each other's events."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBroker]:
+    """A broker of the test's own, which it may stop and restart (outage tests); the session's stays up."""
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    broker = LocalBroker(port=free_port(), data_dir=tmp_path / "kafka")
+    broker.up()
+    try:
+        yield broker
+    finally:
+        broker.down()

@@ -13,7 +13,6 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,6 @@ pytestmark = pytest.mark.kafka
 OUTAGE_S = 12.0
 MAX_CLIENT_ERRORS = 5  # aiokafka lines at error level per process over the whole outage
 MAX_CLIENT_LINES = 20  # aiokafka lines at any level (warnings such as "Marking the coordinator dead")
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBroker]:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    broker = LocalBroker(port=free_port(), data_dir=tmp_path / "kafka")
-    broker.up()
-    try:
-        yield broker
-    finally:
-        broker.down()
 
 
 def _lines(service: Service, skip: int) -> list[dict[str, Any]]:

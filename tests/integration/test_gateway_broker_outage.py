@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -18,20 +16,9 @@ from tests.support.builders import (
     read_topic,
 )
 from tests.support.gateway import running_gateway
-from tests.support.kafka import LocalBroker, free_port
+from tests.support.kafka import LocalBroker
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBroker]:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    broker = LocalBroker(port=free_port(), data_dir=tmp_path / "kafka")
-    broker.up()
-    try:
-        yield broker
-    finally:
-        broker.down()
 
 
 async def _post(client: TestClient, tid: str, body: bytes) -> tuple[int, dict[str, str], dict[str, str]]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -22,23 +20,12 @@ from structlog.testing import capture_logs
 from hookgate.gateway.http.steps import MAY_BE_STORED, NOT_STORED
 from tests.support.builders import github_signature, github_trigger, new_trigger_id, read_topic
 from tests.support.gateway import running_gateway
-from tests.support.kafka import LocalBroker, free_port
+from tests.support.kafka import LocalBroker
 
 pytestmark = pytest.mark.kafka
 
 EVENTS = 12
 BODY = b'{"padding": "' + b"x" * 400 + b'"}'  # a record of about 700 bytes: one or two per 1 KiB batch
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBroker]:
-    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    broker = LocalBroker(port=free_port(), data_dir=tmp_path / "kafka")
-    broker.up()
-    try:
-        yield broker
-    finally:
-        broker.down()
 
 
 async def post(client: TestClient, tid: str, delivery: str) -> tuple[int, dict[str, str]]:
