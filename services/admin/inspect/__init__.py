@@ -1,0 +1,1 @@
+"""Inspection and replay: what happened to a trigger's requests, read from Kafka itself (no other store)."""
