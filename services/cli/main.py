@@ -81,16 +81,55 @@ def gen_id() -> None:
 @app.command("check-config")
 def check_config(
     config: ConfigOpt,
-    kind: Annotated[str, typer.Option("--kind", help="gateway or consumer")] = "gateway",
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="gateway or consumer (default gateway; consumer with --handlers or --gateway)"),
+    ] = None,
+    handlers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--handlers",
+            help="Consumer: also import these Python handlers (package.module:consumer, repeatable) and check them",
+            show_default=False,
+        ),
+    ] = None,
+    gateway_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--gateway",
+            help="Consumer: the gateway's config; every vars.NAME a match uses must be extracted by a trigger",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Validate a config file and exit non-zero naming every bad key."""
+    """Validate a config file and exit non-zero naming every bad key (consumer: also its handlers)."""
     from hookgate.consumer.config import ConsumerConfig
     from hookgate.gateway.config import GatewayConfig
 
-    if kind not in ("gateway", "consumer"):
+    resolved = kind or ("consumer" if handlers or gateway_config else "gateway")
+    if resolved not in ("gateway", "consumer"):
         raise _fail("--kind must be gateway or consumer")
+    if resolved == "gateway" and (handlers or gateway_config):
+        raise _fail("--handlers and --gateway check a consumer: use --kind consumer")
+    if resolved == "consumer" and (handlers or gateway_config):
+        from hookgate.cli.check_handlers import check
+        from hookgate.cli.errors import CliError
+
+        try:
+            report = check(config, handlers or (), gateway_config)
+        except CliError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(f"{config}: {len(report.workflows)} workflow(s)")
+        for declared in report.workflows:
+            typer.echo(declared.line())
+        if report.problems:
+            for problem in report.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"{config}: ok")
+        return
     try:
-        load_yaml(GatewayConfig if kind == "gateway" else ConsumerConfig, config)
+        load_yaml(GatewayConfig if resolved == "gateway" else ConsumerConfig, config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{config}: ok")

@@ -29,6 +29,7 @@ from hookgate.consumer.state.changelog import DedupeChangelog
 from hookgate.consumer.state.deadletter import KafkaDeadLetters
 from hookgate.consumer.state.dedupe import DedupeTable
 from hookgate.consumer.workflows.actions.client import HttpClients
+from hookgate.consumer.workflows.match import describe_workflow
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
@@ -221,6 +222,8 @@ async def _consume(
             await worker.report(ops_port=web_runner.addresses[0][1])
             watcher = asyncio.create_task(worker.watch_parent(stop))
         log.info("consumer_started", group=config.consumer.group_id, workflows=workflows.names())
+        for workflow in workflows:
+            log.info("workflow_match", workflow=workflow.name, match=describe_workflow(workflow))
         reloader = None
         if config_path is not None:
             reloader = install_reload(
