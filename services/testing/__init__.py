@@ -14,13 +14,14 @@
 A supported public module: :func:`make_event`, :func:`github_event`, :func:`stripe_event` and
 :func:`sender_event` build an :class:`~hookgate.consumer.Event` as the gateway would have published it;
 :func:`run` / :func:`run_sync` run an app's workflows against it in memory and return a :class:`Result`
-(which workflows matched, what each returned or raised, what the runner would do next). The pytest
+(which workflows matched, what each returned or raised, what the runner would do next);
+:func:`yaml_matches` says which YAML workflows of a consumer config an event would go to. The pytest
 plugin (:mod:`hookgate.testing.pytest_plugin`, loaded automatically once hookgate is installed) adds the
 ``hookgate_app`` and ``run_workflows`` fixtures. See docs/consumers.md.
 """
 
 from hookgate.testing.events import github_event, make_event, sender_event, stripe_event
-from hookgate.testing.runs import Result, WorkflowRun, run, run_sync
+from hookgate.testing.runs import Result, WorkflowRun, run, run_sync, yaml_matches
 
 __all__ = [
     "Result",
@@ -31,4 +32,5 @@ __all__ = [
     "run_sync",
     "sender_event",
     "stripe_event",
+    "yaml_matches",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -19,7 +21,7 @@ from hookgate.consumer.workflows.sdk import Attempt, Consumer, Fail, HandlerWork
 from hookgate.consumer.workflows.workflow import ActionResult
 from hookgate.core.envelope import Envelope
 
-__all__ = ["Result", "WorkflowRun", "run", "run_sync"]
+__all__ = ["Result", "WorkflowRun", "run", "run_sync", "yaml_matches"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +172,28 @@ def run_sync(app: Consumer | Iterable[Consumer], event: Event | Envelope) -> Res
     except RuntimeError:
         return asyncio.run(run(app, event))
     raise RuntimeError("run_sync() called from a running event loop: use `await hookgate.testing.run(app, event)`")
+
+
+def yaml_matches(config: str | Path | Any, event: Event | Envelope, *, topic: str | None = None) -> dict[str, str]:
+    """The YAML workflows of a consumer config (a file path or a loaded ``ConsumerConfig``) that ``event`` matches.
+
+    Returns ``{workflow name: its match in plain words}`` in configuration order; ``tenants`` count, and
+    ``topics`` too when ``topic`` (the record's topic) is given. Nothing is sent: HTTP actions are not run.
+    """
+    import fnmatch
+
+    from hookgate.consumer.config import ConsumerConfig
+    from hookgate.core.config import load_yaml
+
+    cfg = load_yaml(ConsumerConfig, config) if isinstance(config, str | Path) else config
+    if not isinstance(cfg, ConsumerConfig):
+        raise TypeError(f"config is a consumer config file path or a ConsumerConfig, not {type(cfg).__name__}")
+    ev = event if isinstance(event, Event) else Event(event)
+    out: dict[str, str] = {}
+    for wf in cfg.workflows:
+        if topic is not None and wf.topics and not any(fnmatch.fnmatchcase(topic, t) for t in wf.topics):
+            continue
+        predicate = wf.predicate()
+        if predicate.test(ev):
+            out[wf.name] = describe(predicate)
+    return out

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from hookgate.consumer import Consumer, Event, Fail, Retry, match
 from hookgate.core.envelope import Envelope
-from hookgate.testing import github_event, make_event, run, run_sync, sender_event, stripe_event
+from hookgate.testing import github_event, make_event, run, run_sync, sender_event, stripe_event, yaml_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -227,3 +227,23 @@ def test_the_pytest_plugin_fixtures(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert "2 passed" in out, out
     assert "teamhandlers:missing: missing is not a hookgate.consumer.Consumer" in out, out
+
+
+def test_yaml_matches_names_the_yaml_workflows_an_event_goes_to(tmp_path: Path) -> None:
+    gateway = ROOT / "examples" / "gateway.yaml"
+    main = github_event("push", {"ref": "refs/heads/main", "repository": {"full_name": "acme/app"}}, gateway=gateway)
+    assert yaml_matches(ROOT / "examples" / "consumer.yaml", main) == {
+        "deploy": "type is com.github.push and tenant is acme and vars.ref is refs/heads/main",
+        "audit-everything": "tenant is acme",
+    }
+    dev = github_event("push", {"ref": "refs/heads/dev"}, gateway=gateway)
+    assert list(yaml_matches(ROOT / "examples" / "consumer.yaml", dev)) == ["audit-everything"]
+    (tmp_path / "c.yaml").write_text(
+        "consumer: {group_id: g, topics: [hookgate.acme]}\n"
+        "workflows:\n"
+        "  - {name: only-acme, topics: [hookgate.acme], action: {type: http, url: 'http://127.0.0.1:9/x'}}\n"
+    )
+    assert list(yaml_matches(tmp_path / "c.yaml", dev, topic="hookgate.acme")) == ["only-acme"]
+    assert yaml_matches(tmp_path / "c.yaml", dev, topic="hookgate.globex") == {}
+    with pytest.raises(TypeError, match="consumer config file path or a ConsumerConfig"):
+        yaml_matches(42, dev)
