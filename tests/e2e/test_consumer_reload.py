@@ -19,10 +19,15 @@ import orjson
 import pytest
 import yaml
 
+from hookgate.consumer.config import GroupSettings
 from tests.support.consumer_group import create_topics
 from tests.support.kafka import free_port
 
 pytestmark = pytest.mark.kafka
+
+# A brand-new group reads from where consumer.group.start says, and refuses to start without it once that key
+# exists (issue #12's group start, merged separately): these groups are new, so they name it when it exists.
+GROUP = {"group": {"start": "earliest"}} if "start" in GroupSettings.model_fields else {}
 
 DEADLINE_S = 90.0
 HANDLER_SPEC = "reloadmods.handlers:app"
@@ -84,6 +89,7 @@ def test_a_change_to_the_handlers_or_the_config_restarts_the_consumer(
             "topics": [topic],
             "listen": {"host": "127.0.0.1", "port": port},
             "shutdown_grace_seconds": 2,
+            **GROUP,
         },
         "kafka": {"bootstrap_servers": kafka_bootstrap},
     }

@@ -14,13 +14,17 @@ import pytest
 from structlog.testing import capture_logs
 
 from hookgate.consumer.app import serve
-from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.config import ConsumerConfig, GroupSettings
 from hookgate.core.config import load_model
 from tests.support.consumer_group import create_topics
 from tests.support.kafka import free_port
 from tests.support.processes import start_service
 
 pytestmark = pytest.mark.kafka
+
+# A brand-new group reads from where consumer.group.start says, and refuses to start without it once that key
+# exists (issue #12's group start, merged separately): these groups are new, so they name it when it exists.
+GROUP = {"group": {"start": "earliest"}} if "start" in GroupSettings.model_fields else {}
 
 
 def _ready(url: str) -> bool:
@@ -59,7 +63,12 @@ async def test_port_zero_picks_a_free_port_and_logs_it(kafka_bootstrap: str, top
     topic = f"{topic_prefix}.acme"
     await create_topics(kafka_bootstrap, [topic])
     config = {
-        "consumer": {"group_id": f"{topic_prefix}-g", "topics": [topic], "listen": {"host": "127.0.0.1", "port": 8081}},
+        "consumer": {
+            "group_id": f"{topic_prefix}-g",
+            "topics": [topic],
+            "listen": {"host": "127.0.0.1", "port": 8081},
+            **GROUP,
+        },
         "kafka": {"bootstrap_servers": kafka_bootstrap},
     }
     service = start_service("consumer", config, tmp_path, free_port(), args=["--port", "0"])
