@@ -11,7 +11,6 @@ matches ``vars.ref`` is tested against the variables your trigger really extract
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -152,7 +151,7 @@ def _trigger(gateway: str | Path | Any, name: str) -> Any:
 
     config = load_yaml(GatewayConfig, gateway) if isinstance(gateway, str | Path) else gateway
     if not isinstance(config, GatewayConfig):
-        raise TypeError(f"gateway= is a config file path or a GatewayConfig, not {builtins.type(config).__name__}")
+        raise TypeError(f"gateway= is a config file path or a GatewayConfig, not {type(config).__name__}")
     for cfg in config.triggers:
         if cfg.name == name:
             return cfg
