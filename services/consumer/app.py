@@ -29,6 +29,7 @@ from hookgate.consumer.state.changelog import DedupeChangelog
 from hookgate.consumer.state.deadletter import KafkaDeadLetters
 from hookgate.consumer.state.dedupe import DedupeTable
 from hookgate.consumer.workflows.actions.client import HttpClients
+from hookgate.consumer.workflows.match import describe_workflow
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
@@ -214,13 +215,32 @@ async def _consume(
         listen = config.consumer.listen
         # A supervised worker serves its ops routes on loopback, on a port of its own that it reports.
         host, port = ("127.0.0.1", 0) if worker is not None else (listen.host, listen.port)
-        await web.TCPSite(web_runner, host, port, reuse_address=True).start()
+        try:
+            await web.TCPSite(web_runner, host, port, reuse_address=True).start()
+        except OSError as exc:
+            # Another service on this host has the port (two consumers both on the default 8081).
+            log.error(
+                "ops_listen_failed",
+                host=host,
+                port=port,
+                error=exc.strerror or str(exc),
+                hint="set consumer.listen.port (or hookgate consumer --port; 0 picks a free port)",
+            )
+            await web_runner.cleanup()
+            return 2
         watcher = None
         if worker is not None:
             structlog.contextvars.bind_contextvars(worker=worker.index)
             await worker.report(ops_port=web_runner.addresses[0][1])
             watcher = asyncio.create_task(worker.watch_parent(stop))
-        log.info("consumer_started", group=config.consumer.group_id, workflows=workflows.names())
+        log.info(
+            "consumer_started",
+            group=config.consumer.group_id,
+            workflows=workflows.names(),
+            ops=f"http://{host}:{web_runner.addresses[0][1]}",
+        )
+        for workflow in workflows:
+            log.info("workflow_match", workflow=workflow.name, match=describe_workflow(workflow))
         reloader = None
         if config_path is not None:
             reloader = install_reload(
