@@ -72,6 +72,7 @@ class EventDetail:
     record_headers: Mapping[str, str] = field(default_factory=dict)  # Kafka headers that are not attributes
     body_redacted: bool = False  # a credential field of the body was replaced by "[redacted]"
     deliveries: Sequence[EventSummary] = ()  # every record with this id (redeliveries, replays), oldest first
+    request: Mapping[str, Any] = field(default_factory=dict)  # the audit record's facts: method, client_ip, sizes
 
 
 @dataclass(frozen=True, slots=True)
