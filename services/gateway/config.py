@@ -12,6 +12,7 @@ from hookgate.admin.config import AdminSettings
 from hookgate.core.config import Secret, StrictModel
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.audit.record import AuditSettings
+from hookgate.gateway.catalog.settings import CatalogSettings
 from hookgate.gateway.http.tls import TlsSettings
 from hookgate.gateway.intake.clientip import Cidr, ProxySettings
 from hookgate.gateway.intake.limits import LimitSettings, RateLimit
@@ -76,6 +77,12 @@ class GatewaySettings(StrictModel):
     proxies: ProxySettings = Field(default_factory=ProxySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     tls: TlsSettings | None = Field(default=None, description="Terminate TLS (and mTLS) in the gateway itself")
+    catalog: CatalogSettings = Field(
+        default_factory=CatalogSettings, description="Runtime triggers, kept in the compacted {prefix}._triggers topic"
+    )
+    reload_interval_seconds: float | None = Field(
+        default=None, gt=0, le=3600, description="Also reload triggers: when the file changed (checked this often)"
+    )
     admin: AdminSettings | None = Field(
         default=None, description="The admin API (runtime triggers, inspection, replay) on a port of its own; off"
     )
