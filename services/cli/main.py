@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +30,7 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def gateway(config: ConfigOpt) -> None:
-    """Run the webhook gateway."""
+    """Run the webhook gateway (SIGHUP reloads triggers:)."""
     from hookgate.gateway.config import GatewayConfig
     from hookgate.gateway.http.app import serve
 
@@ -40,7 +39,7 @@ def gateway(config: ConfigOpt) -> None:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     configure_logging(cfg.gateway.log_level)
-    raise typer.Exit(run(lambda stop: serve(cfg, stop)))
+    raise typer.Exit(run(lambda stop: serve(cfg, stop, config_path=config)))
 
 
 @app.command()
@@ -75,7 +74,9 @@ def consumer(
 @app.command("gen-id")
 def gen_id() -> None:
     """Print a new unguessable trigger id (192 random bits, URL-safe)."""
-    typer.echo(secrets.token_urlsafe(24))
+    from hookgate.gateway.catalog.spec import new_trigger_id
+
+    typer.echo(new_trigger_id())
 
 
 @app.command("check-config")
