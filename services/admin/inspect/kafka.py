@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -56,6 +56,9 @@ from hookgate.core.records import attributes, other_headers
 from hookgate.core.settings import KafkaSettings
 from hookgate.core.topics import audit_topic, dedupe_topic
 from hookgate.gateway.catalog.model import TriggerView
+
+if TYPE_CHECKING:
+    from hookgate.gateway.config import GatewayConfig
 
 log = get_logger("hookgate.admin.inspect")
 
@@ -129,6 +132,11 @@ class KafkaEventInspector:
         self._dedupe_prefix = dedupe_topic(kafka.topics, "")
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
+
+    @classmethod
+    def for_gateway(cls, config: GatewayConfig, triggers: TriggerSource) -> KafkaEventInspector:
+        """The inspector of a gateway process: its Kafka settings, its catalog, its audit redaction list."""
+        return cls(config.kafka, triggers, redact_headers=config.gateway.audit.redact_headers)
 
     async def __aenter__(self) -> KafkaEventInspector:
         return self
