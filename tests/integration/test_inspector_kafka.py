@@ -25,7 +25,7 @@ from hookgate.core.settings import KafkaSettings
 from tests.support.builders import github_signature, github_trigger, new_trigger_id
 from tests.support.events import consumer_config, http_workflow, running_consumer, wait_committed
 from tests.support.gateway import running_gateway
-from tests.support.inspector import StaticTriggers, view_of
+from tests.support.memory_catalog import MemoryCatalog
 from tests.support.receiver import Receiver, run_receiver
 
 pytestmark = pytest.mark.kafka
@@ -85,7 +85,7 @@ async def stack(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Stack]
             retry={"attempts": 1, "base_delay_seconds": 0.1, "max_delay_seconds": 0.2},
         )
         kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topics={"prefix": topic_prefix, "partitions": 3})
-        triggers = StaticTriggers(view_of(s) for s in specs)
+        triggers = MemoryCatalog(yaml=specs)
         async with (
             running_consumer(config, build_workflows(config.workflows, clients)),
             KafkaEventInspector(kafka, triggers) as inspector,
