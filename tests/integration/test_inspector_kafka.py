@@ -112,6 +112,8 @@ async def test_events_refusals_and_outcomes_read_back_from_kafka(stack: Stack) -
         stack.topic,
     )
     assert (bad.id, bad.status, bad.reason, bad.trigger_id) == ("req-d-forged", 401, "bad_signature", stack.tid)
+    newest = await stack.inspector.events(EventQuery(trigger_id=stack.tid, since=start, limit=1))
+    assert [s.id for s in newest] == ["req-d-forged"]  # the newest request only
     # A tenant's listing holds its own requests only; the other tenant's trigger is another scope.
     tenant_ids = {s.id for s in await stack.inspector.events(EventQuery(tenant="acme", since=start))}
     assert tenant_ids == {"d-1", "req-d-forged"}

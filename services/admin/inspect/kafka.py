@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import Counter, defaultdict, deque
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,22 +164,15 @@ class KafkaEventInspector:
         since_ms, until_ms = self._range(query.since, query.until)
         ids = self._trigger_ids(scope.tenant)
         budget = _Budget(self._limits.deadline_seconds)
-        kept: dict[tuple[str, int], deque[EventSummary]] = defaultdict(lambda: deque(maxlen=query.limit))
-
-        def keep(summary: EventSummary | None) -> bool:
-            if summary is not None:
-                kept[(summary.topic or "", summary.partition or 0)].append(summary)
-            return True
-
+        found: list[EventSummary] = []
         async with self._reader(budget) as client:
             if query.outcome in (None, "accepted"):
                 for topic in topics:
-                    await self._read(client, topic, since_ms, until_ms, budget, self._limits.scan_records,
-                                     lambda r: keep(parse.event_summary(r, scope, ids)))  # fmt: skip
+                    found += await self._newest(client, topic, since_ms, until_ms, budget, query.limit,
+                                                lambda r: parse.event_summary(r, scope, ids))  # fmt: skip
             if query.outcome in (None, "refused") and query.type is None:
-                await self._read(client, self._audit, since_ms, until_ms, budget, self._limits.scan_records,
-                                 lambda r: keep(self._refusal(r, scope, ids)))  # fmt: skip
-        found = [s for part in kept.values() for s in part]
+                found += await self._newest(client, self._audit, since_ms, until_ms, budget, query.limit,
+                                            lambda r: self._refusal(r, scope, ids))  # fmt: skip
         found.sort(key=lambda s: (s.time, s.offset or 0), reverse=True)
         return found[: query.limit]
 
@@ -397,6 +390,53 @@ class KafkaEventInspector:
             ranges = {tp: (max(start, end - share), end) for tp, (start, end) in ranges.items()}
             budget.truncated = True
         await self._read_ranges(client, ranges, budget, visit)
+
+    async def _newest(
+        self,
+        client: AIOKafkaConsumer,
+        topic: str,
+        since_ms: int | None,
+        until_ms: int | None,
+        budget: _Budget,
+        want: int,
+        convert: Callable[[Any], EventSummary | None],
+    ) -> list[EventSummary]:
+        """Up to ``want`` summaries per partition of the newest records of ``topic`` in the range, read backwards
+        in growing windows: a listing of a few requests reads a few hundred records, not the whole hour, and
+        never more than ``scan_records`` (the live trigger page asks every few seconds)."""
+        try:
+            parts = await reading.partitions_of(client, topic)
+        except reading.UnknownTopic:
+            return []
+        ranges = await reading.offset_ranges(client, parts, since_ms, until_ms)
+        found: list[EventSummary] = []
+        kept: Counter[tuple[str, int]] = Counter()
+        low = {tp: end for tp, (_, end) in ranges.items()}
+        window, scanned = max(100, 2 * want), 0
+
+        def visit(record: Any) -> bool:
+            summary = convert(record)
+            if summary is not None:
+                found.append(summary)
+                kept[(record.topic, record.partition)] += 1
+            return True
+
+        while True:
+            todo = {
+                tp: (max(start, low[tp] - window), low[tp])
+                for tp, (start, _) in ranges.items()
+                if low[tp] > start and kept[(tp.topic, tp.partition)] < want
+            }
+            if not todo:
+                return found
+            if scanned >= self._limits.scan_records or budget.spent():
+                budget.truncated = True
+                return found
+            await self._read_ranges(client, todo, budget, visit)
+            scanned += sum(hi - lo for lo, hi in todo.values())
+            for tp, (lo, _) in todo.items():
+                low[tp] = lo
+            window *= 4
 
     async def _read_ranges(
         self, client: AIOKafkaConsumer, ranges: Mapping[TopicPartition, tuple[int, int]], budget: _Budget, visit: Visit
