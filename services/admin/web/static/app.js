@@ -173,19 +173,25 @@ function prettyBody(text, contentType) {
   return [media || "raw", text];
 }
 
+// Markup characters of text and attribute values written back as XML entities, so the indented text is XML.
+function xmlEscape(value, quote) {
+  const text = value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return quote ? text.replace(/"/g, "&quot;") : text;
+}
+
 function xmlText(node, depth) {
   const pad = "  ".repeat(depth);
   if (node.nodeType === Node.TEXT_NODE || node.nodeType === Node.CDATA_SECTION_NODE) {
     const value = node.nodeValue.trim();
-    return value ? pad + value + "\n" : "";
+    return value ? pad + xmlEscape(value, false) + "\n" : "";
   }
   if (node.nodeType === Node.COMMENT_NODE) return pad + "<!--" + node.nodeValue + "-->\n";
   if (node.nodeType !== Node.ELEMENT_NODE) return "";
-  const attrs = Array.from(node.attributes, (a) => " " + a.name + '="' + a.value.replace(/"/g, "&quot;") + '"').join("");
+  const attrs = Array.from(node.attributes, (a) => " " + a.name + '="' + xmlEscape(a.value, true) + '"').join("");
   const kids = Array.from(node.childNodes).filter((c) => c.nodeType !== Node.TEXT_NODE || c.nodeValue.trim());
   if (!kids.length) return pad + "<" + node.nodeName + attrs + "/>\n";
   if (kids.length === 1 && kids[0].nodeType === Node.TEXT_NODE) {
-    return pad + "<" + node.nodeName + attrs + ">" + kids[0].nodeValue.trim() + "</" + node.nodeName + ">\n";
+    return pad + "<" + node.nodeName + attrs + ">" + xmlEscape(kids[0].nodeValue.trim(), false) + "</" + node.nodeName + ">\n";
   }
   return pad + "<" + node.nodeName + attrs + ">\n" + kids.map((c) => xmlText(c, depth + 1)).join("") +
     pad + "</" + node.nodeName + ">\n";
