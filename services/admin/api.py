@@ -192,12 +192,18 @@ async def _read_json(request: web.Request) -> Any:
     limit = _admin(request).max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
     try:
-        raw = await request.content.read(limit + 1)
+        # read(n) returns what has arrived (at most n bytes): loop to the end, stopping past the limit.
+        while chunk := await request.content.read(limit + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
     except (ValueError, OSError):
         raise ApiError(400, "bad_request", "The body could not be read.") from None
-    if len(raw) > limit:
-        raise ApiError(413, "body_too_large", f"The body is larger than {limit} bytes.")
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     if request.content_type not in ("application/json", "application/octet-stream", "text/plain", ""):

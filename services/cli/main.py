@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from hookgate.cli import inspect_event, replay, send, tail
+from hookgate.cli import inspect_event, replay, send, tail, triggers
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import configure_logging
 from hookgate.core.runtime import run
@@ -101,6 +101,7 @@ app.command("send")(send.send)
 app.command("tail")(tail.tail)
 app.command("inspect")(inspect_event.inspect_event)
 app.command("replay")(replay.replay)
+app.add_typer(triggers.app, name="triggers")
 
 
 def main() -> None:

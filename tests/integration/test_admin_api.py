@@ -3,9 +3,12 @@ replay, tenant isolation on every route, bad input, and the audit trail."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -352,3 +355,26 @@ async def test_another_tenants_token_sees_nothing(operation: str) -> None:
         assert catalog.get(tid).state == "enabled"  # type: ignore[union-attr]
         assert inspector.replays == []
         assert [v.id for v in catalog.list()] == [tid]
+
+
+async def test_chunked_bodies_are_read_whole_and_bounded() -> None:
+    async def pieces(parts: list[bytes]) -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+            await asyncio.sleep(0.01)
+
+    catalog = MemoryCatalog()
+    async with admin_client(catalog, MemoryInspector()) as client:
+        body = orjson.dumps(spec(name="chunked"))
+        r = await client.post(
+            "/admin/triggers",
+            data=pieces([body[:5], body[5:20], body[20:]]),
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert r.status == 201, await r.text()
+        big = [b'{"name": "' + b"x" * 100_000] * 3 + [b'"}']
+        r = await client.post(
+            "/admin/triggers", data=pieces(big), headers={**ADMIN, "Content-Type": "application/json"}
+        )
+        assert (r.status, (await r.json())["error"]) == (413, "body_too_large")
+    assert [v.name for v in catalog.list()] == ["chunked"]

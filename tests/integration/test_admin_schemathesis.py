@@ -1,10 +1,14 @@
-"""Schemathesis over the served OpenAPI document, against a live admin app (in-memory catalog and
-inspector): no 5xx, and every response (status, content type, body, headers) as the document says."""
+"""Schemathesis over the served OpenAPI document, against a live admin app: no 5xx, and every response
+(status, content type, body, headers) as the document says. Once with the in-memory catalog and
+inspector, once with a gateway's real Kafka catalog (the real broker)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +25,15 @@ from schemathesis.checks import (
 
 from hookgate.admin.api import create_admin_app
 from hookgate.admin.openapi import document
-from tests.support.admin import ACME_TOKEN, ADMIN_TOKEN, admin_in_thread, admin_settings, bearer
+from tests.support.admin import (
+    ACME_TOKEN,
+    ADMIN_TOKEN,
+    admin_in_thread,
+    admin_settings,
+    bearer,
+    gateway_and_admin_in_thread,
+)
+from tests.support.builders import gateway_config
 from tests.support.memory_catalog import MemoryCatalog
 from tests.support.memory_inspector import MemoryInspector
 
@@ -70,3 +82,26 @@ def test_admin_api_conforms_to_its_document(case: Any, admin_url: str) -> None:
     # Each generated request is sent with an admin token and with a tenant token.
     for token in (ADMIN_TOKEN, ACME_TOKEN):
         case.call_and_validate(base_url=admin_url, headers=bearer(token), checks=CHECKS)
+
+
+@pytest.fixture(scope="module")
+def kafka_admin_url(kafka_bootstrap: str) -> Iterator[str]:
+    key = base64.b64encode(os.urandom(32)).decode()
+    config = gateway_config(
+        kafka_bootstrap,
+        f"t{uuid.uuid4().hex[:12]}",
+        [],
+        catalog={"encryption": {"keys": {"k1": key}}},
+        proxies={"public_base_url": "https://hooks.example.com"},
+    )
+    _, inspector = seeded()
+    with gateway_and_admin_in_thread(config, admin_settings(), inspector) as (_, admin_url):
+        yield admin_url
+
+
+@pytest.mark.kafka
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_admin_api_on_the_kafka_catalog_conforms(case: Any, kafka_admin_url: str) -> None:
+    for token in (ADMIN_TOKEN, ACME_TOKEN):
+        case.call_and_validate(base_url=kafka_admin_url, headers=bearer(token), checks=CHECKS)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -15,7 +17,10 @@ from hookgate.admin.api import create_admin_app
 from hookgate.admin.audit import AdminAuditor, AdminAuditRecord
 from hookgate.admin.config import AdminSettings
 from hookgate.admin.inspect.model import EventInspector
+from hookgate.admin.serve import admin_app_for
 from hookgate.gateway.catalog.model import TriggerCatalog
+from hookgate.gateway.config import GatewayConfig
+from hookgate.gateway.http.app import create_app
 
 ADMIN_TOKEN = "admin-token-" + "a" * 24
 ACME_TOKEN = "acme-token-" + "b" * 24
@@ -59,37 +64,85 @@ async def admin_client(
 
 
 @contextmanager
-def admin_in_thread(app: web.Application) -> Iterator[str]:
-    """Serve ``app`` on a loopback port from a thread of its own (for synchronous clients such as
-    schemathesis); yields the base URL."""
+def in_thread(start: Callable[[], Awaitable[tuple[list[web.AppRunner], list[str]]]]) -> Iterator[list[str]]:
+    """Run ``start`` (it sets up runners and sites, returning them and their base URLs) on an event loop in
+    a thread of its own, for synchronous clients such as schemathesis; yields the URLs, cleans up after."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder: dict[str, Any] = {}
 
-    async def start() -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        holder["runner"] = runner
-        holder["port"] = runner.addresses[0][1]
+    async def run_start() -> None:
+        try:
+            holder["runners"], holder["urls"] = await start()
+        except BaseException as exc:
+            holder["error"] = exc
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
+        loop.run_until_complete(run_start())
         started.set()
         loop.run_forever()
 
     thread = threading.Thread(target=run, name="admin-api", daemon=True)
     thread.start()
-    assert started.wait(30), "the admin app did not start"
+    assert started.wait(90), "the apps did not start"
+    if "error" in holder:
+        raise holder["error"]
     try:
-        yield f"http://127.0.0.1:{holder['port']}"
+        yield holder["urls"]
     finally:
-        asyncio.run_coroutine_threadsafe(holder["runner"].cleanup(), loop).result(30)
+
+        async def cleanup() -> None:
+            for runner in reversed(holder["runners"]):
+                await runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), loop).result(60)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
         loop.close()
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
+    """``app`` on a free loopback port: its runner and base URL."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@contextmanager
+def admin_in_thread(app: web.Application) -> Iterator[str]:
+    """The admin app alone (in-memory catalog and inspector), served from a thread; yields its base URL."""
+
+    async def start() -> tuple[list[web.AppRunner], list[str]]:
+        runner, url = await serve_app(app)
+        return [runner], [url]
+
+    with in_thread(start) as (url,):
+        yield url
+
+
+@contextmanager
+def gateway_and_admin_in_thread(
+    config: GatewayConfig, settings: AdminSettings, inspector: EventInspector | None = None
+) -> Iterator[tuple[str, str]]:
+    """A gateway on the real broker (its Kafka catalog) and its admin app, served from a thread once the
+    gateway is ready; yields (gateway URL, admin URL)."""
+
+    async def start() -> tuple[list[web.AppRunner], list[str]]:
+        gateway = create_app(config)
+        runner, url = await serve_app(gateway)
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as session:
+            while (await session.get(f"{url}/readyz")).status != 200:
+                assert time.monotonic() < deadline, "gateway did not become ready"
+                await asyncio.sleep(0.1)
+        admin_runner, admin_url = await serve_app(admin_app_for(gateway, settings, inspector))
+        return [runner, admin_runner], [url, admin_url]
+
+    with in_thread(start) as (url, admin_url):
+        yield url, admin_url
 
 
 # One request per route, naming a trigger, event or tenant of ``acme``: the tenant-isolation tests send

@@ -45,6 +45,8 @@ CONNECTIONS = web.AppKey("connections", ConnectionGuard)
 """The guard of the connections of the listener that serves this application."""
 OPS_APP = web.AppKey("ops_app", web.Application)
 """The ops application (``/healthz``, ``/readyz``, ``/metrics``), set when ``gateway.ops_listen`` is."""
+AUDIT_TOPIC = web.AppKey("audit_topic", AuditTopicWriter)
+"""The audit topic writer, set when ``gateway.audit.topic`` is on (the admin API writes its records there too)."""
 CATALOG = web.AppKey("catalog", KafkaTriggerCatalog)
 """The replica's trigger catalog (YAML and runtime triggers); the admin API is built from it."""
 
@@ -90,6 +92,8 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
     )
     catalog.apply = trigger_swapper(registry, events, metrics, handler)
     app[CATALOG] = catalog
+    if audit_topic is not None:
+        app[AUDIT_TOPIC] = audit_topic
 
     def readiness() -> tuple[bool, dict[str, str]]:
         ok, checks = events.readiness()
@@ -230,6 +234,15 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     site = GuardedSite(runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024)
     await site.start()
     log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
+    inspector = None
+    if settings.admin is not None:
+        # The admin side is loaded only when configured.
+        from hookgate.admin.inspect.kafka import KafkaEventInspector
+        from hookgate.admin.serve import start_admin
+
+        inspector = KafkaEventInspector.for_gateway(config, app[CATALOG])
+        # After the webhook runner: runners stop in reverse, so the admin listener goes first.
+        runners.append(await start_admin(app, settings.admin, inspector))
     reloader = None
     if config_path is not None:
         reloader = install_trigger_reload(config_path, app[CATALOG], stop, interval=settings.reload_interval_seconds)
@@ -239,4 +252,6 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
         reloader.cancel()
     for r in reversed(runners):
         await r.cleanup()
+    if inspector is not None:
+        await inspector.close()  # its replay producer, once no admin call can use it
     return 0
