@@ -1,5 +1,6 @@
 """The web inspector in a real browser: Debian's chromium driven by Playwright, against a gateway (with its
-trigger catalog and admin API), a consumer and a real HTTP workflow target, all on the real broker.
+trigger catalog and admin API), a consumer and a real HTTP workflow target, all on the real broker; and the
+``hookgate gateway`` process serving the pages and an inspector that works.
 
 A user logs in, creates a trigger, a sender delivers a signed webhook and a forged one, the user sees both
 with the right outcome, opens the event, replays it, and the workflow target has still received it once.
@@ -12,6 +13,7 @@ used (``executable_path``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import os
@@ -21,6 +23,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -28,14 +31,16 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from hookgate.admin.api import create_admin_app
 from hookgate.admin.inspect.kafka import KafkaEventInspector
+from hookgate.admin.web import CONTENT_SECURITY_POLICY
 from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.gateway.http.app import CATALOG, create_app
 from tests.support.admin import ACME_TOKEN, ADMIN_TOKEN, GLOBEX_TOKEN, admin_settings
-from tests.support.builders import gateway_config, github_signature
+from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id
 from tests.support.events import consumer_config, create_topic, http_workflow, running_consumer, wait_committed
 from tests.support.gateway import wait_ready
 from tests.support.kafka import free_port
+from tests.support.processes import start_service
 from tests.support.receiver import Receiver, run_receiver
 
 pytestmark = pytest.mark.kafka
@@ -240,3 +245,49 @@ async def test_log_in_create_deliver_inspect_and_replay_in_a_browser(stack: Stac
     await acme.close()
 
     assert problems == []
+
+
+async def test_the_gateway_process_serves_the_inspector_and_its_api(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """``hookgate gateway`` as a user runs it, with ``gateway.admin``: the pages, and an inspector that reads
+    the audit topic (a forged delivery shows up as refused, with its reason)."""
+    tid = new_trigger_id()
+    port, admin_port = free_port(), free_port()
+    config = {
+        "gateway": {
+            "listen": {"host": "127.0.0.1", "port": port},
+            "audit": {"topic": True},
+            "catalog": {"encryption": {"keys": {"k1": base64.b64encode(os.urandom(32)).decode()}}},
+            "admin": {
+                "listen": {"host": "127.0.0.1", "port": admin_port},
+                "tokens": [{"name": "ops", "scope": "admin", "token": "${ADMIN_TOKEN}"}],
+            },
+        },
+        "kafka": {"bootstrap_servers": kafka_bootstrap, "topics": {"prefix": topic_prefix, "partitions": 2}},
+        "triggers": [github_trigger(tid)],
+    }
+    service = start_service("gateway", config, tmp_path, port, env={"ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        await asyncio.to_thread(service.wait_ready)
+        admin = f"http://127.0.0.1:{admin_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{admin}/admin/ui/login") as page:
+                assert page.status == 200
+                assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+            body = b'{"zen": "forged"}'
+            forged = {"X-Hub-Signature-256": github_signature(body, "wrong"), "Content-Type": "application/json"}
+            async with http.post(f"{service.url}/hooks/{tid}", data=body, headers=forged) as resp:
+                assert resp.status == 401
+            refused: list[dict[str, object]] = []
+            async with asyncio.timeout(60):
+                while not refused:
+                    async with http.get(
+                        f"{admin}/admin/triggers/{tid}/events", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+                    ) as resp:
+                        assert resp.status == 200, await resp.text()
+                        refused = [e for e in (await resp.json())["items"] if e["outcome"] == "refused"]
+                    await asyncio.sleep(0.3)
+            assert [(e["status"], e["reason"]) for e in refused] == [(401, "bad_signature")]
+    finally:
+        assert service.stop() == 0, service.logs()
