@@ -487,7 +487,7 @@ async def replay_event(request: web.Request) -> web.Response:
         dry_run=body.dry_run,
         force=body.force,
     )
-    _note(request, replayed=len(result.event_ids))
+    _note(request, replayed=len(result.event_ids), replay_id=result.replay_id)
     return _json(200, Replayed.of(result))
 
 
@@ -504,7 +504,7 @@ async def replay_range(request: web.Request) -> web.Response:
     result = await _inspector(request).replay(
         tenant=view.tenant, trigger_id=view.id, since=since, until=until, dry_run=body.dry_run, force=body.force
     )
-    _note(request, replayed=len(result.event_ids))
+    _note(request, replayed=len(result.event_ids), replay_id=result.replay_id)
     return _json(200, Replayed.of(result))
 
 
