@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hookgate.admin.inspect.kafka import KafkaEventInspector
+from hookgate.admin.inspect.kafka import InspectorLimits, KafkaEventInspector
 from hookgate.admin.inspect.model import EventNotFound, EventQuery
 from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
@@ -43,6 +43,8 @@ class Stack:
     topic: str
     group: str
     bootstrap: str
+    kafka: KafkaSettings
+    triggers: MemoryCatalog
 
     async def deliver(
         self, delivery: str, body: dict[str, Any], *, forged: bool = False, tid: str | None = None
@@ -90,7 +92,8 @@ async def stack(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Stack]
             running_consumer(config, build_workflows(config.workflows, clients)),
             KafkaEventInspector(kafka, triggers) as inspector,
         ):
-            yield Stack(gateway, inspector, receiver, tid, other, f"{topic_prefix}.acme", group, kafka_bootstrap)
+            topic = f"{topic_prefix}.acme"
+            yield Stack(gateway, inspector, receiver, tid, other, topic, group, kafka_bootstrap, kafka, triggers)
 
 
 async def test_events_refusals_and_outcomes_read_back_from_kafka(stack: Stack) -> None:
@@ -149,6 +152,11 @@ async def test_events_refusals_and_outcomes_read_back_from_kafka(stack: Stack) -
     assert (counts[stack.tid].accepted, counts[stack.tid].refused) == (1, 1)
     assert (counts[stack.other].accepted, counts[stack.other].refused) == (1, 0)
     assert counts[stack.tid].complete
+    # A read that reaches its bound says so: the counts are then lower bounds.
+    async with KafkaEventInspector(stack.kafka, stack.triggers, limits=InspectorLimits(scan_records=1)) as tight:
+        bounded = (await tight.counts([stack.tid]))[stack.tid]
+    assert not bounded.complete
+    assert bounded.accepted + bounded.refused <= 1
 
 
 async def test_replays_run_no_workflow_twice_unless_forced_for_a_dead_letter(stack: Stack) -> None:
