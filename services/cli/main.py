@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from hookgate.cli import inspect_event, replay, send, tail
+from hookgate.cli import inspect_event, replay, send, tail, triggers
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import configure_logging
 from hookgate.core.runtime import run
@@ -31,7 +30,7 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def gateway(config: ConfigOpt) -> None:
-    """Run the webhook gateway."""
+    """Run the webhook gateway (SIGHUP reloads triggers:)."""
     from hookgate.gateway.config import GatewayConfig
     from hookgate.gateway.http.app import serve
 
@@ -40,7 +39,7 @@ def gateway(config: ConfigOpt) -> None:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     configure_logging(cfg.gateway.log_level)
-    raise typer.Exit(run(lambda stop: serve(cfg, stop)))
+    raise typer.Exit(run(lambda stop: serve(cfg, stop, config_path=config)))
 
 
 @app.command()
@@ -123,7 +122,9 @@ def _reload(config: Path, handlers: list[str], port: int | None, cfg: Any) -> in
 @app.command("gen-id")
 def gen_id() -> None:
     """Print a new unguessable trigger id (192 random bits, URL-safe)."""
-    typer.echo(secrets.token_urlsafe(24))
+    from hookgate.gateway.catalog.spec import new_trigger_id
+
+    typer.echo(new_trigger_id())
 
 
 @app.command("check-config")
@@ -187,6 +188,7 @@ app.command("send")(send.send)
 app.command("tail")(tail.tail)
 app.command("inspect")(inspect_event.inspect_event)
 app.command("replay")(replay.replay)
+app.add_typer(triggers.app, name="triggers")
 
 
 def main() -> None:

@@ -10,9 +10,6 @@ key path and the old set stays in force. Only ``workflows:`` is applied; the ``c
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import get_logger
+from hookgate.core.reload import watch_file
 
 log = get_logger("hookgate.consumer")
 
@@ -50,13 +48,6 @@ def reload_workflows(path: Path, workflow_set: WorkflowSet, build: Build, *, rea
     return True
 
 
-def _digest(path: Path) -> bytes | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).digest()
-    except OSError:
-        return None
-
-
 def install_reload(
     path: Path,
     workflow_set: WorkflowSet,
@@ -69,45 +60,10 @@ def install_reload(
 
     Call from the running loop; the task ends by itself once ``stop`` is set.
     """
-    return asyncio.create_task(_watch(path, workflow_set, build, stop, interval), name="workflow-reload")
-
-
-async def _watch(
-    path: Path, workflow_set: WorkflowSet, build: Build, stop: asyncio.Event, interval: float | None
-) -> None:
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
-    hangups = 0
-
-    def on_hangup() -> None:
-        nonlocal hangups
-        hangups += 1
-        wake.set()
-
-    async def wake_on_stop() -> None:
-        await stop.wait()
-        wake.set()
-
-    loop.add_signal_handler(signal.SIGHUP, on_hangup)
-    stopper = asyncio.create_task(wake_on_stop())
-    digest = _digest(path)
-    log.info("workflow_reload_ready", signal="SIGHUP", interval_s=interval)
-    try:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
-            wake.clear()
-            if stop.is_set():
-                return
-            if hangups:
-                hangups = 0
-                digest = _digest(path)
-                reload_workflows(path, workflow_set, build, reason="signal")
-            elif interval is not None:
-                current = _digest(path)
-                if current is not None and current != digest:
-                    digest = current
-                    reload_workflows(path, workflow_set, build, reason="file_changed")
-    finally:
-        loop.remove_signal_handler(signal.SIGHUP)
-        stopper.cancel()
+    return watch_file(
+        path,
+        lambda reason: reload_workflows(path, workflow_set, build, reason=reason),
+        stop,
+        interval=interval,
+        name="workflow-reload",
+    )

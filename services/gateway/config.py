@@ -8,9 +8,11 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from hookgate.admin.config import AdminSettings
 from hookgate.core.config import Secret, StrictModel
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.audit.record import AuditSettings
+from hookgate.gateway.catalog.settings import CatalogSettings
 from hookgate.gateway.http.tls import TlsSettings
 from hookgate.gateway.intake.clientip import Cidr, ProxySettings
 from hookgate.gateway.intake.limits import LimitSettings, RateLimit
@@ -75,12 +77,26 @@ class GatewaySettings(StrictModel):
     proxies: ProxySettings = Field(default_factory=ProxySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     tls: TlsSettings | None = Field(default=None, description="Terminate TLS (and mTLS) in the gateway itself")
+    catalog: CatalogSettings = Field(
+        default_factory=CatalogSettings, description="Runtime triggers, kept in the compacted {prefix}._triggers topic"
+    )
+    reload_interval_seconds: float | None = Field(
+        default=None, gt=0, le=3600, description="Also reload triggers: when the file changed (checked this often)"
+    )
+    admin: AdminSettings | None = Field(
+        default=None, description="The admin API (runtime triggers, inspection, replay) on a port of its own; off"
+    )
 
     @model_validator(mode="after")
     def _ops_port_apart(self) -> Self:
         ops = self.ops_listen
         if ops is not None and ops.port != 0 and ops.port == self.listen.port:
             raise ValueError("ops_listen.port: must differ from listen.port (the ops listener is a port of its own)")
+        admin = self.admin
+        if admin is not None and admin.listen.port != 0:
+            taken = {self.listen.port, *([ops.port] if ops is not None else [])}
+            if admin.listen.port in taken:
+                raise ValueError("admin.listen.port: must differ from listen.port and ops_listen.port")
         return self
 
 

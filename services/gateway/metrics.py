@@ -117,6 +117,15 @@ class GatewayMetrics:
         for outcome in PRODUCE_OUTCOMES:
             _child(self._produce_seconds, self.produce_seconds, outcome)
 
+    def add_triggers(self, triggers: Iterable[str]) -> None:
+        """Create the pre-created series of triggers that appeared at run time (with trigger labels on)."""
+        if not self.trigger_labels:
+            return
+        for name in triggers:
+            for outcome, reason, status in PRECREATED:
+                if (outcome, reason, status, name) not in self._requests:
+                    self._series((outcome, reason, status, name))
+
     def count(self, outcome: str, reason: str, status: int, trigger: str | None) -> None:
         """Count one reply under its outcome, reason and status class (and trigger, when enabled)."""
         key = (outcome, reason, status, trigger if self.trigger_labels else None)

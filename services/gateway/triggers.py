@@ -110,30 +110,52 @@ class Trigger:
 
 
 class TriggerRegistry:
-    """Maps trigger ids to :class:`Trigger`. Disabled triggers are absent, so they answer 404 like unknown ones."""
+    """Maps trigger ids to :class:`Trigger`. Disabled triggers are absent, so they answer 404 like unknown ones.
+
+    :meth:`replace` swaps in a new set at run time (runtime triggers, a YAML reload) in one assignment: a
+    request looks its trigger up in the old dict or the new one, never in a half-built one. A trigger
+    whose config did not change keeps its compiled :class:`Trigger` (and so its state, e.g. a verifier's
+    cache).
+    """
 
     def __init__(self, triggers: Iterable[TriggerConfig], topics: TopicSettings, default_max_body: int) -> None:
-        self._by_id: dict[str, Trigger] = {}
+        self._topics = topics
+        self._default_max_body = default_max_body
+        self._by_id: dict[str, Trigger] = {cfg.id: self._compile(cfg) for cfg in triggers if cfg.enabled}
+
+    def _compile(self, cfg: TriggerConfig) -> Trigger:
+        max_body = cfg.max_body_bytes or self._default_max_body
+        return Trigger(
+            config=cfg,
+            verifier=cfg.verify.build(),
+            topic=self.topic_of(cfg),
+            source=cfg.source or f"/hookgate/{cfg.name}",
+            max_body_bytes=max_body,
+            extractor=Extractor(cfg.variables),
+            key_template=KeyTemplate(cfg.key),
+            type_template=Template(cfg.event.type) if cfg.event.type is not None else None,
+            subject_template=Template(cfg.event.subject) if cfg.event.subject is not None else None,
+            ingress_filter=cfg.filter.build() if cfg.filter is not None else None,
+            reply=AcceptReply.from_config(cfg.response),
+            websub_token=_websub_token(cfg),
+            decoder=BodyDecoder.from_config(cfg.decompress, max_body) if cfg.decompress is not None else None,
+            event_id=eventid.build(cfg.event_id, cfg.tenant, cfg.name) if cfg.event_id is not None else None,
+        )
+
+    def topic_of(self, cfg: TriggerConfig) -> str:
+        """The topic ``cfg`` writes to."""
+        return cfg.topic or self._topics.topic_for(cfg.tenant)
+
+    def replace(self, triggers: Iterable[TriggerConfig]) -> None:
+        """Serve exactly ``triggers`` (the enabled ones) from now on; unchanged ones are reused."""
+        current = self._by_id
+        new: dict[str, Trigger] = {}
         for cfg in triggers:
             if not cfg.enabled:
                 continue
-            max_body = cfg.max_body_bytes or default_max_body
-            self._by_id[cfg.id] = Trigger(
-                config=cfg,
-                verifier=cfg.verify.build(),
-                topic=cfg.topic or topics.topic_for(cfg.tenant),
-                source=cfg.source or f"/hookgate/{cfg.name}",
-                max_body_bytes=max_body,
-                extractor=Extractor(cfg.variables),
-                key_template=KeyTemplate(cfg.key),
-                type_template=Template(cfg.event.type) if cfg.event.type is not None else None,
-                subject_template=Template(cfg.event.subject) if cfg.event.subject is not None else None,
-                ingress_filter=cfg.filter.build() if cfg.filter is not None else None,
-                reply=AcceptReply.from_config(cfg.response),
-                websub_token=_websub_token(cfg),
-                decoder=BodyDecoder.from_config(cfg.decompress, max_body) if cfg.decompress is not None else None,
-                event_id=eventid.build(cfg.event_id, cfg.tenant, cfg.name) if cfg.event_id is not None else None,
-            )
+            old = current.get(cfg.id)
+            new[cfg.id] = old if old is not None and old.config == cfg else self._compile(cfg)
+        self._by_id = new
 
     def get(self, trigger_id: str) -> Trigger | None:
         return self._by_id.get(trigger_id)

@@ -154,10 +154,13 @@ class Auditor:
         self._include_headers = settings.include_headers
         self._extra = frozenset(settings.redact_headers)
         # Each trigger's set is joined with the configured one once, here, not per request.
-        self._by_trigger = {
-            name: self._extra | {h.lower() for h in names} for name, names in (verify_headers or {}).items()
-        }
+        self._by_trigger: dict[str, frozenset[str]] = {}
+        self.set_verify_headers(verify_headers or {})
         self._topic = topic
+
+    def set_verify_headers(self, verify_headers: Mapping[str, Iterable[str]]) -> None:
+        """Redact these headers per trigger name from now on (the trigger set changed at run time)."""
+        self._by_trigger = {name: self._extra | {h.lower() for h in names} for name, names in verify_headers.items()}
 
     def headers(self, headers: Iterable[tuple[str, str]], trigger: str | None = None) -> dict[str, str] | None:
         """The headers to record: ``None`` unless ``include_headers``, redacted otherwise (for ``trigger``'s

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -20,7 +21,17 @@ from hookgate.core.kafka import TopicAdmin, make_producer, start_producer
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
 from hookgate.core.topics import audit_topic
-from hookgate.gateway.audit.record import AuditRecord, AuditSettings
+from hookgate.gateway.audit.record import AuditSettings
+
+
+class TopicRecord(Protocol):
+    """What the writer produces: a webhook :class:`~hookgate.gateway.audit.record.AuditRecord`, or an
+    admin call's record (:class:`~hookgate.admin.audit.AdminAuditRecord`)."""
+
+    @property
+    def tenant(self) -> str | None: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class AuditTopicWriter:
@@ -31,7 +42,7 @@ class AuditTopicWriter:
         self._kafka = kafka
         self._settings = settings
         self._admin = TopicAdmin(kafka)
-        self._queue: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=settings.queue_size)
+        self._queue: asyncio.Queue[TopicRecord] = asyncio.Queue(maxsize=settings.queue_size)
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         # The audit path's outages, logged on change: its own producer may fail while events still flow.
@@ -54,7 +65,7 @@ class AuditTopicWriter:
         )
         depth.set_function(self._queue.qsize)
 
-    def submit(self, record: AuditRecord) -> None:
+    def submit(self, record: TopicRecord) -> None:
         """Enqueue without waiting; a full queue drops the record (and counts it)."""
         try:
             self._queue.put_nowait(record)
@@ -99,7 +110,7 @@ class AuditTopicWriter:
         )
         self._watch.up()
 
-    async def _send(self, producer: AIOKafkaProducer, record: AuditRecord) -> None:
+    async def _send(self, producer: AIOKafkaProducer, record: TopicRecord) -> None:
         try:
             fut = await producer.send(
                 self.topic,

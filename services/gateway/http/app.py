@@ -15,16 +15,20 @@ Each listener's connections are capped and given a head deadline
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
 from hookgate.core.runtime import open_file_limit, raise_fd_limit
 from hookgate.gateway.audit.record import Auditor, AuditRecord
 from hookgate.gateway.audit.topic import AuditTopicWriter
-from hookgate.gateway.config import GatewayConfig
+from hookgate.gateway.catalog.kafka import KafkaTriggerCatalog
+from hookgate.gateway.catalog.reload import install_trigger_reload
+from hookgate.gateway.config import GatewayConfig, TriggerConfig
 from hookgate.gateway.http.ingest import IngestHandler
 from hookgate.gateway.http.tls import server_context
 from hookgate.gateway.intake.admission import Admission
@@ -41,6 +45,10 @@ CONNECTIONS = web.AppKey("connections", ConnectionGuard)
 """The guard of the connections of the listener that serves this application."""
 OPS_APP = web.AppKey("ops_app", web.Application)
 """The ops application (``/healthz``, ``/readyz``, ``/metrics``), set when ``gateway.ops_listen`` is."""
+AUDIT_TOPIC = web.AppKey("audit_topic", AuditTopicWriter)
+"""The audit topic writer, set when ``gateway.audit.topic`` is on (the admin API writes its records there too)."""
+CATALOG = web.AppKey("catalog", KafkaTriggerCatalog)
+"""The replica's trigger catalog (YAML and runtime triggers); the admin API is built from it."""
 
 
 def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: int | None = None) -> web.Application:
@@ -75,6 +83,23 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
     )
     app[CONNECTIONS] = guard
     handler = ingest_handler(config, registry, events, metrics, audit_topic.submit if audit_topic else None)
+    # Runtime triggers come from Kafka: with an in-memory sink (unit tests) the catalog does not follow.
+    catalog_settings = settings.catalog
+    if sink is not None and catalog_settings.enabled:
+        catalog_settings = catalog_settings.model_copy(update={"enabled": False})
+    catalog = KafkaTriggerCatalog(
+        config.kafka, catalog_settings, config.triggers, base_url=settings.proxies.public_base_url
+    )
+    catalog.apply = trigger_swapper(registry, events, metrics, handler)
+    app[CATALOG] = catalog
+    if audit_topic is not None:
+        app[AUDIT_TOPIC] = audit_topic
+
+    def readiness() -> tuple[bool, dict[str, str]]:
+        ok, checks = events.readiness()
+        loaded, more = catalog.readiness()
+        return ok and loaded, {**checks, **more}
+
     app.router.add_route("*", "/hooks/{trigger_id}", handler.handle)
     # Only triggers with allow_subpaths serve these; the rest answer 404 as for an unknown trigger.
     app.router.add_route("*", "/hooks/{trigger_id}{subpath:/.*}", handler.handle)
@@ -82,17 +107,19 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
         ops_guard = connection_guard("ops", OPS_MAX_CONNECTIONS, limits, metrics)
         ops = web.Application(handler_args=server_handler_args(limits), middlewares=[ops_guard.middleware])
         ops[CONNECTIONS] = ops_guard
-        add_ops_routes(ops, metrics.registry, events.readiness)
+        add_ops_routes(ops, metrics.registry, readiness)
         app[OPS_APP] = ops
     else:
-        add_ops_routes(app, metrics.registry, events.readiness)
+        add_ops_routes(app, metrics.registry, readiness)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await events.start()
         if audit_topic is not None:
             await audit_topic.start()
+        await catalog.start()
         log.info("gateway_started", triggers=len(registry), topics=registry.topics())
         yield
+        await catalog.stop()
         await events.stop()
         if audit_topic is not None:
             await audit_topic.stop()
@@ -100,6 +127,34 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def trigger_swapper(
+    registry: TriggerRegistry, events: EventSink, metrics: GatewayMetrics, handler: IngestHandler
+) -> Callable[[list[TriggerConfig]], Awaitable[bool]]:
+    """How a new trigger set (runtime triggers, a YAML reload) goes live: the topics of new triggers are
+    created first (a trigger whose topic cannot be made yet waits, the rest go live), then the metrics
+    series, the admission checks, the audit redaction and the registry are swapped with no await between
+    them, so no request sees half of a change."""
+
+    async def swap(configs: list[TriggerConfig]) -> bool:
+        wanted = {registry.topic_of(c) for c in configs if c.enabled}
+        new_topics = sorted(wanted - set(registry.topics()))
+        unavailable: set[str] = set()
+        if new_topics and isinstance(events, Publisher):
+            try:
+                await events.ensure_topics(new_topics)
+            except (KafkaError, OSError, RuntimeError) as exc:
+                log.warning("trigger_topics_unavailable", topics=new_topics, error=str(exc) or type(exc).__name__)
+                unavailable = set(new_topics)
+        serve = [c for c in configs if not (c.enabled and registry.topic_of(c) in unavailable)]
+        metrics.add_triggers(c.name for c in serve if c.enabled)
+        handler.admission.set_triggers(serve)
+        handler.auditor.set_verify_headers({c.name: c.verify.header_names() for c in serve})
+        registry.replace(serve)
+        return not unavailable
+
+    return swap
 
 
 def connection_guard(listener: str, cap: int, limits: LimitSettings, metrics: GatewayMetrics) -> ConnectionGuard:
@@ -148,8 +203,12 @@ def kafka_sink(config: GatewayConfig, registry: TriggerRegistry, metrics: Gatewa
     )
 
 
-async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:
-    """Serve until ``stop`` is set, then shut down gracefully."""
+async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path | None = None) -> int:
+    """Serve until ``stop`` is set, then shut down gracefully.
+
+    With ``config_path``, SIGHUP (and, with ``gateway.reload_interval_seconds``, a change of the file)
+    reloads its ``triggers:`` without a restart (:mod:`hookgate.gateway.catalog.reload`).
+    """
     settings = config.gateway
     fds = raise_fd_limit()
     log.info("fd_limit", soft=fds.soft, hard=fds.hard, raised_from=fds.before if fds.raised else None)
@@ -175,8 +234,24 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:
     site = GuardedSite(runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024)
     await site.start()
     log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
+    inspector = None
+    if settings.admin is not None:
+        # The admin side is loaded only when configured.
+        from hookgate.admin.inspect.kafka import KafkaEventInspector
+        from hookgate.admin.serve import start_admin
+
+        inspector = KafkaEventInspector.for_gateway(config, app[CATALOG])
+        # After the webhook runner: runners stop in reverse, so the admin listener goes first.
+        runners.append(await start_admin(app, settings.admin, inspector))
+    reloader = None
+    if config_path is not None:
+        reloader = install_trigger_reload(config_path, app[CATALOG], stop, interval=settings.reload_interval_seconds)
     await stop.wait()
     log.info("gateway_stopping")
+    if reloader is not None:
+        reloader.cancel()
     for r in reversed(runners):
         await r.cleanup()
+    if inspector is not None:
+        await inspector.close()  # its replay producer, once no admin call can use it
     return 0

@@ -77,6 +77,16 @@ class IngestHandler:
         self._retry_after = str(retry_after)
         self._body_timing = BodyTiming.from_limits(admission.limits)
 
+    @property
+    def admission(self) -> Admission:
+        """The pre-body checks (updated when the trigger set changes at run time)."""
+        return self._admission
+
+    @property
+    def auditor(self) -> Auditor:
+        """The audit writer (its per-trigger redaction updated when the trigger set changes)."""
+        return self._auditor
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         rid = request.headers.get("X-Request-Id", "")

@@ -18,13 +18,13 @@ request and to the configured triggers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
-from hookgate.gateway.config import GatewayConfig
+from hookgate.gateway.config import GatewayConfig, TriggerConfig
 from hookgate.gateway.http.errors import UNAUTHORIZED
 from hookgate.gateway.http.tls import subject_allowed
 from hookgate.gateway.intake.clientip import ClientAddress, ClientResolver, IpAllowlist
@@ -49,7 +49,7 @@ class Admission:
 
     def __init__(self, config: GatewayConfig, registry: CollectorRegistry, clock: Clock | None = None) -> None:
         limits = config.gateway.limits
-        triggers = [t for t in config.triggers if t.enabled]
+        triggers = config.triggers
         self.limits = limits
         self._resolver = ClientResolver(config.gateway.proxies)
         self.budgets = Budgets(
@@ -58,13 +58,10 @@ class Admission:
             max_per_client=limits.max_concurrent_per_client,
         )
         self.in_flight = self.budgets.in_flight
-        self._allow = {t.name: IpAllowlist(t.allow_ips) for t in triggers if t.allow_ips is not None}
-        self._subjects = {t.name: frozenset(t.client_cert_subjects) for t in triggers if t.client_cert_subjects}
-        rates = {t.name: t.rate_limit for t in triggers if t.rate_limit is not None}
-        tenants = {t.tenant for t in triggers}
-        self._rates = (
-            RateLimiter(rates, tenants, limits) if clock is None else RateLimiter(rates, tenants, limits, clock)
-        )
+        self._allow: dict[str, IpAllowlist] = {}
+        self._subjects: dict[str, frozenset[str]] = {}
+        self._rates = RateLimiter({}, (), limits) if clock is None else RateLimiter({}, (), limits, clock)
+        self.set_triggers(triggers)
         failures = limits.auth_failures
         self._failures: AuthFailureLimiter | None = None
         if failures is not None:
@@ -88,13 +85,23 @@ class Admission:
             "hookgate_gateway_rate_limit_buckets",
             "Token buckets of rate-limited triggers and tenants (per replica).",
             registry=registry,
-        ).set(len(self._rates))
+        ).set_function(lambda: len(self._rates))
         tracked = Gauge(
             "hookgate_gateway_auth_failure_buckets",
             "Failed-authentication buckets held, one per (trigger, client address) that failed recently.",
             registry=registry,
         )
         tracked.set_function(lambda: len(self._failures) if self._failures is not None else 0)
+
+    def set_triggers(self, triggers: Iterable[TriggerConfig]) -> None:
+        """Check requests against these triggers' allowlists, certificates and rate limits from now on
+        (the trigger set changed at run time); each map is swapped whole."""
+        enabled = [t for t in triggers if t.enabled]
+        self._allow = {t.name: IpAllowlist(t.allow_ips) for t in enabled if t.allow_ips is not None}
+        self._subjects = {t.name: frozenset(t.client_cert_subjects) for t in enabled if t.client_cert_subjects}
+        self._rates.update(
+            {t.name: t.rate_limit for t in enabled if t.rate_limit is not None}, {t.tenant for t in enabled}
+        )
 
     def overloaded(self) -> Refusal:
         """The reply when :attr:`in_flight` refuses a slot."""

@@ -200,13 +200,32 @@ class RateLimiter:
         clock: Clock = time.monotonic,
     ) -> None:
         self._clock = clock
-        now = clock()
-        self._triggers = {name: TokenBucket(r.per_second, r.burst, now) for name, r in triggers.items()}
+        self._settings = settings
+        self._limits: dict[str, RateLimit] = {}
+        self._triggers: dict[str, TokenBucket] = {}
         self._tenants: dict[str, TokenBucket] = {}
+        self.update(triggers, tenants)
+
+    def update(self, triggers: Mapping[str, RateLimit], tenants: Iterable[str]) -> None:
+        """Hold the buckets of exactly these triggers and tenants (the trigger set changed at run time).
+
+        A bucket whose limit is unchanged is kept with its tokens, so a change elsewhere refills nothing.
+        """
+        now = self._clock()
+        settings = self._settings
+        self._triggers = {
+            name: self._triggers[name]
+            if name in self._triggers and self._limits.get(name) == r
+            else TokenBucket(r.per_second, r.burst, now)
+            for name, r in triggers.items()
+        }
+        self._limits = dict(triggers)
+        buckets: dict[str, TokenBucket] = {}
         for tenant in set(tenants) | set(settings.tenant_rate_limits):
             r = settings.tenant_rate_limits.get(tenant, settings.default_tenant_rate_limit)
             if r is not None:
-                self._tenants[tenant] = TokenBucket(r.per_second, r.burst, now)
+                buckets[tenant] = self._tenants.get(tenant) or TokenBucket(r.per_second, r.burst, now)
+        self._tenants = buckets
 
     def __len__(self) -> int:
         return len(self._triggers) + len(self._tenants)

@@ -158,6 +158,14 @@ class Publisher:
             self._pump_task.cancel()
         return _DROPPED
 
+    async def ensure_topics(self, topics: list[str]) -> None:
+        """Create (or, with ``kafka.create_topics: false``, check) topics of triggers added at run time,
+        before they go live; raises a ``KafkaError`` or ``RuntimeError`` when that fails."""
+        missing = [t for t in topics if not self._admin.known(t)]
+        if missing:
+            await self._admin.ensure(missing)
+        self._topics = sorted({*self._topics, *topics})
+
     async def stop(self) -> None:
         """Flush what was handed to the producer, then close. Call after the HTTP server stopped."""
         self._closing = True

@@ -1,0 +1,270 @@
+"""The admin API over the real Kafka catalog: two gateway replicas share the trigger topic.
+
+- a trigger created through replica A's admin API accepts deliveries on replica B (the delay is
+  measured and printed, never asserted); disable, enable and delete propagate the same way;
+- a tenant token cannot read, change or inspect another tenant's triggers or events, on every route of
+  the route table (a new route without a row in the isolation table fails here);
+- admin calls are on the audit topic, with no token or secret in it;
+- the ``hookgate triggers`` CLI against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from hookgate.admin.api import NOT_FOUND, ROUTES
+from hookgate.admin.serve import admin_app_for
+from hookgate.core.settings import TopicSettings
+from hookgate.core.topics import audit_topic
+from hookgate.gateway.catalog.kafka import KafkaTriggerCatalog
+from hookgate.gateway.http.app import CATALOG
+from tests.support.admin import (
+    ACME_TOKEN,
+    ADMIN_TOKEN,
+    GLOBEX_TOKEN,
+    admin_settings,
+    bearer,
+    isolation_requests,
+)
+from tests.support.builders import github_signature, read_topic
+from tests.support.cli import hookgate
+from tests.support.gateway import running_gateway
+from tests.support.memory_inspector import MemoryInspector
+
+pytestmark = pytest.mark.kafka
+
+KEY = base64.b64encode(os.urandom(32)).decode()
+BASE = "https://hooks.example.com"
+ADMIN = bearer(ADMIN_TOKEN)
+GLOBEX = bearer(GLOBEX_TOKEN)
+ALLOWED_FOR_OTHERS = {"openapi": 200, "whoami": 200, "listTriggers": 200, "stats": 200, "createTrigger": 403}
+
+
+@dataclass
+class Cluster:
+    prefix: str
+    a: TestClient  # gateway replica A (webhooks)
+    b: TestClient
+    admin_a: TestClient  # A's admin API
+    admin_b: TestClient
+    inspector: MemoryInspector
+
+    def catalog(self, replica: TestClient) -> KafkaTriggerCatalog:
+        return replica.app[CATALOG]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def cluster(kafka_bootstrap: str) -> AsyncIterator[Cluster]:
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    settings: dict[str, Any] = {
+        "catalog": {"encryption": {"keys": {"k1": KEY}}},
+        "audit": {"topic": True},
+        "proxies": {"public_base_url": BASE},
+    }
+    inspector = MemoryInspector()
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(running_gateway(kafka_bootstrap, prefix, [], **settings))
+        b = await stack.enter_async_context(running_gateway(kafka_bootstrap, prefix, [], **settings))
+        admins = []
+        for replica in (a, b):
+            client = TestClient(TestServer(admin_app_for(replica.app, admin_settings(), inspector)))
+            await stack.enter_async_context(client)
+            admins.append(client)
+        yield Cluster(prefix, a, b, admins[0], admins[1], inspector)
+
+
+async def signed_push(client: TestClient, tid: str, secret: str) -> int:
+    body = b'{"zen": "ok"}'
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": github_signature(body, secret),
+        "X-GitHub-Event": "push",
+    }
+    return (await client.post(f"/hooks/{tid}", data=body, headers=headers)).status
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> float:
+    """Seconds until ``check`` passes (polled every 10 ms); fails after ``timeout``."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < timeout, "condition not reached"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def test_created_through_a_delivers_on_b(cluster: Cluster) -> None:
+    started = time.monotonic()
+    r = await cluster.admin_a.post(
+        "/admin/triggers", json={"name": "gh", "tenant": "newco", "verify": {"type": "github"}}, headers=ADMIN
+    )
+    created = await r.json()
+    assert r.status == 201, created
+    tid, secret = created["trigger"]["id"], created["secret"]
+    assert created["url"] == f"{BASE}/hooks/{tid}"
+    assert secret
+
+    async def b_accepts() -> bool:
+        return await signed_push(cluster.b, tid, secret) == 202
+
+    await until(b_accepts)
+    print(f"\ncreate via admin API on A -> delivery accepted on B: {time.monotonic() - started:.3f} s")
+
+    started = time.monotonic()
+    r = await cluster.admin_b.post(f"/admin/triggers/{tid}/disable", headers=ADMIN)
+    assert (r.status, (await r.json())["state"]) == (200, "disabled")
+
+    async def a_refuses() -> bool:
+        return await signed_push(cluster.a, tid, secret) == 404
+
+    await until(a_refuses)
+    print(f"disable via admin API on B -> A answers 404: {time.monotonic() - started:.3f} s")
+
+    r = await cluster.admin_a.post(f"/admin/triggers/{tid}/enable", headers=ADMIN)
+    assert r.status == 200
+    await until(b_accepts)
+
+    started = time.monotonic()
+    r = await cluster.admin_a.delete(f"/admin/triggers/{tid}", headers=ADMIN)
+    assert r.status == 204
+
+    async def b_refuses() -> bool:
+        return await signed_push(cluster.b, tid, secret) == 404
+
+    await until(b_refuses)
+    print(f"delete via admin API on A -> B answers 404: {time.monotonic() - started:.3f} s")
+    r = await cluster.admin_b.get(f"/admin/triggers/{tid}", headers=ADMIN)
+    assert (r.status, await r.json()) == (404, NOT_FOUND)
+
+
+async def test_validation_errors_name_the_field(cluster: Cluster) -> None:
+    for spec, path in [
+        ({"name": "Bad Name", "tenant": "acme", "verify": {"type": "github"}}, "name"),
+        ({"name": "ok", "tenant": "acme", "verify": {"type": "github", "bogus": 1}}, "verify.bogus"),
+        ({"name": "ok", "tenant": "acme", "verify": {"type": "github"}, "methods": ["BREW"]}, "methods"),
+    ]:
+        r = await cluster.admin_a.post("/admin/triggers", json=spec, headers=ADMIN)
+        body = await r.json()
+        assert r.status == 422
+        assert body["error"] == "invalid_trigger"
+        assert path in {e["path"] for e in body["errors"]}, body
+
+
+# ------------------------------------------------------------------------------------ tenant isolation
+
+
+@pytest_asyncio.fixture(scope="module")
+async def acme_trigger(cluster: Cluster) -> str:
+    r = await cluster.admin_a.post(
+        "/admin/triggers", json={"name": "acme-gh", "tenant": "acme", "verify": {"type": "github"}}, headers=ADMIN
+    )
+    assert r.status == 201
+    tid: str = (await r.json())["trigger"]["id"]
+
+    async def on_b() -> bool:
+        return cluster.catalog(cluster.b).get(tid) is not None
+
+    await until(on_b)
+    cluster.inspector.add("evt-acme", trigger_id=tid, tenant="acme")
+    return tid
+
+
+def test_the_isolation_table_names_every_route() -> None:
+    assert set(isolation_requests("t", "e")) == {r.operation_id for r in ROUTES}
+
+
+@pytest.mark.parametrize("operation", [r.operation_id for r in ROUTES])
+async def test_another_tenants_token_sees_nothing(cluster: Cluster, acme_trigger: str, operation: str) -> None:
+    tid = acme_trigger
+    before = [cluster.catalog(r).get(tid) for r in (cluster.a, cluster.b)]
+    method, path, body = isolation_requests(tid, "evt-acme")[operation]
+    r = await cluster.admin_b.request(method, path, json=body, headers=GLOBEX)
+    text = await r.text()
+    assert tid not in text
+    assert "evt-acme" not in text
+    expected = ALLOWED_FOR_OTHERS.get(operation, 404)
+    assert r.status == expected, text
+    if expected == 404:
+        assert await r.json() == NOT_FOUND
+        m2, p2, b2 = isolation_requests("unknown-trigger-0000000000001", "unknown-event", "nobody")[operation]
+        r2 = await cluster.admin_b.request(m2, p2, json=b2, headers=GLOBEX)
+        assert (r2.status, await r2.json()) == (404, NOT_FOUND)
+    elif operation in ("listTriggers", "stats"):
+        data = await r.json()
+        assert data.get("items", data.get("triggers")) == []
+    # nothing changed, on either replica, and nothing was replayed
+    await asyncio.sleep(0.2)
+    assert [cluster.catalog(r).get(tid) for r in (cluster.a, cluster.b)] == before
+    assert cluster.inspector.replays == []
+    # the owner still sees it
+    r = await cluster.admin_a.get(f"/admin/triggers/{tid}", headers=bearer(ACME_TOKEN))
+    assert r.status == 200
+
+
+async def test_admin_calls_are_on_the_audit_topic(cluster: Cluster, kafka_bootstrap: str) -> None:
+    r = await cluster.admin_a.post(
+        "/admin/triggers", json={"name": "audited", "tenant": "acme", "verify": {"type": "github"}}, headers=ADMIN
+    )
+    created = await r.json()
+    tid = created["trigger"]["id"]
+    r = await cluster.admin_a.post(f"/admin/triggers/{tid}/rotate", json={"grace_seconds": 5}, headers=ADMIN)
+    rotated = await r.json()
+    topic = audit_topic(TopicSettings(prefix=cluster.prefix))
+
+    found: list[dict[str, Any]] = []
+
+    async def both_there() -> bool:
+        records = await read_topic(kafka_bootstrap, topic, count=10_000, timeout=2)
+        found[:] = [orjson.loads(rec.value) for rec in records]
+        mine = [f for f in found if f.get("kind") == "admin" and f.get("trigger_id") == tid]
+        return {f["route"] for f in mine} >= {"/admin/triggers", "/admin/triggers/{id}/rotate"}
+
+    await until(both_there, timeout=60)
+    raw = orjson.dumps(found).decode()
+    for secret in (created["secret"], rotated["secret"], ADMIN_TOKEN, ACME_TOKEN, GLOBEX_TOKEN):
+        assert secret not in raw
+    mine = [f for f in found if f.get("kind") == "admin" and f.get("trigger_id") == tid]
+    assert {(f["actor"], f["scope"], f["outcome"]) for f in mine} == {("ops", "admin", "ok")}
+
+
+async def test_cli_against_the_kafka_catalog(cluster: Cluster) -> None:
+    auth = ["--admin-url", str(cluster.admin_a.make_url("")).rstrip("/"), "--token", ADMIN_TOKEN]
+    code, out, err = await hookgate(
+        "triggers", "create", "--name", "cli-gh", "--tenant", "cli", "-p", "github", "--json", *auth
+    )
+    assert code == 0, err
+    created = orjson.loads(out)
+    tid = created["trigger"]["id"]
+
+    async def b_accepts() -> bool:
+        return await signed_push(cluster.b, tid, created["secret"]) == 202
+
+    await until(b_accepts)
+    code, out, _ = await hookgate("triggers", "list", "--tenant", "cli", *auth)
+    assert code == 0
+    assert tid in out
+    code, out, err = await hookgate("triggers", "rotate", tid, "--grace-seconds", "0", "--json", *auth)
+    assert code == 0, err
+    new_secret = orjson.loads(out)["secret"]
+
+    async def new_secret_works() -> bool:
+        return await signed_push(cluster.b, tid, new_secret) == 202
+
+    await until(new_secret_works)
+    code, _, _ = await hookgate("triggers", "delete", tid, *auth)
+    assert code == 0
+    code, _, err = await hookgate("triggers", "show", tid, *auth)
+    assert code == 3
+    assert "not_found" in err
