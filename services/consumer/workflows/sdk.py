@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hookgate.consumer.engine.failures import DEFAULT_POLICY, ExceptionPolicy, ExceptionSpec, exception_result
 from hookgate.consumer.workflows.event import Event, event_of
 from hookgate.consumer.workflows.subscriptions import valid_name
 from hookgate.consumer.workflows.workflow import ActionResult, Workflow
@@ -62,11 +63,6 @@ class Fail(Exception):
         self.permanent = permanent
 
 
-def _reason(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:_MAX_REASON]
-
-
 @dataclass(frozen=True, slots=True)
 class HandlerWorkflow:
     """A Python handler as a :class:`Workflow`: ``run`` turns its outcome into an :class:`ActionResult`."""
@@ -77,6 +73,7 @@ class HandlerWorkflow:
     ordered: bool
     target: str
     timeout_seconds: float | None
+    errors: ExceptionPolicy = DEFAULT_POLICY  # retry_on / fail_on
 
     def matches(self, event: Envelope) -> bool:
         return self.predicate.test(event_of(event))
@@ -89,19 +86,21 @@ class HandlerWorkflow:
                 async with asyncio.timeout(self.timeout_seconds):
                     await self.handler(Event(event))
         except Retry as exc:
-            return ActionResult(ok=False, error=exc.reason[:_MAX_REASON], retry_after=exc.after)
+            return ActionResult(ok=False, error=exc.reason[:_MAX_REASON], retry_after=exc.after, cause="retry")
         except Fail as exc:
-            return ActionResult(ok=False, error=exc.reason[:_MAX_REASON], retryable=not exc.permanent)
+            return ActionResult(
+                ok=False, error=exc.reason[:_MAX_REASON], retryable=not exc.permanent, cause="exception"
+            )
         except TimeoutError:
             return ActionResult(ok=False, error=f"handler timed out after {self.timeout_seconds} s")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # The team's bug or its dependency's outage: retried like any failure, traceback in the log.
+            # The team's bug (dead-lettered at once) or its dependency's outage (retried): see engine/failures.py.
             log.warning(
                 "handler_raised", workflow=self.name, event_id=event.id, reason=type(exc).__name__, exc_info=exc
             )
-            return ActionResult(ok=False, error=_reason(exc))
+            return exception_result(exc, self.errors)
         return ActionResult(ok=True)
 
 
@@ -130,17 +129,30 @@ class Consumer:
         match: Predicate | Mapping[str, Any] | None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
+        retry_on: Iterable[ExceptionSpec] = (),
+        fail_on: Iterable[ExceptionSpec] = (),
     ) -> Callable[[Handler], Handler]:
         """Register the decorated ``async def handler(event: Event) -> None`` as workflow ``name``.
 
         ``match`` is a predicate built with :mod:`hookgate.consumer.workflows.match`, or a mapping in the YAML
         grammar (``{"type": "com.github.push", "vars": {"ref": "refs/heads/main"}}``); None means every
         event. ``ordered=True`` keeps a failing event from being overtaken by later events of the same
-        key; ``timeout_seconds`` bounds one attempt (None: unbounded).
+        key; ``timeout_seconds`` bounds one attempt (None: unbounded). ``retry_on`` and ``fail_on``
+        (exception classes or dotted names) say which exceptions are retried and which dead-letter at once;
+        by default programming errors (``TypeError``, ``KeyError``, ...) dead-letter at once
+        (:mod:`hookgate.consumer.engine.failures`).
         """
 
         def register(handler: Handler) -> Handler:
-            self.add(name, handler, match=match, ordered=ordered, timeout_seconds=timeout_seconds)
+            self.add(
+                name,
+                handler,
+                match=match,
+                ordered=ordered,
+                timeout_seconds=timeout_seconds,
+                retry_on=retry_on,
+                fail_on=fail_on,
+            )
             return handler
 
         return register
@@ -153,6 +165,8 @@ class Consumer:
         match: Predicate | Mapping[str, Any] | None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
+        retry_on: Iterable[ExceptionSpec] = (),
+        fail_on: Iterable[ExceptionSpec] = (),
     ) -> None:
         """The non-decorator form of :meth:`workflow`."""
         valid_name(name)
@@ -169,6 +183,7 @@ class Consumer:
             ordered=ordered,
             target=f"python:{self.name}/{name}",
             timeout_seconds=timeout_seconds,
+            errors=ExceptionPolicy.of(retry_on, fail_on, where=f"workflow {name!r}"),
         )
 
     @property
