@@ -24,6 +24,7 @@ def _config(bootstrap: str, prefix: str, group: str, url: str, port: int) -> dic
     return {
         "consumer": {
             "group_id": group,
+            "group": {"start": "earliest"},
             "topics": [f"{prefix}.acme"],
             "listen": {"host": "127.0.0.1", "port": port},
             "log_level": "warning",

@@ -54,7 +54,7 @@ def _config(bootstrap: str, prefix: str, group: str, port: int) -> dict[str, Any
             "topics": [f"{prefix}.acme"],
             "listen": {"host": "127.0.0.1", "port": port},
             "log_level": "warning",
-            "group": GROUP,
+            "group": {**GROUP, "start": "earliest"},
         },
         "kafka": {"bootstrap_servers": bootstrap, "topics": {"prefix": prefix, "partitions": PARTITIONS}},
         "workflows": [{"name": "sink", "action": {"type": "http", "url": "http://127.0.0.1:9/never"}}],

@@ -116,7 +116,10 @@ class Runner:
         self._deliverer = deliverer
         self._dedupe = dedupe
         self._watch = watch if watch is not None else DependencyWatch("kafka")
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: AIOKafkaConsumer | None = None  # once started
+        # The consumer from before its start() returned: aiokafka may join the group and call on_assigned while
+        # start() is still awaiting, and the partitions must be positioned and paused then too.
+        self._member: AIOKafkaConsumer | None = None
         self._parts: dict[TopicPartition, _Partition] = {}
         self._in_flight = 0
         self._per_partition = config.consumer.max_in_flight_per_partition
@@ -169,7 +172,7 @@ class Runner:
             await self._drain(list(self._parts.values()), self._config.consumer.shutdown_grace_seconds)
             await self._commit(list(self._parts.values()))
             await consumer.stop()
-            self._consumer = None
+            self._consumer = self._member = None
             log.info("consumer_left_group", group=self._config.consumer.group_id)
 
     async def _connect(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
@@ -198,6 +201,7 @@ class Runner:
             consumer.subscribe(pattern=pattern, listener=listener)
         else:
             consumer.subscribe(topics=topics, listener=listener)
+        self._member = consumer
         async for _ in RECONNECT.attempts(stop):
             if stop.is_set():
                 break
@@ -435,7 +439,7 @@ class Runner:
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
         self._metrics.rebalances.labels("assigned").inc()
-        consumer = self._consumer
+        consumer = self._member
         if self._refused is not None:
             return
         # No records of these partitions until they are positioned (start) and their dedupe state is restored.
@@ -473,7 +477,7 @@ class Runner:
         ``latest`` (which would skip what arrived meanwhile). Raises :class:`GroupStartRefused` for a group
         that never committed an offset when ``start`` is unset.
         """
-        consumer = self._consumer
+        consumer = self._member
         if consumer is None or not fresh:
             return {}
         committed: dict[TopicPartition, int | None] = {tp: await consumer.committed(tp) for tp in fresh}
