@@ -91,18 +91,26 @@ async def by_id(
         await client.stop()
 
 
-async def _scan(client: Any, topic: str) -> AsyncIterator[Any]:
-    """Every record of ``topic`` as it is now (nothing when the topic does not exist)."""
+async def _scan(access: KafkaAccess, topic: str) -> AsyncIterator[Any]:
+    """Every record of ``topic`` as it is now (nothing when the topic does not exist).
+
+    A client per topic: an assigned consumer refreshes the metadata of its assigned topics only.
+    """
+    client = consumer(access)
+    await start_client(client, access)
     try:
-        parts = await partitions_of(client, topic)
-    except CliError:
-        return
-    firsts = await client.beginning_offsets(parts)
-    ends = await client.end_offsets(parts)
-    for tp in parts:
-        async with contextlib.aclosing(read_range(client, tp, firsts[tp], ends[tp])) as records:
-            async for record in records:
-                yield record
+        try:
+            parts = await partitions_of(client, topic)
+        except CliError:
+            return
+        firsts = await client.beginning_offsets(parts)
+        ends = await client.end_offsets(parts)
+        for tp in parts:
+            async with contextlib.aclosing(read_range(client, tp, firsts[tp], ends[tp])) as records:
+                async for record in records:
+                    yield record
+    finally:
+        await client.stop()
 
 
 def _group_topics(access: KafkaAccess, group: str) -> tuple[str, str]:
@@ -171,67 +179,62 @@ async def group_outcome(
             },
         )
 
-    client = consumer(access)
-    await start_client(client, access)
-    try:
-        async for rec in _scan(client, dedupe):
-            key = rec.key.decode(errors="replace") if rec.key is not None else ""
-            if not key.endswith(suffix):
-                continue
-            entry = flow(key[: -len(suffix)])
-            done = DoneRecord.decode(rec.value) if rec.value is not None else None
-            entry["outcome"] = done.outcome if done is not None else None
-            entry["attempts"] = done.attempts if done is not None else None
-            entry["succeeded"] = done is not None and done.outcome == SUCCEEDED
-            if done is not None and done.redrive is not None and done.redrive not in entry["redriven"]:
-                entry["redriven"].append(done.redrive)
-        letters: dict[str, list[Any]] = {}
-        async for rec in _scan(client, dead):
-            letter = letter_of(rec.headers or ())
-            if letter is None or letter.event_id != event_id:
-                continue
-            headers = {k: v.decode(errors="replace") for k, v in rec.headers or () if v is not None}
-            entry = flow(letter.workflow)
-            entry["dead_lettered"] += 1
-            entry["dead_letters"].append(
-                {
-                    "partition": rec.partition,
-                    "offset": rec.offset,
-                    "error": headers.get(H_ERROR),
-                    "status": int(headers[H_STATUS]) if headers.get(H_STATUS, "").isdigit() else None,
-                    "attempts": int(headers[H_ATTEMPTS]) if headers.get(H_ATTEMPTS, "").isdigit() else None,
-                    "failed_at": int(headers[H_FAILED_AT]) if headers.get(H_FAILED_AT, "").isdigit() else None,
-                }
-            )
-            letters.setdefault(letter.workflow, []).append(letter)
-        async for rec in _scan(client, redrive_topic(ts, group)):
-            headers = {k: v.decode(errors="replace") for k, v in rec.headers or () if v is not None}
-            if headers.get("ce_id") == event_id and H_REDRIVE in headers and H_WORKFLOW in headers:
-                redriven = flow(headers[H_WORKFLOW])["redriven"]
-                if headers[H_REDRIVE] not in redriven:
-                    redriven.append(headers[H_REDRIVE])
-        async for rec in _scan(client, dead_letter_state_topic(ts, group)):
-            key = rec.key.decode(errors="replace") if rec.key is not None else ""
-            if key.endswith(suffix) and key[: -len(suffix)] in letters:
-                resolution = Resolution.decode(rec.value)
-                name = key[: -len(suffix)]
-                flows[name]["resolved"] = all(is_resolved(le, resolution) for le in letters[name])
-        event: Envelope | None = None
-        if source_topic is not None:
-            for doc in await by_id(access, source_topic, event_id, max_scan, body=True, raw=True):
-                event = doc
-                break
-        for wf in _yaml_workflows(access, group):
-            entry = flow(wf.name)
-            if event is not None:
-                entry["matched"] = wf.predicate().test(event_of(event))
-            elif entry["outcome"] is not None or entry["dead_lettered"]:
-                entry["matched"] = True
-        for entry in flows.values():
-            if entry["matched"] is None and (entry["outcome"] is not None or entry["dead_lettered"]):
-                entry["matched"] = True  # the group recorded a run: it matched
-    finally:
-        await client.stop()
+    async for rec in _scan(access, dedupe):
+        key = rec.key.decode(errors="replace") if rec.key is not None else ""
+        if not key.endswith(suffix):
+            continue
+        entry = flow(key[: -len(suffix)])
+        done = DoneRecord.decode(rec.value) if rec.value is not None else None
+        entry["outcome"] = done.outcome if done is not None else None
+        entry["attempts"] = done.attempts if done is not None else None
+        entry["succeeded"] = done is not None and done.outcome == SUCCEEDED
+        if done is not None and done.redrive is not None and done.redrive not in entry["redriven"]:
+            entry["redriven"].append(done.redrive)
+    letters: dict[str, list[Any]] = {}
+    async for rec in _scan(access, dead):
+        letter = letter_of(rec.headers or ())
+        if letter is None or letter.event_id != event_id:
+            continue
+        headers = {k: v.decode(errors="replace") for k, v in rec.headers or () if v is not None}
+        entry = flow(letter.workflow)
+        entry["dead_lettered"] += 1
+        entry["dead_letters"].append(
+            {
+                "partition": rec.partition,
+                "offset": rec.offset,
+                "error": headers.get(H_ERROR),
+                "status": int(headers[H_STATUS]) if headers.get(H_STATUS, "").isdigit() else None,
+                "attempts": int(headers[H_ATTEMPTS]) if headers.get(H_ATTEMPTS, "").isdigit() else None,
+                "failed_at": int(headers[H_FAILED_AT]) if headers.get(H_FAILED_AT, "").isdigit() else None,
+            }
+        )
+        letters.setdefault(letter.workflow, []).append(letter)
+    async for rec in _scan(access, redrive_topic(ts, group)):
+        headers = {k: v.decode(errors="replace") for k, v in rec.headers or () if v is not None}
+        if headers.get("ce_id") == event_id and H_REDRIVE in headers and H_WORKFLOW in headers:
+            redriven = flow(headers[H_WORKFLOW])["redriven"]
+            if headers[H_REDRIVE] not in redriven:
+                redriven.append(headers[H_REDRIVE])
+    async for rec in _scan(access, dead_letter_state_topic(ts, group)):
+        key = rec.key.decode(errors="replace") if rec.key is not None else ""
+        if key.endswith(suffix) and key[: -len(suffix)] in letters:
+            resolution = Resolution.decode(rec.value)
+            name = key[: -len(suffix)]
+            flows[name]["resolved"] = all(is_resolved(le, resolution) for le in letters[name])
+    event: Envelope | None = None
+    if source_topic is not None:
+        for doc in await by_id(access, source_topic, event_id, max_scan, body=True, raw=True):
+            event = doc
+            break
+    for wf in _yaml_workflows(access, group):
+        entry = flow(wf.name)
+        if event is not None:
+            entry["matched"] = wf.predicate().test(event_of(event))
+        elif entry["outcome"] is not None or entry["dead_lettered"]:
+            entry["matched"] = True
+    for entry in flows.values():
+        if entry["matched"] is None and (entry["outcome"] is not None or entry["dead_lettered"]):
+            entry["matched"] = True  # the group recorded a run: it matched
     return {"event_id": event_id, "group": group, "workflows": sorted(flows.values(), key=lambda e: e["workflow"])}
 
 

@@ -171,9 +171,6 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
     out = producer(access) if not plan.dry_run else None
     summary = Summary()
     try:
-        resolutions: dict[str, Any] = {}
-        if plan.state_topic is not None and not plan.include_resolved:
-            resolutions = await read_resolutions(client, plan.state_topic)
         redrive_target: str | None = None
         redrive_parts = 0
         if plan.redrive is not None and plan.target is None and plan.group is not None:
@@ -188,6 +185,16 @@ async def replay_events(access: KafkaAccess, plan: Plan) -> Summary:
                         1,
                     ) from None
         ranges = await _ranges(client, plan)
+        resolutions: dict[str, Any] = {}
+        if plan.state_topic is not None and not plan.include_resolved:
+            # A client of its own: an assigned consumer refreshes the metadata of its assigned topics only,
+            # and this one has the ranges' topics to find yet.
+            reader = consumer(access)
+            await start_client(reader, access)
+            try:
+                resolutions = await read_resolutions(reader, plan.state_topic)
+            finally:
+                await reader.stop()
         if out is not None:
             await start_client(out, access)
         pending: list[Any] = []

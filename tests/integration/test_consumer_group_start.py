@@ -42,8 +42,10 @@ class Seen:
 
     async def until(self, *ids: str) -> None:
         async with asyncio.timeout(60):
-            while not set(ids) <= set(self.ids):
-                self._ran.clear()
+            while True:
+                self._ran.clear()  # before the check: nothing runs between the two (no await)
+                if set(ids) <= set(self.ids):
+                    return
                 await self._ran.wait()
 
 
