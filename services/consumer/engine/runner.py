@@ -55,6 +55,9 @@ from hookgate.core.outage import DependencyWatch
 
 log = get_logger("hookgate.consumer")
 
+START_TRIES = 3
+"""Tries at reading and committing the start positions of newly assigned partitions."""
+
 
 def coordinator_known(consumer: AIOKafkaConsumer) -> bool:
     """Whether a started group consumer knows its group coordinator (False while it cannot reach it).
@@ -447,7 +450,7 @@ class Runner:
             consumer.pause(*assigned)
             self._restoring.update(assigned)
         try:
-            floors = await self._apply_start([tp for tp in assigned if tp not in self._parts])
+            floors = await self._start_positions([tp for tp in assigned if tp not in self._parts])
             if self._dedupe is not None:
                 self._dedupe.forget(tp.partition for tp in [*self._parts, *assigned])
                 restored = await self._dedupe.restore(tp.partition for tp in assigned)
@@ -468,6 +471,18 @@ class Runner:
         self._metrics.assigned.set(len(self._parts))
         self._joined = True
         log.info("partitions_assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+
+    async def _start_positions(self, fresh: list[TopicPartition]) -> dict[TopicPartition, tuple[int | None, int]]:
+        """:meth:`_apply_start`, tried again on a broker error (a few times: the rebalance is waiting)."""
+        for attempt in range(START_TRIES):
+            try:
+                return await self._apply_start(fresh)
+            except (KafkaError, OSError) as exc:
+                if attempt == START_TRIES - 1:
+                    raise  # as a failed restore: the next rebalance assigns these partitions again
+                log.warning("group_start_retry", reason=type(exc).__name__)
+                await asyncio.sleep(0.5)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _apply_start(self, fresh: list[TopicPartition]) -> dict[TopicPartition, tuple[int | None, int]]:
         """Position the newly assigned partitions that have no committed offset (``consumer.group.start``).
