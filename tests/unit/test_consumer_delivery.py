@@ -219,6 +219,10 @@ async def test_every_log_line_of_a_run_names_its_workflow_and_event() -> None:
     events = [entry["event"] for entry in logs]
     assert events == ["action", "action", "dead_lettered"]
     assert all((entry["workflow"], entry["event_id"], entry["tenant"]) == ("deploy", "e1", "acme") for entry in logs)
+    assert [e["log_level"] for e in logs] == ["warning", "warning", "warning"]  # failed attempts are warnings
+    with structlog.testing.capture_logs() as logs:
+        assert await h.deliver(ScriptedWorkflow("notify", [OK]), "e2")
+    assert [(e["event"], e["log_level"]) for e in logs] == [("action", "info")]
 
 
 class SeeingWorkflow(ScriptedWorkflow):
