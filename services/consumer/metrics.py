@@ -140,7 +140,9 @@ class ConsumerMetrics:
             registry=r,
         )
         self.assigned = Gauge(
-            "hookgate_consumer_assigned_partitions", "Partitions this member currently owns.", registry=r
+            "hookgate_consumer_assigned_partitions",
+            "Partitions this member currently owns (of its source topics and of its group's re-drive topic).",
+            registry=r,
         )
         self.in_flight = Gauge("hookgate_consumer_in_flight_records", "Records read but not finished.", registry=r)
         self.rebalances = Counter(

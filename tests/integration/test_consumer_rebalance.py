@@ -18,6 +18,9 @@ pytestmark = pytest.mark.kafka
 
 EVENTS = 2000
 PARTITIONS = 6
+# What the group's members own between them: the source topic's partitions and as many of the group's
+# re-drive topic (created with the dedupe changelog's count, kafka.topics.partitions = PARTITIONS).
+OWNED = 2 * PARTITIONS
 
 
 def _config(bootstrap: str, prefix: str, group: str, url: str, port: int) -> dict[str, Any]:
@@ -50,7 +53,7 @@ async def _split(a: Service, b: Service, timeout: float = 60.0) -> None:
         while True:
             na = await scrape(a.url, "hookgate_consumer_assigned_partitions")
             nb = await scrape(b.url, "hookgate_consumer_assigned_partitions")
-            if na > 0 and nb > 0 and na + nb == PARTITIONS:
+            if na > 0 and nb > 0 and na + nb == OWNED:
                 return
             await asyncio.sleep(0.2)
 
