@@ -1,9 +1,10 @@
-"""Python handlers that fail, against the real broker: what is retried, what dead-letters, which attempt it is.
+"""Workflows that fail, against the real broker: what is retried, what dead-letters, which attempt it is.
 
 - a ``KeyError`` (a bug no retry fixes) dead-letters at once, its traceback in the dead letter's headers;
 - ``Retry`` and an ordinary exception are retried, told apart by the retries counter's ``reason``;
 - the attempt number a handler sees continues across a restart (the count is in the dedupe changelog);
-- the handler sees where the event is stored and when the gateway accepted it.
+- the handler sees where the event is stored and when the gateway accepted it;
+- an HTTP action's ``retry_on``/``fail_on`` decide what a status does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pytest
 from hookgate.consumer import Consumer, Event, Retry
 from hookgate.consumer.state.deadletter import H_ATTEMPTS, H_ERROR, H_TRACEBACK, H_WORKFLOW
 from hookgate.consumer.state.dedupe import DoneRecord
+from hookgate.consumer.workflows.actions.client import HttpClients
+from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.core.envelope import parse_rfc3339
 from tests.support.builders import read_topic
 from tests.support.events import (
@@ -22,11 +25,13 @@ from tests.support.events import (
     create_topic,
     end_offsets,
     event,
+    http_workflow,
     produce,
     running_consumer,
     sample,
     wait_committed,
 )
+from tests.support.receiver import Received, run_receiver
 
 pytestmark = pytest.mark.kafka
 
@@ -110,3 +115,30 @@ async def test_the_attempt_number_continues_across_a_restart(kafka_bootstrap: st
         await wait_committed(kafka_bootstrap, group, topic)
     assert seen == [(1, False, topic, 0, 0), (2, False, topic, 0, 0)]
     assert accepted == [parse_rfc3339(sent.time or ""), parse_rfc3339(sent.time or "")]
+
+
+async def test_an_http_actions_retry_on_and_fail_on_decide_what_a_status_does(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
+    await create_topic(kafka_bootstrap, topic, 1)
+    async with run_receiver() as receiver, HttpClients() as clients:
+        answers = {"locked": [409, 200], "gone": [503, 200]}
+
+        def respond(r: Received) -> int:
+            left = answers[r.headers["ce-id"]]
+            return left.pop(0) if len(left) > 1 else left[0]
+
+        receiver.respond = respond
+        workflow = http_workflow("deploy", f"{receiver.url}/deploy")
+        workflow["action"].update(retry_on=[409], fail_on=[503])  # 409 is retried, 503 is final for this target
+        config = consumer_config(kafka_bootstrap, topic_prefix, group, [workflow], retry={"base_delay_seconds": 0.05})
+        async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
+            await produce(kafka_bootstrap, topic, [event("locked"), event("gone")])
+            (dead,) = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=1, timeout=60)
+            await wait_committed(kafka_bootstrap, group, topic)
+            assert sample(metrics, RETRIES, workflow="deploy", reason="status_4xx") == 1
+            assert sample(metrics, RETRIES, workflow="deploy", reason="status_5xx") == 0
+    assert [r.headers["ce-id"] for r in receiver.received] == ["locked", "gone", "locked"]
+    headers = dict(dead.headers)
+    assert (headers["ce_id"], headers["hookgate_status"], headers[H_ATTEMPTS]) == (b"gone", b"503", b"1")
