@@ -17,6 +17,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from hookgate.consumer.config import BreakerSettings, ConsumerConfig
@@ -24,7 +25,7 @@ from hookgate.consumer.engine.breaker import Breakers, BreakerState, CircuitBrea
 from hookgate.consumer.engine.delivery import Deliverer
 from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.engine.runner import Runner
-from hookgate.consumer.engine.start import StartRefused, TopicLayoutError
+from hookgate.consumer.engine.start import GroupStartRefused, StartRefused, TopicLayoutError
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.reload import install_reload
 from hookgate.consumer.state.changelog import DedupeChangelog
@@ -36,7 +37,7 @@ from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
 from hookgate.core.health import add_ops_routes
-from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.kafka import TopicAdmin, connection_kwargs, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.workers import OpsSpec, Supervisor, WorkerContext, own_command, worker_context
@@ -235,6 +236,12 @@ async def serve(
     worker = worker_context()
     s = config.consumer
     if s.workers > 1 and worker is None:
+        refused = await _new_group_without_start(config)
+        if refused is not None:
+            # Each worker would refuse and be restarted again and again: refuse once, here.
+            log.error("group_start_refused", group=refused.group, partitions=refused.partitions, reason=str(refused))
+            sys.stderr.write(f"{refused}\n")
+            return 2
         supervisor = Supervisor(
             "consumer",
             s.workers,
@@ -244,6 +251,27 @@ async def serve(
         )
         return await supervisor.run(stop)
     return await _consume(config, stop, extra_workflows, config_path, worker)
+
+
+async def _new_group_without_start(config: ConsumerConfig) -> GroupStartRefused | None:
+    """The refusal a worker would hit, asked of the broker before any worker starts; None when the group has
+    committed offsets, ``consumer.group.start`` is set, or the broker cannot be asked now (the workers
+    decide then, as a single process does)."""
+    if config.consumer.group.start is not None:
+        return None
+    admin = AIOKafkaAdminClient(**connection_kwargs(config.kafka))
+    try:
+        async with asyncio.timeout(15):
+            await admin.start()
+            offsets = await admin.list_consumer_group_offsets(config.consumer.group_id)
+    except (KafkaError, OSError, TimeoutError):
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    if any(meta.offset >= 0 for meta in offsets.values()):
+        return None
+    return GroupStartRefused(config.consumer.group_id, [])
 
 
 async def _consume(

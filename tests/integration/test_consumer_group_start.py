@@ -161,3 +161,7 @@ async def test_the_refusal_is_exit_status_2_for_the_process(kafka_bootstrap: str
     config = _config(kafka_bootstrap, topic_prefix, f"{topic_prefix}-g", None)
     code = await asyncio.wait_for(serve(config, asyncio.Event()), 60)
     assert code == 2
+    # A supervisor of several workers refuses once, before starting any (each would refuse, and be restarted).
+    supervised = config.model_copy(update={"consumer": config.consumer.model_copy(update={"workers": 2})})
+    code = await asyncio.wait_for(serve(supervised, asyncio.Event(), worker_command=["false"]), 60)
+    assert code == 2
