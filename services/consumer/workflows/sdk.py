@@ -43,6 +43,7 @@ from typing import Any, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
 
+from hookgate.consumer.engine.failures import DEFAULT_POLICY, ExceptionPolicy, ExceptionSpec, exception_result
 from hookgate.consumer.workflows.event import Event, event_of
 from hookgate.consumer.workflows.subscriptions import valid_name
 from hookgate.consumer.workflows.workflow import ActionResult, Workflow
@@ -83,11 +84,6 @@ class Fail(Exception):
         self.permanent = permanent
 
 
-def _reason(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:_MAX_REASON]
-
-
 def describe_validation_error(model_name: str, exc: ValidationError) -> str:
     """One line naming each field that failed and why, never the input values (bodies are not logged)."""
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
@@ -123,6 +119,7 @@ class HandlerWorkflow:
     ordered: bool
     target: str
     timeout_seconds: float | None
+    errors: ExceptionPolicy = DEFAULT_POLICY  # retry_on / fail_on
     model: Any = None
     _adapter: TypeAdapter[Any] | None = field(default=None, repr=False, compare=False)
 
@@ -169,11 +166,13 @@ class HandlerWorkflow:
         if attempt.timed_out:
             return ActionResult(ok=False, error=f"handler timed out after {self.timeout_seconds} s")
         if isinstance(exc, Retry):
-            return ActionResult(ok=False, error=exc.reason[:_MAX_REASON], retry_after=exc.after)
+            return ActionResult(ok=False, error=exc.reason[:_MAX_REASON], retry_after=exc.after, cause="retry")
         if isinstance(exc, Fail):
-            return ActionResult(ok=False, error=exc.reason[:_MAX_REASON], retryable=not exc.permanent)
-        # The team's bug or its dependency's outage: retried like any failure, traceback in the log.
-        return ActionResult(ok=False, error=_reason(exc))
+            return ActionResult(
+                ok=False, error=exc.reason[:_MAX_REASON], retryable=not exc.permanent, cause="exception"
+            )
+        # The team's bug (dead-lettered at once) or its dependency's outage (retried): see engine/failures.py.
+        return exception_result(exc, self.errors)
 
     async def run(self, event: Envelope) -> ActionResult:
         attempt = await self.call(Event(event))
@@ -222,6 +221,8 @@ class Consumer:
         model: None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
+        retry_on: Iterable[ExceptionSpec] = (),
+        fail_on: Iterable[ExceptionSpec] = (),
     ) -> Callable[[Handler], Handler]: ...
 
     @overload
@@ -233,6 +234,8 @@ class Consumer:
         model: type[M],
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
+        retry_on: Iterable[ExceptionSpec] = (),
+        fail_on: Iterable[ExceptionSpec] = (),
     ) -> Callable[[ModelHandler[M]], ModelHandler[M]]: ...
 
     def workflow(
@@ -243,6 +246,8 @@ class Consumer:
         model: type[Any] | None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
+        retry_on: Iterable[ExceptionSpec] = (),
+        fail_on: Iterable[ExceptionSpec] = (),
     ) -> Callable[[H], H]:
         """Register the decorated handler as workflow ``name``.
 
@@ -254,11 +259,23 @@ class Consumer:
         ``match`` is a predicate built with :mod:`hookgate.consumer.workflows.match`, or a mapping in the YAML
         grammar (``{"type": "com.github.push", "vars": {"ref": "refs/heads/main"}}``); None means every
         event. ``ordered=True`` keeps a failing event from being overtaken by later events of the same
-        key; ``timeout_seconds`` bounds one attempt (None: unbounded).
+        key; ``timeout_seconds`` bounds one attempt (None: unbounded). ``retry_on`` and ``fail_on``
+        (exception classes or dotted names) say which exceptions are retried and which dead-letter at once;
+        by default programming errors (``TypeError``, ``KeyError``, ...) dead-letter at once
+        (:mod:`hookgate.consumer.engine.failures`).
         """
 
         def register(handler: H) -> H:
-            self.add(name, handler, match=match, model=model, ordered=ordered, timeout_seconds=timeout_seconds)
+            self.add(
+                name,
+                handler,
+                match=match,
+                model=model,
+                ordered=ordered,
+                timeout_seconds=timeout_seconds,
+                retry_on=retry_on,
+                fail_on=fail_on,
+            )
             return handler
 
         return register
@@ -272,6 +289,8 @@ class Consumer:
         model: type[Any] | None = None,
         ordered: bool = False,
         timeout_seconds: float | None = 60.0,
+        retry_on: Iterable[ExceptionSpec] = (),
+        fail_on: Iterable[ExceptionSpec] = (),
     ) -> None:
         """The non-decorator form of :meth:`workflow`."""
         valid_name(name)
@@ -290,6 +309,7 @@ class Consumer:
             timeout_seconds=timeout_seconds,
             model=model,
             _adapter=_adapter(name, model) if model is not None else None,
+            errors=ExceptionPolicy.of(retry_on, fail_on, where=f"workflow {name!r}"),
         )
 
     @property
