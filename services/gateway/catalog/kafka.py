@@ -233,18 +233,21 @@ class KafkaTriggerCatalog:
                 self._watch.down(type(exc).__name__, str(exc) or None)
                 await asyncio.sleep(RECONNECT.base)
                 continue
+            read_to: dict[int, int] = {}
             for tp, records in batch.items():
                 for rec in records:
                     self._ingest(rec)
                     read += 1
                 if records:
-                    self._applied[tp.partition] = records[-1].offset + 1
+                    read_to[tp.partition] = records[-1].offset + 1
             if not self._caught_up:
                 for tp in list(pending):
                     if await consumer.position(tp) >= pending[tp]:
                         del pending[tp]
             if batch or (not self._caught_up and not pending):
                 await self._refresh()
+            # Only now, once served: a write waiting for its offset returns when it is live here.
+            self._applied.update(read_to)
             if not self._caught_up and not pending:
                 self._caught_up = True
                 log.info("trigger_topic_caught_up", topic=self.topic, records=read, triggers=len(self._live.runtime))
