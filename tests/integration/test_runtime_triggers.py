@@ -293,3 +293,23 @@ async def test_yaml_triggers_are_read_only_through_the_catalog(kafka_bootstrap: 
         assert view is not None
         assert view.origin == "yaml"
         assert "secrets" not in view.config["verify"]
+
+
+async def test_encryption_key_rotation_keeps_old_records_readable(kafka_bootstrap: str, topic_prefix: str) -> None:
+    k1, k2 = KEY, base64.b64encode(os.urandom(32)).decode()
+    old_only = {"catalog": {"encryption": {"keys": {"k1": k1}}}}
+    both = {"catalog": {"encryption": {"keys": {"k1": k1, "k2": k2}, "active_key": "k2"}}}
+    new_only = {"catalog": {"encryption": {"keys": {"k2": k2}}}}
+    topic = triggers_topic(TopicSettings(prefix=topic_prefix))
+    async with replicas(kafka_bootstrap, topic_prefix, count=1, **old_only) as (a,):
+        issued = await catalog_of(a).create({"name": "gh", "tenant": "acme", "verify": {"type": "github"}})
+        tid, secret = issued.trigger.id, issued.secret
+        assert secret is not None
+    async with replicas(kafka_bootstrap, topic_prefix, count=1, **both) as (a,):
+        assert await signed_push(a, tid, secret) == 202  # sealed with k1, still listed
+        assert await catalog_of(a).reseal() == 1
+        assert await catalog_of(a).reseal() == 0
+    records = await read_topic(kafka_bootstrap, topic, count=2)
+    assert [b'"key":"k1"' in r.value for r in records if r.value] == [True, False]
+    async with replicas(kafka_bootstrap, topic_prefix, count=1, **new_only) as (a,):
+        assert await signed_push(a, tid, secret) == 202  # the newest record is sealed with k2

@@ -3,6 +3,10 @@ injected clock, views without secrets, and the registry swap."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,7 @@ from hookgate.gateway.catalog.kafka import KafkaTriggerCatalog
 from hookgate.gateway.catalog.live import LiveTriggers
 from hookgate.gateway.catalog.model import CatalogUnavailable
 from hookgate.gateway.catalog.record import Rotation, TriggerRecord
-from hookgate.gateway.catalog.reload import reload_triggers
+from hookgate.gateway.catalog.reload import install_trigger_reload, reload_triggers
 from hookgate.gateway.catalog.settings import CatalogSettings
 from hookgate.gateway.catalog.spec import new_trigger_id, validate
 from hookgate.gateway.config import TriggerConfig
@@ -167,3 +171,28 @@ async def test_yaml_reload_applies_valid_files_and_keeps_the_old_set_otherwise(t
         assert failed["outcome"] == "kept_previous"
         assert [t.name for t in catalog.yaml] == ["a", "b"]
     assert len(applied) == 1
+
+
+async def test_trigger_reload_on_sighup_and_on_file_change(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    a, b = spec("a"), spec("b")
+    write_config(path, [a])
+    applied: list[list[str]] = []
+    catalog = disabled_catalog([], applied)
+    stop = asyncio.Event()
+
+    async def until(done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10):
+            while not done():
+                await asyncio.sleep(0.01)
+
+    with capture_logs() as logs:
+        task = install_trigger_reload(path, catalog, stop, interval=0.05)
+        await until(lambda: any(e["event"] == "trigger_reload_ready" for e in logs))
+        os.kill(os.getpid(), signal.SIGHUP)  # the handler is installed: this reloads, it does not kill
+        await until(lambda: applied[-1:] == [["a"]])
+        write_config(path, [a, b])  # the file watch notices the new content
+        await until(lambda: applied[-1:] == [["a", "b"]])
+        stop.set()
+        await asyncio.wait_for(task, 5)
+    assert [e["reason"] for e in logs if e["event"] == "triggers_reloaded"] == ["signal", "file_changed"]
