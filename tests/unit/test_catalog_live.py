@@ -183,7 +183,9 @@ async def test_trigger_reload_on_sighup_and_on_file_change(tmp_path: Path) -> No
 
     async def until(done: Callable[[], bool]) -> None:
         async with asyncio.timeout(10):
-            while not done():
+            while True:
+                if done():
+                    return
                 await asyncio.sleep(0.01)
 
     with capture_logs() as logs:
