@@ -42,6 +42,7 @@ from hookgate.gateway.catalog.model import (
     Issued,
     ReadOnlyTrigger,
     State,
+    TriggerCatalog,
     TriggerExists,
     TriggerView,
     UnknownTrigger,
@@ -68,7 +69,7 @@ log = get_logger("hookgate.gateway.catalog")
 Apply = Callable[[list[TriggerConfig]], Awaitable[bool]]
 """Serve these triggers (prepare, then swap); False when some could not be prepared yet (retried later)."""
 
-COMPACTED = {"cleanup.policy": "compact", "min.insync.replicas": "1"}
+COMPACTED = {"cleanup.policy": "compact"}
 RETRY_APPLY_SECONDS = 5.0
 
 
@@ -273,7 +274,11 @@ class KafkaTriggerCatalog:
             configs = self._live.served(self._clock())
             complete = True
             if self.apply is not None:
-                complete = await self.apply(configs)
+                try:
+                    complete = await self.apply(configs)
+                except Exception:  # a bug must not stop the follower: keep serving the old set, retry
+                    log.exception("triggers_apply_failed", triggers=len(configs))
+                    complete = False
             self._retry_apply = not complete
             self._wake.set()
 
@@ -305,6 +310,9 @@ class KafkaTriggerCatalog:
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, trigger_id: str, value: bytes | None) -> None:
+        """Produce the record and wait until this replica serves it. ``CatalogUnavailable`` when either
+        takes longer than ``write_timeout_seconds``: Kafka did not take the write, or (rarely) took it so
+        late that it may still apply."""
         producer = self._producer
         if producer is None:
             raise CatalogUnavailable("not connected to Kafka")
@@ -481,3 +489,8 @@ def rotatable_field(spec: Mapping[str, Any]) -> Path | None:
         if isinstance(value, list) and value:
             return ("verify", name)
     return None
+
+
+def _conforms(catalog: KafkaTriggerCatalog) -> TriggerCatalog:
+    """Never called: mypy checks here that the class implements the protocol the admin API uses."""
+    return catalog

@@ -44,6 +44,9 @@ class LiveTriggers:
     base_url: str | None = None
     runtime: dict[str, TriggerRecord] = field(default_factory=dict)
     _compiled: dict[str, _Compiled] = field(default_factory=dict)
+    # Public configs (secrets removed) by id, with what they were made from: listing many triggers
+    # must not validate every spec again.
+    _public: dict[str, tuple[object, dict[str, Any]]] = field(default_factory=dict)
 
     def set_yaml(self, triggers: Iterable[TriggerConfig]) -> None:
         self.yaml = list(triggers)
@@ -54,6 +57,15 @@ class LiveTriggers:
     def remove(self, trigger_id: str) -> None:
         self.runtime.pop(trigger_id, None)
         self._compiled.pop(trigger_id, None)
+        self._public.pop(trigger_id, None)
+
+    def _public_of(self, source: TriggerConfig | TriggerRecord) -> dict[str, Any]:
+        cached = self._public.get(source.id)
+        if cached is not None and cached[0] is source:
+            return cached[1]
+        public = public_config(source) if isinstance(source, TriggerConfig) else _public_spec(source)
+        self._public[source.id] = (source, public)
+        return public
 
     @property
     def yaml_ids(self) -> set[str]:
@@ -133,7 +145,7 @@ class LiveTriggers:
             state="enabled" if t.enabled else "disabled",
             origin="yaml",
             url=self.url(t.id),
-            config=public_config(t),
+            config=self._public_of(t),
         )
 
     def record_view(self, r: TriggerRecord, now: datetime) -> TriggerView:
@@ -146,7 +158,7 @@ class LiveTriggers:
             state=r.state,
             origin="runtime",
             url=self.url(r.id),
-            config=_public_spec(r),
+            config=self._public_of(r),
             created_at=r.created_at,
             updated_at=r.updated_at,
             rotation_ends_at=rot.ends_at if rot is not None and rot.active(now) else None,
