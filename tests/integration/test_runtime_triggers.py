@@ -160,8 +160,8 @@ async def test_token_preset_rotation(kafka_bootstrap: str, topic_prefix: str) ->
             return resp.status
 
         assert await bearer(old) == 202
-        new = (await catalog_of(a).rotate(tid, grace_seconds=3)).secret
-        assert new is not None
+        new = "a-token-the-sender-issued-" + os.urandom(4).hex()
+        assert (await catalog_of(a).rotate(tid, grace_seconds=3, secret=new)).secret == new
         assert await bearer(old) == 202
         assert await bearer(new) == 202
 
@@ -313,3 +313,39 @@ async def test_encryption_key_rotation_keeps_old_records_readable(kafka_bootstra
     assert [b'"key":"k1"' in r.value for r in records if r.value] == [True, False]
     async with replicas(kafka_bootstrap, topic_prefix, count=1, **new_only) as (a,):
         assert await signed_push(a, tid, secret) == 202  # the newest record is sealed with k2
+
+
+async def test_update_keeps_absent_secrets_and_errors_name_the_field(kafka_bootstrap: str, topic_prefix: str) -> None:
+    from hookgate.gateway.catalog.model import InvalidTrigger, TriggerExists, UnknownTrigger
+
+    async with replicas(kafka_bootstrap, topic_prefix, count=1) as (a,):
+        catalog = catalog_of(a)
+        with pytest.raises(InvalidTrigger) as caught:
+            await catalog.create({"name": "gh", "tenant": "acme", "verify": {"type": "github", "secrets": "x"}})
+        assert [e.path for e in caught.value.errors] == ["verify.secrets"]
+        with pytest.raises(InvalidTrigger) as caught:
+            await catalog.create({"name": "Bad Name", "tenant": "acme", "verify": {"type": "none"}, "colour": 1})
+        assert {e.path for e in caught.value.errors} == {"name", "colour"}
+        issued = await catalog.create({"name": "gh", "tenant": "acme", "verify": {"type": "github"}})
+        other = await catalog.create({"name": "other", "tenant": "acme", "verify": {"type": "none"}})
+        tid, secret = issued.trigger.id, issued.secret
+        assert secret is not None
+        assert issued.trigger.config["verify"] == {"type": "github"}
+
+        view = await catalog.update(tid, {**issued.trigger.config, "methods": ["POST", "PUT"]})
+        assert view.config["methods"] == ["POST", "PUT"]
+        resp = await a.put(
+            f"/hooks/{tid}",
+            data=b"{}",
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": github_signature(b"{}", secret)},
+        )
+        assert resp.status == 202  # the secret was kept, the new method is served
+        with pytest.raises(TriggerExists):
+            await catalog.update(other.trigger.id, {"name": "gh", "tenant": "acme", "verify": {"type": "none"}})
+        with pytest.raises(InvalidTrigger):
+            await catalog.update(tid, {**issued.trigger.config, "id": new_trigger_id()})
+        with pytest.raises(UnknownTrigger):
+            await catalog.delete(new_trigger_id())
+        with pytest.raises(InvalidTrigger) as caught:
+            await catalog.rotate(other.trigger.id, grace_seconds=5)  # preset none: nothing to rotate
+        assert [e.path for e in caught.value.errors] == ["verify"]

@@ -26,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hookgate.core.backoff import RECONNECT
 from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer, start_producer
@@ -94,6 +95,7 @@ class KafkaTriggerCatalog:
         apply: Apply | None = None,
         clock: Callable[[], datetime] = utc_now,
         keys: KeyRing | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.topic = triggers_topic(kafka.topics)
         self.settings = settings
@@ -114,6 +116,19 @@ class KafkaTriggerCatalog:
         self._writes = asyncio.Lock()
         self._wake = asyncio.Event()
         self._retry_apply = False
+        registry = registry if registry is not None else CollectorRegistry()
+        self._served = Gauge(
+            "hookgate_gateway_triggers",
+            "Triggers this replica serves (enabled ones), by origin: yaml or runtime.",
+            ["origin"],
+            registry=registry,
+        )
+        self._unreadable = Counter(
+            "hookgate_gateway_trigger_records_unreadable",
+            "Trigger records this replica could not read (unknown key id, damaged), so did not serve.",
+            registry=registry,
+        )
+        self._count(self._live.served(clock()))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -179,6 +194,13 @@ class KafkaTriggerCatalog:
         """Replace the YAML triggers (a reload) and serve the new set."""
         self._live.set_yaml(triggers)
         await self._refresh()
+
+    def _count(self, configs: Sequence[TriggerConfig]) -> None:
+        yaml_ids = self._live.yaml_ids
+        enabled = [c for c in configs if c.enabled]
+        from_yaml = sum(1 for c in enabled if c.id in yaml_ids)
+        self._served.labels("yaml").set(from_yaml)
+        self._served.labels("runtime").set(len(enabled) - from_yaml)
 
     # -- following -------------------------------------------------------------------------------
 
@@ -264,6 +286,7 @@ class KafkaTriggerCatalog:
         except RecordError as exc:
             # A record this replica cannot read is not served (never half of it); the others are.
             log.error("trigger_record_unreadable", trigger_id=tid, offset=rec.offset, error=str(exc))
+            self._unreadable.inc()
             self._live.remove(tid)
             return
         self._live.put(record)
@@ -272,6 +295,7 @@ class KafkaTriggerCatalog:
         """Hand the current set to ``apply``, one swap at a time, in order."""
         async with self._swap:
             configs = self._live.served(self._clock())
+            self._count(configs)
             complete = True
             if self.apply is not None:
                 try:
@@ -436,9 +460,12 @@ class KafkaTriggerCatalog:
             await self._write(trigger_id, None)
             log.info("trigger_deleted", trigger_id=trigger_id, trigger=old.name, tenant=old.tenant)
 
-    async def rotate(self, trigger_id: str, *, grace_seconds: int) -> Issued:
+    async def rotate(self, trigger_id: str, *, grace_seconds: int, secret: str | None = None) -> Issued:
         """A new secret (or token), returned once; the replaced ones are accepted for ``grace_seconds``
-        more by every replica. A rotation during another's overlap ends that overlap."""
+        more by every replica. A rotation during another's overlap ends that overlap.
+
+        ``secret``: the new value when the sender issues it (Stripe, Slack, Twilio roll their own signing
+        secrets); generated when None."""
         async with self._writes:
             self._writable()
             if grace_seconds < 0:
@@ -449,10 +476,11 @@ class KafkaTriggerCatalog:
                 preset = preset_of(old.spec)
                 raise InvalidTrigger([FieldError("verify", f"preset {preset} has no secrets or tokens to rotate")])
             current = [str(s) for s in get_path(old.spec, field)]
-            secret = new_secret(preset_of(old.spec) or "")
+            if secret is None:
+                secret = new_secret(preset_of(old.spec) or "")
             data = copy.deepcopy(old.spec)
             set_path(data, field, [secret])
-            validate(data)
+            validate(data)  # a given secret must suit the preset (errors name the field, never the value)
             now = self._clock()
             rotation = (
                 Rotation(field, tuple(current), now + timedelta(seconds=grace_seconds)) if grace_seconds else None

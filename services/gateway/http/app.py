@@ -86,7 +86,11 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
     if sink is not None and catalog_settings.enabled:
         catalog_settings = catalog_settings.model_copy(update={"enabled": False})
     catalog = KafkaTriggerCatalog(
-        config.kafka, catalog_settings, config.triggers, base_url=settings.proxies.public_base_url
+        config.kafka,
+        catalog_settings,
+        config.triggers,
+        base_url=settings.proxies.public_base_url,
+        registry=metrics.registry,
     )
     catalog.apply = trigger_swapper(registry, events, metrics, handler)
     app[CATALOG] = catalog
