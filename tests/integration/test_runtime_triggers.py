@@ -15,13 +15,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
-from hookgate.core.settings import KafkaSettings, TopicSettings
+from hookgate.core.settings import TopicSettings
 from hookgate.core.topics import triggers_topic
 from hookgate.gateway.catalog.kafka import KafkaTriggerCatalog
-from hookgate.gateway.http.app import CATALOG
-from tests.support.builders import github_signature, github_trigger, new_trigger_id, read_topic
+from hookgate.gateway.http.app import CATALOG, create_app
+from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id, read_topic
 from tests.support.gateway import running_gateway
 
 pytestmark = pytest.mark.kafka
@@ -225,27 +225,31 @@ async def test_readyz_waits_until_the_topic_is_read_to_its_end(kafka_bootstrap: 
     count = 1500
     async with replicas(kafka_bootstrap, topic_prefix, count=1) as (writer,):
         await _preload(catalog_of(writer), count)
-    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, topics=TopicSettings(prefix=topic_prefix))
-    catalog = KafkaTriggerCatalog(kafka, catalog_of(writer).settings, [])
+    app = create_app(gateway_config(kafka_bootstrap, topic_prefix, [], **CATALOG_SETTINGS))
+    catalog = app[CATALOG]
+    swap = catalog.apply
+    assert swap is not None
     applies: list[tuple[bool, int]] = []
 
     async def apply(configs: list[Any]) -> bool:
         applies.append((catalog.caught_up, len(configs)))
-        return True
+        return await swap(configs)
 
     catalog.apply = apply
-    await catalog.start()
-    try:
-        while not catalog.readiness()[0]:
-            assert catalog.readiness()[1] == {"triggers": "loading"}
-            await asyncio.sleep(0.001)
+    loading = 0
+    async with TestClient(TestServer(app)) as client:
+        while (resp := await client.get("/readyz")).status != 200:
+            checks = (await resp.json())["checks"]
+            loading += checks.get("triggers") == "loading"
+            await asyncio.sleep(0.005)
         served = len(catalog.served())
-    finally:
-        await catalog.stop()
-    print(f"\napplies before ready: {applies}")
+        last = (await client.get(f"/hooks/{next(iter(catalog._live.runtime))}", allow_redirects=False)).status
+    print(f"\napplies before ready: {applies}; /readyz answered 'loading' {loading} times")
     assert served == count  # ready only once every preloaded trigger was applied
     assert applies[-1] == (False, count)  # applied before readiness flipped
     assert len(applies) > 1  # it was loading (not ready) while part of the topic was read
+    assert loading > 0
+    assert last == 405  # served: a GET on a POST trigger (a 404 would be an unknown trigger)
 
 
 async def _preload(catalog: KafkaTriggerCatalog, count: int) -> None:
