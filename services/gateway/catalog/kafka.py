@@ -237,6 +237,10 @@ class KafkaTriggerCatalog:
                 with contextlib.suppress(Exception):
                     await consumer.stop()
                 continue
+            except asyncio.CancelledError:  # stopped while connecting: close what was opened
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(consumer.stop())
+                raise
             self._watch.up()
             return consumer, targets
         raise AssertionError("RECONNECT.attempts() without a stop event never ends")  # pragma: no cover
