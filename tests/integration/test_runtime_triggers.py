@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from hookgate.core.settings import TopicSettings
 from hookgate.core.topics import triggers_topic
@@ -77,12 +78,22 @@ async def test_trigger_created_on_a_accepts_deliveries_on_b(kafka_bootstrap: str
         tid, secret = issued.trigger.id, issued.secret
         assert secret is not None
         assert issued.trigger.origin == "runtime"
+        assert f"{topic_prefix}.newco" in await _topics(kafka_bootstrap)  # made before the trigger went live
         assert await signed_push(a, tid, secret) == 202  # read-your-writes on the replica that wrote
         seen = await until(lambda: _status_is(b, tid, secret, 202))
         print(f"\npropagation A -> B: {time.monotonic() - started:.3f} s (B polled for {seen:.3f} s)")
         assert await signed_push(b, tid, "not the secret") == 401
         records = await read_topic(kafka_bootstrap, f"{topic_prefix}.newco", count=2)
-        assert len(records) == 2  # the new tenant's topic was created before the trigger went live
+        assert len(records) == 2
+
+
+async def _topics(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
 
 
 async def _status_is(client: TestClient, tid: str, secret: str, status: int) -> bool:
