@@ -407,7 +407,8 @@ class KafkaTriggerCatalog:
             if config.id in self._live.runtime:
                 raise TriggerExists(f"trigger {config.id} exists")
             self._check_name(config.name, config.id)
-            state: State = "enabled" if data.pop("enabled", True) else "disabled"
+            data.pop("enabled", None)  # kept as the record's state (as the model read it: "false" is false)
+            state: State = "enabled" if config.enabled else "disabled"
             now = self._clock()
             record = TriggerRecord(config.id, data, state, now, now)
             await self._write(config.id, self._encode(record))
@@ -426,8 +427,8 @@ class KafkaTriggerCatalog:
             kept = self._keep_secrets(old, data)
             config = validate(data)
             self._check_name(config.name, trigger_id)
-            enabled = data.pop("enabled", None)
-            state: State = old.state if enabled is None else "enabled" if enabled else "disabled"
+            given = data.pop("enabled", None) is not None
+            state: State = old.state if not given else "enabled" if config.enabled else "disabled"
             now = self._clock()
             rot = old.rotation
             rotation = rot if rot is not None and rot.active(now) and rot.field in kept else None
