@@ -8,6 +8,7 @@ the Kafka follower feeds it records and asks it for the configs to serve at a gi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,10 +63,11 @@ class LiveTriggers:
     def _public_of(self, source: TriggerConfig | TriggerRecord) -> dict[str, Any]:
         cached = self._public.get(source.id)
         if cached is not None and cached[0] is source:
-            return cached[1]
-        public = public_config(source) if isinstance(source, TriggerConfig) else _public_spec(source)
-        self._public[source.id] = (source, public)
-        return public
+            public = cached[1]
+        else:
+            public = public_config(source) if isinstance(source, TriggerConfig) else _public_spec(source)
+            self._public[source.id] = (source, public)
+        return copy.deepcopy(public)  # a caller may change its view; the cache stays as it was
 
     @property
     def yaml_ids(self) -> set[str]:
