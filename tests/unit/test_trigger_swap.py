@@ -9,6 +9,7 @@ from hookgate.gateway.audit.record import AuditRecord
 from hookgate.gateway.catalog.spec import new_trigger_id, validate
 from hookgate.gateway.config import GatewayConfig
 from hookgate.gateway.http.app import CATALOG, create_app, ingest_handler, trigger_swapper
+from hookgate.gateway.intake.limits import LimitSettings, RateLimit, RateLimiter
 from hookgate.gateway.metrics import GatewayMetrics
 from hookgate.gateway.triggers import TriggerRegistry
 from tests.support.sinks import MemorySink
@@ -73,3 +74,19 @@ async def test_create_app_exposes_a_catalog_that_applies_yaml_reloads() -> None:
     await catalog.set_yaml([second])
     assert [v.id for v in catalog.list()] == [second.id]
     assert [c.id for c in catalog.served()] == [second.id]
+
+
+def test_rate_limit_buckets_follow_the_trigger_set_and_keep_their_tokens() -> None:
+    now = [0.0]
+    limits = LimitSettings()
+    slow = RateLimit(per_second=0.001, burst=1)
+    limiter = RateLimiter({"a": slow}, ["acme"], limits, lambda: now[0])
+    assert limiter.acquire("a", "acme") is None
+    assert limiter.acquire("a", "acme") is not None  # the one token is spent
+    limiter.update({"a": slow, "b": slow}, ["acme"])  # b added: a's bucket is kept, still empty
+    assert limiter.acquire("a", "acme") is not None
+    assert limiter.acquire("b", "acme") is None
+    limiter.update({"a": RateLimit(per_second=0.001, burst=2)}, ["acme"])  # a's limit changed: a new bucket
+    assert limiter.acquire("a", "acme") is None
+    assert limiter.acquire("b", "acme") is None  # b is gone: no bucket, no limit
+    assert len(limiter) == 1
