@@ -341,6 +341,9 @@ async def test_update_keeps_absent_secrets_and_errors_name_the_field(kafka_boots
         with pytest.raises(InvalidTrigger) as caught:
             await catalog.create({"name": "Bad Name", "tenant": "acme", "verify": {"type": "none"}, "colour": 1})
         assert {e.path for e in caught.value.errors} == {"name", "colour"}
+        with pytest.raises(InvalidTrigger) as caught:  # webhook bodies into the trigger topic would define triggers
+            await catalog.create({"name": "in", "tenant": "acme", "verify": {"type": "none"}, "topic": catalog.topic})
+        assert [e.path for e in caught.value.errors] == ["topic"]
         issued = await catalog.create({"name": "gh", "tenant": "acme", "verify": {"type": "github"}})
         other = await catalog.create({"name": "other", "tenant": "acme", "verify": {"type": "none"}})
         tid, secret = issued.trigger.id, issued.secret

@@ -22,7 +22,7 @@ from hookgate.gateway.catalog.model import CatalogUnavailable
 from hookgate.gateway.catalog.record import Rotation, TriggerRecord
 from hookgate.gateway.catalog.reload import install_trigger_reload, reload_triggers
 from hookgate.gateway.catalog.settings import CatalogSettings
-from hookgate.gateway.catalog.spec import new_trigger_id, validate
+from hookgate.gateway.catalog.spec import RuntimeRules, new_trigger_id, validate
 from hookgate.gateway.config import TriggerConfig
 from hookgate.gateway.triggers import TriggerRegistry
 
@@ -198,3 +198,14 @@ async def test_trigger_reload_on_sighup_and_on_file_change(tmp_path: Path) -> No
         stop.set()
         await asyncio.wait_for(task, 5)
     assert [e["reason"] for e in logs if e["event"] == "triggers_reloaded"] == ["signal", "file_changed"]
+
+
+def test_a_stored_runtime_trigger_breaking_the_rules_is_not_served() -> None:
+    live = LiveTriggers([], rules=RuntimeRules("p._"))
+    bad = runtime("bad", topic="p._triggers")
+    good = runtime("good")
+    live.put(bad)
+    live.put(good)
+    with capture_logs() as logs:
+        assert [c.name for c in live.served(T0)] == ["good"]
+    assert any(e["event"] == "runtime_trigger_invalid" and e["trigger_id"] == bad.id for e in logs)

@@ -8,6 +8,7 @@ import pytest
 
 from hookgate.gateway.catalog.model import InvalidTrigger
 from hookgate.gateway.catalog.spec import (
+    RuntimeRules,
     generated_secret_field,
     new_secret,
     new_trigger_id,
@@ -109,3 +110,13 @@ def test_generated_ids_are_valid_trigger_ids() -> None:
     ids = {new_trigger_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(TRIGGER_ID.match(i) for i in ids)
+
+
+def test_runtime_rules_refuse_internal_topics_and_certificates_without_mtls() -> None:
+    rules = RuntimeRules("hookgate._")
+    assert rules.problems(validate(spec(topic="hookgate.acme-extra"))) == []
+    errors = rules.problems(validate(spec(topic="hookgate._triggers", client_cert_subjects=["sender.example"])))
+    assert [e.path for e in errors] == ["topic", "client_cert_subjects"]
+    with pytest.raises(InvalidTrigger):
+        rules.check(validate(spec(topic="hookgate._audit")))
+    assert RuntimeRules("hookgate._", client_ca=True).problems(validate(spec(client_cert_subjects=["x"]))) == []

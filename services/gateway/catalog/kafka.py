@@ -33,7 +33,7 @@ from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer, start_
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
-from hookgate.core.topics import triggers_topic
+from hookgate.core.topics import internal_prefix, triggers_topic
 from hookgate.gateway.catalog.crypto import KeyRing
 from hookgate.gateway.catalog.live import LiveTriggers
 from hookgate.gateway.catalog.model import (
@@ -53,6 +53,7 @@ from hookgate.gateway.catalog.settings import CatalogSettings
 from hookgate.gateway.catalog.spec import (
     ROTATABLE,
     Path,
+    RuntimeRules,
     generated_secret_field,
     get_path,
     json_copy,
@@ -96,6 +97,7 @@ class KafkaTriggerCatalog:
         clock: Callable[[], datetime] = utc_now,
         keys: KeyRing | None = None,
         registry: CollectorRegistry | None = None,
+        client_ca: bool = False,
     ) -> None:
         self.topic = triggers_topic(kafka.topics)
         self.settings = settings
@@ -103,7 +105,8 @@ class KafkaTriggerCatalog:
         self._kafka = kafka
         self._clock = clock
         self._keys = keys if keys is not None else KeyRing.from_settings(settings.encryption)
-        self._live = LiveTriggers(list(yaml), base_url)
+        self._rules = RuntimeRules(internal_prefix(kafka.topics), client_ca=client_ca)
+        self._live = LiveTriggers(list(yaml), base_url, rules=self._rules)
         self._admin = TopicAdmin(kafka)
         self._watch = DependencyWatch("trigger_topic")
         self._caught_up = not settings.enabled
@@ -401,7 +404,7 @@ class KafkaTriggerCatalog:
             if field is not None:
                 generated = new_secret(preset_of(data) or "")
                 data["verify"] = {**data["verify"], field: [generated]}
-            config = validate(data)
+            config = self._rules.check(validate(data))
             if config.id in self._live.yaml_ids:
                 raise ReadOnlyTrigger(f"trigger {config.id} is defined in the YAML file")
             if config.id in self._live.runtime:
@@ -425,7 +428,7 @@ class KafkaTriggerCatalog:
             if data.setdefault("id", trigger_id) != trigger_id:
                 raise InvalidTrigger([FieldError("id", "a trigger's id cannot change")])
             kept = self._keep_secrets(old, data)
-            config = validate(data)
+            config = self._rules.check(validate(data))
             self._check_name(config.name, trigger_id)
             given = data.pop("enabled", None) is not None
             state: State = old.state if not given else "enabled" if config.enabled else "disabled"

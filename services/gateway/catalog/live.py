@@ -17,7 +17,7 @@ from typing import Any
 from hookgate.core.logging import get_logger
 from hookgate.gateway.catalog.model import InvalidTrigger, TriggerView
 from hookgate.gateway.catalog.record import TriggerRecord
-from hookgate.gateway.catalog.spec import preset_of, secret_fields, validate, without
+from hookgate.gateway.catalog.spec import RuntimeRules, preset_of, secret_fields, validate, without
 from hookgate.gateway.config import TriggerConfig
 from hookgate.gateway.verify.registry import canonical_name
 
@@ -43,6 +43,7 @@ class LiveTriggers:
 
     yaml: list[TriggerConfig] = field(default_factory=list)
     base_url: str | None = None
+    rules: RuntimeRules | None = None  # a runtime trigger breaking these is not served (stored by an old version)
     runtime: dict[str, TriggerRecord] = field(default_factory=dict)
     _compiled: dict[str, _Compiled] = field(default_factory=dict)
     # Public configs (secrets removed) by id, with what they were made from: listing many triggers
@@ -90,6 +91,8 @@ class LiveTriggers:
             return cached.config
         try:
             config: TriggerConfig | None = record.config(now)
+            if config is not None and self.rules is not None:
+                self.rules.check(config)
         except InvalidTrigger as exc:  # e.g. stored by a newer version with a setting this one lacks
             log.error("runtime_trigger_invalid", trigger_id=record.id, error=str(exc))
             config = None

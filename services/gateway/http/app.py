@@ -91,6 +91,7 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
         config.triggers,
         base_url=settings.proxies.public_base_url,
         registry=metrics.registry,
+        client_ca=settings.tls is not None and settings.tls.client_ca is not None,
     )
     catalog.apply = trigger_swapper(registry, events, metrics, handler)
     app[CATALOG] = catalog
