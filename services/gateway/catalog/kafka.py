@@ -416,6 +416,7 @@ class KafkaTriggerCatalog:
             record = TriggerRecord(config.id, data, state, now, now)
             await self._write(config.id, self._encode(record))
             log.info("trigger_created", trigger_id=config.id, trigger=config.name, tenant=config.tenant)
+            _warn(config)
             return Issued(self._view(config.id), generated)
 
     async def update(self, trigger_id: str, spec: Mapping[str, Any]) -> TriggerView:
@@ -438,6 +439,7 @@ class KafkaTriggerCatalog:
             record = old.with_changes(spec=data, state=state, updated_at=now, rotation=rotation)
             await self._write(trigger_id, self._encode(record))
             log.info("trigger_updated", trigger_id=trigger_id, trigger=config.name, tenant=config.tenant)
+            _warn(config)
             return self._view(trigger_id)
 
     @staticmethod
@@ -516,6 +518,12 @@ class KafkaTriggerCatalog:
     def list(self, *, tenant: str | None = None, preset: str | None = None) -> list[TriggerView]:
         """Every trigger (YAML and runtime), sorted by id, optionally of one tenant and/or preset."""
         return self._live.views(self._clock(), tenant=tenant, preset=preset)
+
+
+def _warn(config: TriggerConfig) -> None:
+    """The start-up warnings a YAML trigger would get (e.g. a replay window switched off), for a runtime one."""
+    for w in config.verify.startup_warnings():
+        log.warning(w.event, trigger=config.name, trigger_id=config.id, key=f"verify.{w.key}", message=w.message)
 
 
 def rotatable_field(spec: Mapping[str, Any]) -> Path | None:
