@@ -458,7 +458,8 @@ class KafkaTriggerCatalog:
             self._writable()
             old = self._runtime(trigger_id)
             state: State = "enabled" if enabled else "disabled"
-            record = old.with_changes(state=state, updated_at=self._clock())
+            now = self._clock()
+            record = old.with_changes(state=state, updated_at=now, rotation=_still_overlapping(old, now))
             await self._write(trigger_id, self._encode(record))
             log.info("trigger_state_changed", trigger_id=trigger_id, trigger=old.name, state=state)
             return self._view(trigger_id)
@@ -509,7 +510,8 @@ class KafkaTriggerCatalog:
             for record in list(self._live.runtime.values()):
                 if record.key_id is None or record.key_id == self._keys.active:
                     continue
-                await self._write(record.id, self._encode(record))
+                resealed = record.with_changes(rotation=_still_overlapping(record, self._clock()))
+                await self._write(record.id, self._encode(resealed))
                 count += 1
         log.info("trigger_records_resealed", records=count, key=self._keys.active)
         return count
@@ -518,6 +520,12 @@ class KafkaTriggerCatalog:
     def list(self, *, tenant: str | None = None, preset: str | None = None) -> list[TriggerView]:
         """Every trigger (YAML and runtime), sorted by id, optionally of one tenant and/or preset."""
         return self._live.views(self._clock(), tenant=tenant, preset=preset)
+
+
+def _still_overlapping(record: TriggerRecord, now: datetime) -> Rotation | None:
+    """The record's rotation while its overlap lasts; None after (a rewrite then drops the old secrets)."""
+    rot = record.rotation
+    return rot if rot is not None and rot.active(now) else None
 
 
 def _warn(config: TriggerConfig) -> None:
