@@ -75,12 +75,30 @@ class GatewaySettings(StrictModel):
     proxies: ProxySettings = Field(default_factory=ProxySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     tls: TlsSettings | None = Field(default=None, description="Terminate TLS (and mTLS) in the gateway itself")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Gateway processes sharing listen.port (SO_REUSEPORT), supervised by this one, which serves "
+        "/healthz, /readyz and /metrics for all of them on ops_listen (needed above 1)",
+    )
 
     @model_validator(mode="after")
     def _ops_port_apart(self) -> Self:
         ops = self.ops_listen
         if ops is not None and ops.port != 0 and ops.port == self.listen.port:
             raise ValueError("ops_listen.port: must differ from listen.port (the ops listener is a port of its own)")
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_a_port(self) -> Self:
+        if self.workers > 1 and self.ops_listen is None:
+            raise ValueError(
+                "workers: more than 1 needs ops_listen (the supervising process serves /healthz, /readyz and"
+                " /metrics for all workers there; on the shared webhook port a scrape would reach one worker)"
+            )
+        if self.workers > 1 and self.listen.port == 0:
+            raise ValueError("workers: more than 1 needs a fixed listen.port (with 0 each worker would get its own)")
         return self
 
 
