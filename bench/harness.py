@@ -93,11 +93,18 @@ def options(argv: list[str]) -> argparse.Namespace:
         default=env_int("BENCH_CONSUMER_ROUNDS", 1),
         help="interleaved rounds of the consumer scenarios (ratios are the median of the per-round ratios)",
     )
+    p.add_argument(
+        "--gateway-workers",
+        default=os.environ.get("BENCH_GATEWAY_WORKERS", "1,2"),
+        help="gateway.workers values compared with the GitHub preset (unpinned); empty to skip",
+    )
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
         "--scenarios",
-        default=os.environ.get("BENCH_SCENARIOS", "ceiling,github,relay,none,produce,consumer,peer-consumer,e2e"),
-        help="comma-separated subset of ceiling,github,relay,none,produce,consumer,peer-consumer,e2e",
+        default=os.environ.get(
+            "BENCH_SCENARIOS", "ceiling,github,relay,none,gateway-workers,produce,consumer,peer-consumer,e2e"
+        ),
+        help="comma-separated subset of ceiling,github,relay,none,gateway-workers,produce,consumer,peer-consumer,e2e",
     )
     p.add_argument("--keep-topics", action="store_true", default=os.environ.get("BENCH_KEEP_TOPICS") == "1")
     return p.parse_args(argv)
@@ -145,11 +152,20 @@ class Bench:
 
     # --- HTTP scenarios -------------------------------------------------------------------------
 
-    def gateway_config(self, port: int, tenant: str, verify: dict[str, Any]) -> tuple[Path, str]:
+    def gateway_config(
+        self, port: int, tenant: str, verify: dict[str, Any], *, workers: int = 1, ops_port: int | None = None
+    ) -> tuple[Path, str]:
         tid = uuid.uuid4().hex + "bench"
-        cfg = {
+        gateway: dict[str, Any] = {
+            "listen": {"host": "127.0.0.1", "port": port},
             # wrk is one client address: the per-client limit would cap --connections above 32.
-            "gateway": {"listen": {"host": "127.0.0.1", "port": port}, "limits": {"max_concurrent_per_client": None}},
+            "limits": {"max_concurrent_per_client": None},
+        }
+        if ops_port is not None:
+            gateway["ops_listen"] = {"host": "127.0.0.1", "port": ops_port}
+            gateway["workers"] = workers
+        cfg = {
+            "gateway": gateway,
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
                 "topics": {"prefix": self.prefix, "partitions": PARTITIONS, "replication_factor": 1},
@@ -160,14 +176,14 @@ class Bench:
         path.write_text(yaml.safe_dump(cfg))
         return path, tid
 
-    def load(self, proc: Proc, path: str) -> dict[str, Any]:
+    def load(self, proc: Proc, path: str, url: str | None = None) -> dict[str, Any]:
         o = self.opts
         wrk_env = {
             **os.environ,
             "BENCH_BODY_FILE": str(self.body_file),
             "BENCH_SIGNATURE": github_signature(self.body),
         }
-        url = proc.url + path
+        url = (url or proc.url) + path
         common = {"script": LUA, "env": wrk_env, "threads": o.threads, "connections": o.connections}
         warm = run_wrk(url, seconds=o.warmup, cpu=self.load_cpu, **common) if o.warmup > 0 else None
         result = run_wrk(url, seconds=o.duration, cpu=self.load_cpu, **common)
@@ -175,6 +191,9 @@ class Bench:
         out["warmup_requests"] = warm.requests if warm else 0
         out["warmup_non_2xx"] = warm.non_2xx if warm else 0
         out["peak_rss_mib"] = round(proc.peak_rss_kib() / 1024, 1)
+        workers = proc.children_peak_rss_kib()
+        if workers:
+            out["worker_peak_rss_mib"] = [round(k / 1024, 1) for k in workers]
         out["valid"] = result.non_2xx == 0 and result.socket_errors == 0
         return out
 
@@ -206,6 +225,28 @@ class Bench:
 
     def gateway_github(self) -> dict[str, Any]:
         return self.gateway("github", {"type": "github", "secrets": [SECRET]})
+
+    def gateway_workers(self, workers: int) -> dict[str, Any]:
+        """The GitHub preset with ``gateway.workers: workers`` (ops on a port of their own), unpinned for 1 and
+        2 alike: a second process can only help where a second core is there to run it."""
+        port, ops_port = free_port(), free_port()
+        tenant = f"load-workers-{workers}"
+        verify = {"type": "github", "secrets": [SECRET]}
+        cfg, tid = self.gateway_config(port, tenant, verify, workers=workers, ops_port=ops_port)
+        cmd = [*self.hookgate, "gateway", "-c", str(cfg)]
+        # Proc.port is the ops port (readiness: every worker's producer connected); wrk goes to the shared port.
+        proc = start(f"gateway-workers-{workers}", cmd, workdir=self.workdir, port=ops_port, cpu=None, env=self.env)
+        try:
+            proc.wait_ready()
+            out = self.load(proc, f"/hooks/{tid}", url=f"http://127.0.0.1:{port}")
+        finally:
+            proc.stop()
+        topic = f"{self.prefix}.{tenant}"
+        out["kafka_records"] = asyncio.run(kafka_io.record_count(self.bootstrap, topic))
+        out["accepted_responses"] = out["requests"] + out["warmup_requests"] - out["non_2xx"] - out["warmup_non_2xx"]
+        out["workers"] = workers
+        out["pinned"] = False
+        return out
 
     # --- produce path alone ---------------------------------------------------------------------
 
@@ -514,6 +555,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
             out[f"gateway_{name}/ceiling"] = rps[name] / rps["ceiling"]
     if "github" in rps and "none" in rps:
         out["github/none"] = rps["github"] / rps["none"]
+    if "gateway-workers-1" in rps and "gateway-workers-2" in rps:
+        out["gateway_workers_2/workers_1"] = rps["gateway-workers-2"] / rps["gateway-workers-1"]
     out.update(consumer_ratios(results.get("consumer", {})))
     return out
 
@@ -548,19 +591,21 @@ def consumer_ratios(consumers: dict[str, list[dict[str, Any]]]) -> dict[str, flo
 def render(results: dict[str, Any]) -> str:
     lines = []
     http = results["http"]
-    lines.append(f"{'scenario':<18}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
+    lines.append(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
     labels = {"ceiling": "ceiling (bare)", "github": "gateway github", "relay": "relay peer", "none": "gateway none"}
+    labels |= {k: f"gateway {k.removeprefix('gateway-')}" for k in http if k.startswith("gateway-workers-")}
     for name, label in labels.items():
         for i, r in enumerate(http.get(name, [])):
             row = f"{label}{f' #{i + 1}' if len(http[name]) > 1 else ''}"
+            rss = "/".join(f"{m:.1f}" for m in r.get("worker_peak_rss_mib", [])) or f"{r['peak_rss_mib']:.1f}"
             lines.append(
-                f"{row:<18}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                f"{r['non_2xx']:>9}{r['peak_rss_mib']:>14.1f}"
+                f"{row:<22}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+                f"{r['non_2xx']:>9}{rss:>14}"
             )
     for k, v in results["ratios"].items():
         lines.append(f"ratio {k}: {v:.3f}")
-    for name in ("github", "relay", "none"):
-        for r in http.get(name, []):
+    for name in [n for n in http if n != "ceiling"]:
+        for r in http[name]:
             lines.append(
                 f"{name}: {r['accepted_responses']} accepted replies, {r['kafka_records']} records in Kafka"
                 " (more records than counted replies = requests still in flight when wrk stopped)"
@@ -646,6 +691,13 @@ def main(argv: list[str]) -> int:
             if "none" in wanted:
                 print("bench: gateway, verify none ...", flush=True)
                 attempt(failures, "none", keep("none", lambda: bench.gateway("none", {"type": "none"})))
+            for w in (
+                [int(w) for w in opts.gateway_workers.split(",") if w.strip()] if "gateway-workers" in wanted else []
+            ):
+                print(f"bench: gateway, GitHub preset, workers: {w} (unpinned) ...", flush=True)
+                attempt(
+                    failures, f"gateway-workers-{w}", keep(f"gateway-workers-{w}", lambda w=w: bench.gateway_workers(w))
+                )
             if "produce" in wanted:
                 print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
                 attempt(failures, "produce", lambda: results.__setitem__("produce", bench.produce()))
