@@ -102,9 +102,11 @@ def options(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--scenarios",
         default=os.environ.get(
-            "BENCH_SCENARIOS", "ceiling,github,relay,none,gateway-workers,produce,consumer,peer-consumer,e2e"
+            "BENCH_SCENARIOS",
+            "ceiling,github,relay,none,gateway-workers,produce,http-client,consumer,peer-consumer,e2e",
         ),
-        help="comma-separated subset of ceiling,github,relay,none,gateway-workers,produce,consumer,peer-consumer,e2e",
+        help="comma-separated subset of ceiling,github,relay,none,gateway-workers,produce,http-client,consumer,"
+        "peer-consumer,e2e",
     )
     p.add_argument("--keep-topics", action="store_true", default=os.environ.get("BENCH_KEEP_TOPICS") == "1")
     return p.parse_args(argv)
@@ -258,6 +260,29 @@ class Bench:
         res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
         if res.returncode != 0:
             raise RuntimeError(f"bench.produce failed ({res.returncode}):\n{res.stderr[-3000:]}{res.stdout[-3000:]}")
+        result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        return result
+
+    def http_client(self) -> dict[str, Any]:
+        """The consumer's HTTP client against aiohttp's pooled ClientSession, same target (bench/http_clients.py)."""
+        target = self.target()
+        try:
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.http_clients",
+                "--port",
+                str(target.port),
+                "--size",
+                str(self.opts.body_bytes),
+            ]
+            if self.server_cpu is not None:
+                cmd = ["taskset", "-c", self.server_cpu, *cmd]
+            res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
+        finally:
+            target.stop()
+        if res.returncode != 0:
+            raise RuntimeError(f"bench.http_clients failed ({res.returncode}):\n{res.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
         return result
 
@@ -430,14 +455,19 @@ class Bench:
             procs.append(gw)
             gw.wait_ready()
             cons.wait_ready()
-            sent, failed = asyncio.run(paced_sender(f"{gw.url}/hooks/{tid}", o.e2e_rate, o.e2e_seconds, o.body_bytes))
+            sent, failed, replies_ms = asyncio.run(
+                paced_sender(f"{gw.url}/hooks/{tid}", o.e2e_rate, o.e2e_seconds, o.body_bytes)
+            )
             stats = wait_count(target, sent - failed, timeout=120, proc=cons)
             time.sleep(1.0)
             stats = read_stats(target)
         finally:
             for proc in reversed(procs):
                 proc.stop()
-        lat_ms = [n / 1e6 for n in stats["latencies_ns"]]
+        lat_ms = [n / 1e6 for n in stats["latencies_ns"]]  # in order of arrival
+        # Where the time goes: the gateway's reply (send to 202) against the whole way; and each second's
+        # p99, which tells a start-up transient from a steady tail.
+        per_second = [round(percentile(lat_ms[i : i + o.e2e_rate], 99), 1) for i in range(0, len(lat_ms), o.e2e_rate)]
         return {
             "rate_per_second": o.e2e_rate,
             "sent": sent,
@@ -447,6 +477,9 @@ class Bench:
             "p50_ms": round(percentile(lat_ms, 50), 2),
             "p99_ms": round(percentile(lat_ms, 99), 2),
             "max_ms": round(max(lat_ms), 2) if lat_ms else None,
+            "gateway_reply_p50_ms": round(percentile(replies_ms, 50), 2),
+            "gateway_reply_p99_ms": round(percentile(replies_ms, 99), 2),
+            "p99_ms_per_second": per_second,
             "valid": failed == 0 and stats["count"] == sent and stats["unique_ids"] == sent,
         }
 
@@ -495,14 +528,19 @@ def wait_count(target: Proc, count: int, *, timeout: float, proc: Proc, interval
     raise TimeoutError(f"target got {stats.get('count')} of {count} events in {timeout}s:\n{proc.tail()}")
 
 
-async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[int, int]:
-    """Send ``rate * seconds`` GitHub-signed webhooks at a steady rate; each body carries its send time."""
+async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[int, int, list[float]]:
+    """Send ``rate * seconds`` GitHub-signed webhooks at a steady rate; each body carries its send time.
+
+    Returns (sent, failures, the gateway's reply times in ms: send to 202, as the sender saw them).
+    """
     total = rate * seconds
     failures = 0
+    replies_ms: list[float] = []
 
     async def one(session: aiohttp.ClientSession) -> None:
         nonlocal failures
-        body = json_body(size, {"sent_at_ns": time.time_ns()})
+        sent_at = time.time_ns()
+        body = json_body(size, {"sent_at_ns": sent_at})
         headers = {
             "Content-Type": "application/json",
             "X-GitHub-Event": "push",
@@ -511,6 +549,7 @@ async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[in
         }
         async with session.post(url, data=body, headers=headers) as resp:
             await resp.read()
+            replies_ms.append((time.time_ns() - sent_at) / 1e6)
             if resp.status != 202:
                 failures += 1
 
@@ -524,7 +563,7 @@ async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[in
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(session)))
         await asyncio.gather(*tasks)
-    return total, failures
+    return total, failures, replies_ms
 
 
 def attempt(failures: dict[str, str], name: str, scenario: Callable[[], None]) -> None:
@@ -558,6 +597,15 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     if "gateway-workers-1" in rps and "gateway-workers-2" in rps:
         out["gateway_workers_2/workers_1"] = rps["gateway-workers-2"] / rps["gateway-workers-1"]
     out.update(consumer_ratios(results.get("consumer", {})))
+    clients = results.get("http_client", {})
+    if clients.get("hookgate") and clients.get("aiohttp"):
+        pairs = list(zip(clients["hookgate"], clients["aiohttp"], strict=False))
+        out["http_client_cpu_per_request/aiohttp"] = median(
+            [h["cpu_us_per_request"] / a["cpu_us_per_request"] for h, a in pairs]
+        )
+        out["http_client_requests/aiohttp"] = median(
+            [h["requests_per_second"] / a["requests_per_second"] for h, a in pairs]
+        )
     return out
 
 
@@ -616,6 +664,9 @@ def render(results: dict[str, Any]) -> str:
                 f"produce {mode:<6} x{r['concurrency']:<4} {r['events_per_second']:>9.0f} events/s"
                 f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
             )
+    for client, rows in results.get("http_client", {}).items():
+        figures = ", ".join(f"{r['requests_per_second']:.0f} req/s {r['cpu_us_per_request']} us CPU" for r in rows)
+        lines.append(f"HTTP client {client:<8} (64 in flight, 1 KB POST): {figures}")
     names = {
         "default": "hookgate consumer, default key (subject, else id)",
         "tenant": "hookgate consumer, key {tenant}",
@@ -639,6 +690,10 @@ def render(results: dict[str, Any]) -> str:
             f"end to end at {e['rate_per_second']}/s: p50 {e['p50_ms']} ms, p99 {e['p99_ms']} ms, max {e['max_ms']} ms"
             f" ({e['delivered']}/{e['sent']} delivered, {e['duplicates']} duplicates,"
             f" {e['gateway_failures']} gateway failures)"
+        )
+        lines.append(
+            f"end to end: the gateway's reply (send to 202) p50 {e['gateway_reply_p50_ms']} ms,"
+            f" p99 {e['gateway_reply_p99_ms']} ms; p99 per second of arrivals: {e['p99_ms_per_second']}"
         )
     return "\n".join(lines)
 
@@ -701,6 +756,9 @@ def main(argv: list[str]) -> int:
             if "produce" in wanted:
                 print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
                 attempt(failures, "produce", lambda: results.__setitem__("produce", bench.produce()))
+            if "http-client" in wanted:
+                print("bench: the consumer's HTTP client vs aiohttp.ClientSession ...", flush=True)
+                attempt(failures, "http-client", lambda: results.__setitem__("http_client", bench.http_client()))
             consumers: dict[str, list[dict[str, Any]]] = results.setdefault("consumer", {})
 
             def add(name: str, run: Callable[[], dict[str, Any]]) -> Callable[[], None]:
