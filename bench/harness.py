@@ -662,7 +662,7 @@ def render(results: dict[str, Any]) -> str:
         for r in rows:
             lines.append(
                 f"produce {mode:<6} x{r['concurrency']:<4} {r['events_per_second']:>9.0f} events/s"
-                f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
+                f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  {r.get('cpu_us_per_event')} us CPU/event"
             )
     for client, rows in results.get("http_client", {}).items():
         figures = ", ".join(f"{r['requests_per_second']:.0f} req/s {r['cpu_us_per_request']} us CPU" for r in rows)
