@@ -36,6 +36,7 @@ from hookgate.core.health import add_ops_routes
 from hookgate.core.kafka import TopicAdmin, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
+from hookgate.core.runtime import freeze_startup_heap
 from hookgate.core.workers import OpsSpec, Supervisor, WorkerContext, own_command, worker_context
 
 log = get_logger("hookgate.consumer")
@@ -221,6 +222,7 @@ async def _consume(
             await worker.report(ops_port=web_runner.addresses[0][1])
             watcher = asyncio.create_task(worker.watch_parent(stop))
         log.info("consumer_started", group=config.consumer.group_id, workflows=workflows.names())
+        freeze_startup_heap()  # full collections then skip the start-up heap (hookgate.core.runtime)
         reloader = None
         if config_path is not None:
             reloader = install_reload(

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
-from hookgate.core.runtime import open_file_limit, raise_fd_limit
+from hookgate.core.runtime import freeze_startup_heap, open_file_limit, raise_fd_limit
 from hookgate.gateway.audit.record import Auditor, AuditRecord
 from hookgate.gateway.audit.topic import AuditTopicWriter
 from hookgate.gateway.config import GatewayConfig
@@ -190,6 +190,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> int:
     log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
     if ops_port is not None:
         await role.joined(ops_port, stop)
+    freeze_startup_heap()
     await stop.wait()
     log.info("gateway_stopping")
     role.left()
