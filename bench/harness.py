@@ -33,14 +33,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import yaml
 from aiokafka.errors import KafkaError
 
 from bench import kafka_io
 from bench.procs import Proc, free_port, pinning, start
 from bench.wrk import run_wrk
+from hookgate.consumer.workflows.actions.client import HttpClient, HttpClientError
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -93,11 +94,20 @@ def options(argv: list[str]) -> argparse.Namespace:
         default=env_int("BENCH_CONSUMER_ROUNDS", 1),
         help="interleaved rounds of the consumer scenarios (ratios are the median of the per-round ratios)",
     )
+    p.add_argument(
+        "--gateway-workers",
+        default=os.environ.get("BENCH_GATEWAY_WORKERS", "1,2"),
+        help="gateway.workers values compared with the GitHub preset (unpinned); empty to skip",
+    )
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
         "--scenarios",
-        default=os.environ.get("BENCH_SCENARIOS", "ceiling,github,relay,none,produce,consumer,peer-consumer,e2e"),
-        help="comma-separated subset of ceiling,github,relay,none,produce,consumer,peer-consumer,e2e",
+        default=os.environ.get(
+            "BENCH_SCENARIOS",
+            "ceiling,github,relay,none,gateway-workers,produce,http-client,consumer,peer-consumer,e2e",
+        ),
+        help="comma-separated subset of ceiling,github,relay,none,gateway-workers,produce,http-client,consumer,"
+        "peer-consumer,e2e",
     )
     p.add_argument("--keep-topics", action="store_true", default=os.environ.get("BENCH_KEEP_TOPICS") == "1")
     return p.parse_args(argv)
@@ -145,11 +155,20 @@ class Bench:
 
     # --- HTTP scenarios -------------------------------------------------------------------------
 
-    def gateway_config(self, port: int, tenant: str, verify: dict[str, Any]) -> tuple[Path, str]:
+    def gateway_config(
+        self, port: int, tenant: str, verify: dict[str, Any], *, workers: int = 1, ops_port: int | None = None
+    ) -> tuple[Path, str]:
         tid = uuid.uuid4().hex + "bench"
-        cfg = {
+        gateway: dict[str, Any] = {
+            "listen": {"host": "127.0.0.1", "port": port},
             # wrk is one client address: the per-client limit would cap --connections above 32.
-            "gateway": {"listen": {"host": "127.0.0.1", "port": port}, "limits": {"max_concurrent_per_client": None}},
+            "limits": {"max_concurrent_per_client": None},
+        }
+        if ops_port is not None:
+            gateway["ops_listen"] = {"host": "127.0.0.1", "port": ops_port}
+            gateway["workers"] = workers
+        cfg = {
+            "gateway": gateway,
             "kafka": {
                 "bootstrap_servers": self.bootstrap,
                 "topics": {"prefix": self.prefix, "partitions": PARTITIONS, "replication_factor": 1},
@@ -160,14 +179,14 @@ class Bench:
         path.write_text(yaml.safe_dump(cfg))
         return path, tid
 
-    def load(self, proc: Proc, path: str) -> dict[str, Any]:
+    def load(self, proc: Proc, path: str, url: str | None = None) -> dict[str, Any]:
         o = self.opts
         wrk_env = {
             **os.environ,
             "BENCH_BODY_FILE": str(self.body_file),
             "BENCH_SIGNATURE": github_signature(self.body),
         }
-        url = proc.url + path
+        url = (url or proc.url) + path
         common = {"script": LUA, "env": wrk_env, "threads": o.threads, "connections": o.connections}
         warm = run_wrk(url, seconds=o.warmup, cpu=self.load_cpu, **common) if o.warmup > 0 else None
         result = run_wrk(url, seconds=o.duration, cpu=self.load_cpu, **common)
@@ -175,6 +194,9 @@ class Bench:
         out["warmup_requests"] = warm.requests if warm else 0
         out["warmup_non_2xx"] = warm.non_2xx if warm else 0
         out["peak_rss_mib"] = round(proc.peak_rss_kib() / 1024, 1)
+        workers = proc.children_peak_rss_kib()
+        if workers:
+            out["worker_peak_rss_mib"] = [round(k / 1024, 1) for k in workers]
         out["valid"] = result.non_2xx == 0 and result.socket_errors == 0
         return out
 
@@ -207,6 +229,28 @@ class Bench:
     def gateway_github(self) -> dict[str, Any]:
         return self.gateway("github", {"type": "github", "secrets": [SECRET]})
 
+    def gateway_workers(self, workers: int) -> dict[str, Any]:
+        """The GitHub preset with ``gateway.workers: workers`` (ops on a port of their own), unpinned for 1 and
+        2 alike: a second process can only help where a second core is there to run it."""
+        port, ops_port = free_port(), free_port()
+        tenant = f"load-workers-{workers}"
+        verify = {"type": "github", "secrets": [SECRET]}
+        cfg, tid = self.gateway_config(port, tenant, verify, workers=workers, ops_port=ops_port)
+        cmd = [*self.hookgate, "gateway", "-c", str(cfg)]
+        # Proc.port is the ops port (readiness: every worker's producer connected); wrk goes to the shared port.
+        proc = start(f"gateway-workers-{workers}", cmd, workdir=self.workdir, port=ops_port, cpu=None, env=self.env)
+        try:
+            proc.wait_ready()
+            out = self.load(proc, f"/hooks/{tid}", url=f"http://127.0.0.1:{port}")
+        finally:
+            proc.stop()
+        topic = f"{self.prefix}.{tenant}"
+        out["kafka_records"] = asyncio.run(kafka_io.record_count(self.bootstrap, topic))
+        out["accepted_responses"] = out["requests"] + out["warmup_requests"] - out["non_2xx"] - out["warmup_non_2xx"]
+        out["workers"] = workers
+        out["pinned"] = False
+        return out
+
     # --- produce path alone ---------------------------------------------------------------------
 
     def produce(self) -> dict[str, Any]:
@@ -217,6 +261,29 @@ class Bench:
         res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=300, check=False, cwd=ROOT)
         if res.returncode != 0:
             raise RuntimeError(f"bench.produce failed ({res.returncode}):\n{res.stderr[-3000:]}{res.stdout[-3000:]}")
+        result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        return result
+
+    def http_client(self) -> dict[str, Any]:
+        """The consumer's HTTP client against aiohttp's pooled ClientSession, same target (bench/http_clients.py)."""
+        target = self.target()
+        try:
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.http_clients",
+                "--port",
+                str(target.port),
+                "--size",
+                str(self.opts.body_bytes),
+            ]
+            if self.server_cpu is not None:
+                cmd = ["taskset", "-c", self.server_cpu, *cmd]
+            res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=600, check=False, cwd=ROOT)
+        finally:
+            target.stop()
+        if res.returncode != 0:
+            raise RuntimeError(f"bench.http_clients failed ({res.returncode}):\n{res.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
         return result
 
@@ -245,10 +312,11 @@ class Bench:
         asyncio.run(kafka_io.preload(self.bootstrap, topic, self.opts.consumer_events, self.body, "bench", keys))
         return topic
 
-    def target(self) -> Proc:
+    def target(self, *, pinned: bool = True) -> Proc:
         port = free_port()
         cmd = [sys.executable, str(ROOT / "bench" / "target.py"), "--port", str(port)]
-        target = start("target", cmd, workdir=self.workdir, port=port, cpu=self.load_cpu, env=self.env)
+        cpu = self.load_cpu if pinned else None
+        target = start("target", cmd, workdir=self.workdir, port=port, cpu=cpu, env=self.env)
         target.wait_ready()
         return target
 
@@ -360,11 +428,15 @@ class Bench:
         return out
 
     def e2e(self) -> dict[str, Any]:
-        """Sender -> gateway -> Kafka -> consumer -> target at a paced rate: latency on one host's clock."""
+        """Sender -> gateway -> Kafka -> consumer -> target at a paced rate: latency on one host's clock.
+
+        Nothing is pinned here: pinning the gateway and the consumer to one core (and the sender and target
+        to the other) queues each behind the other, and a latency figure is about the pipeline, not a core.
+        """
         o = self.opts
         gport, cport = free_port(), free_port()
         gcfg, tid = self.gateway_config(gport, "bench", {"type": "github", "secrets": [SECRET]})
-        target = self.target()
+        target = self.target(pinned=False)
         procs = [target]
         try:
             topic = f"{self.prefix}.bench"
@@ -375,7 +447,7 @@ class Bench:
                 [*self.hookgate, "consumer", "-c", str(ccfg)],
                 workdir=self.workdir,
                 port=cport,
-                cpu=self.server_cpu,
+                cpu=None,
                 env=self.env,
             )
             procs.append(cons)
@@ -384,30 +456,46 @@ class Bench:
                 [*self.hookgate, "gateway", "-c", str(gcfg)],
                 workdir=self.workdir,
                 port=gport,
-                cpu=self.server_cpu,
+                cpu=None,
                 env=self.env,
             )
             procs.append(gw)
             gw.wait_ready()
             cons.wait_ready()
-            sent, failed = asyncio.run(paced_sender(f"{gw.url}/hooks/{tid}", o.e2e_rate, o.e2e_seconds, o.body_bytes))
+            url = f"{gw.url}/hooks/{tid}"
+            warm_sent = warm_failed = 0
+            if o.warmup > 0:
+                # Warm-up at the same rate, not counted (as wrk's for the HTTP scenarios): connections,
+                # the producer's and the consumer's first batches, the fetcher's positions.
+                warm_sent, warm_failed, _ = asyncio.run(paced_sender(url, o.e2e_rate, o.warmup, o.body_bytes))
+                wait_count(target, warm_sent - warm_failed, timeout=120, proc=cons)
+                time.sleep(0.5)
+                http_post(target.url + "/reset")
+            sent, failed, replies_ms = asyncio.run(paced_sender(url, o.e2e_rate, o.e2e_seconds, o.body_bytes))
             stats = wait_count(target, sent - failed, timeout=120, proc=cons)
             time.sleep(1.0)
             stats = read_stats(target)
         finally:
             for proc in reversed(procs):
                 proc.stop()
-        lat_ms = [n / 1e6 for n in stats["latencies_ns"]]
+        lat_ms = [n / 1e6 for n in stats["latencies_ns"]]  # in order of arrival
+        # Where the time goes: the gateway's reply (send to 202) against the whole way; and each second's
+        # p99, which tells a start-up transient from a steady tail.
+        per_second = [round(percentile(lat_ms[i : i + o.e2e_rate], 99), 1) for i in range(0, len(lat_ms), o.e2e_rate)]
         return {
             "rate_per_second": o.e2e_rate,
+            "warmup_seconds": o.warmup,
             "sent": sent,
-            "gateway_failures": failed,
+            "gateway_failures": failed + warm_failed,
             "delivered": stats["count"],
             "duplicates": stats["count"] - stats["unique_ids"],
             "p50_ms": round(percentile(lat_ms, 50), 2),
             "p99_ms": round(percentile(lat_ms, 99), 2),
             "max_ms": round(max(lat_ms), 2) if lat_ms else None,
-            "valid": failed == 0 and stats["count"] == sent and stats["unique_ids"] == sent,
+            "gateway_reply_p50_ms": round(percentile(replies_ms, 50), 2),
+            "gateway_reply_p99_ms": round(percentile(replies_ms, 99), 2),
+            "p99_ms_per_second": per_second,
+            "valid": failed == 0 and warm_failed == 0 and stats["count"] == sent and stats["unique_ids"] == sent,
         }
 
 
@@ -455,26 +543,39 @@ def wait_count(target: Proc, count: int, *, timeout: float, proc: Proc, interval
     raise TimeoutError(f"target got {stats.get('count')} of {count} events in {timeout}s:\n{proc.tail()}")
 
 
-async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[int, int]:
-    """Send ``rate * seconds`` GitHub-signed webhooks at a steady rate; each body carries its send time."""
+async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[int, int, list[float]]:
+    """Send ``rate * seconds`` GitHub-signed webhooks at a steady rate; each body carries its send time.
+
+    The sender is the consumer's lean keep-alive client (a quarter of aiohttp's CPU per request), so that
+    the load generator takes as little as it can of the machine the measured processes share. Returns
+    (sent, failures, the gateway's reply times in ms: send to 202, as the sender saw them).
+    """
     total = rate * seconds
     failures = 0
+    replies_ms: list[float] = []
+    parts = urlsplit(url)
+    client = HttpClient(f"{parts.scheme}://{parts.netloc}", limit=64)
 
-    async def one(session: aiohttp.ClientSession) -> None:
+    async def one() -> None:
         nonlocal failures
-        body = json_body(size, {"sent_at_ns": time.time_ns()})
+        sent_at = time.time_ns()
+        body = json_body(size, {"sent_at_ns": sent_at})
         headers = {
             "Content-Type": "application/json",
             "X-GitHub-Event": "push",
             "X-GitHub-Delivery": str(uuid.uuid4()),
             "X-Hub-Signature-256": github_signature(body),
         }
-        async with session.post(url, data=body, headers=headers) as resp:
-            await resp.read()
-            if resp.status != 202:
-                failures += 1
+        try:
+            resp = await client.request("POST", parts.path, headers, body, 30.0)
+        except (HttpClientError, OSError, TimeoutError):
+            failures += 1
+            return
+        replies_ms.append((time.time_ns() - sent_at) / 1e6)
+        if resp.status != 202:
+            failures += 1
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+    try:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         tasks = []
@@ -482,9 +583,11 @@ async def paced_sender(url: str, rate: int, seconds: int, size: int) -> tuple[in
             delay = t0 + i / rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(session)))
+            tasks.append(asyncio.create_task(one()))
         await asyncio.gather(*tasks)
-    return total, failures
+    finally:
+        await client.close()
+    return total, failures, replies_ms
 
 
 def attempt(failures: dict[str, str], name: str, scenario: Callable[[], None]) -> None:
@@ -515,7 +618,18 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
             out[f"gateway_{name}/ceiling"] = rps[name] / rps["ceiling"]
     if "github" in rps and "none" in rps:
         out["github/none"] = rps["github"] / rps["none"]
+    if "gateway-workers-1" in rps and "gateway-workers-2" in rps:
+        out["gateway_workers_2/workers_1"] = rps["gateway-workers-2"] / rps["gateway-workers-1"]
     out.update(consumer_ratios(results.get("consumer", {})))
+    clients = results.get("http_client", {})
+    if clients.get("hookgate") and clients.get("aiohttp"):
+        pairs = list(zip(clients["hookgate"], clients["aiohttp"], strict=False))
+        out["http_client_cpu_per_request/aiohttp"] = median(
+            [h["cpu_us_per_request"] / a["cpu_us_per_request"] for h, a in pairs]
+        )
+        out["http_client_requests/aiohttp"] = median(
+            [h["requests_per_second"] / a["requests_per_second"] for h, a in pairs]
+        )
     return out
 
 
@@ -549,19 +663,21 @@ def consumer_ratios(consumers: dict[str, list[dict[str, Any]]]) -> dict[str, flo
 def render(results: dict[str, Any]) -> str:
     lines = []
     http = results["http"]
-    lines.append(f"{'scenario':<18}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
+    lines.append(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
     labels = {"ceiling": "ceiling (bare)", "github": "gateway github", "relay": "relay peer", "none": "gateway none"}
+    labels |= {k: f"gateway {k.removeprefix('gateway-')}" for k in http if k.startswith("gateway-workers-")}
     for name, label in labels.items():
         for i, r in enumerate(http.get(name, [])):
             row = f"{label}{f' #{i + 1}' if len(http[name]) > 1 else ''}"
+            rss = "/".join(f"{m:.1f}" for m in r.get("worker_peak_rss_mib", [])) or f"{r['peak_rss_mib']:.1f}"
             lines.append(
-                f"{row:<18}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                f"{r['non_2xx']:>9}{r['peak_rss_mib']:>14.1f}"
+                f"{row:<22}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+                f"{r['non_2xx']:>9}{rss:>14}"
             )
     for k, v in results["ratios"].items():
         lines.append(f"ratio {k}: {v:.3f}")
-    for name in ("github", "relay", "none"):
-        for r in http.get(name, []):
+    for name in [n for n in http if n != "ceiling"]:
+        for r in http[name]:
             lines.append(
                 f"{name}: {r['accepted_responses']} accepted replies, {r['kafka_records']} records in Kafka"
                 " (more records than counted replies = requests still in flight when wrk stopped)"
@@ -570,8 +686,11 @@ def render(results: dict[str, Any]) -> str:
         for r in rows:
             lines.append(
                 f"produce {mode:<6} x{r['concurrency']:<4} {r['events_per_second']:>9.0f} events/s"
-                f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms"
+                f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  {r.get('cpu_us_per_event')} us CPU/event"
             )
+    for client, rows in results.get("http_client", {}).items():
+        figures = ", ".join(f"{r['requests_per_second']:.0f} req/s {r['cpu_us_per_request']} us CPU" for r in rows)
+        lines.append(f"HTTP client {client:<8} (64 in flight, 1 KB POST): {figures}")
     names = {
         "default": "hookgate consumer, default key (subject, else id)",
         "tenant": "hookgate consumer, key {tenant}",
@@ -592,9 +711,14 @@ def render(results: dict[str, Any]) -> str:
     e = results.get("e2e")
     if e:
         lines.append(
-            f"end to end at {e['rate_per_second']}/s: p50 {e['p50_ms']} ms, p99 {e['p99_ms']} ms, max {e['max_ms']} ms"
+            f"end to end at {e['rate_per_second']}/s (after {e.get('warmup_seconds', 0)} s of warm-up):"
+            f" p50 {e['p50_ms']} ms, p99 {e['p99_ms']} ms, max {e['max_ms']} ms"
             f" ({e['delivered']}/{e['sent']} delivered, {e['duplicates']} duplicates,"
             f" {e['gateway_failures']} gateway failures)"
+        )
+        lines.append(
+            f"end to end: the gateway's reply (send to 202) p50 {e['gateway_reply_p50_ms']} ms,"
+            f" p99 {e['gateway_reply_p99_ms']} ms; p99 per second of arrivals: {e['p99_ms_per_second']}"
         )
     return "\n".join(lines)
 
@@ -647,9 +771,19 @@ def main(argv: list[str]) -> int:
             if "none" in wanted:
                 print("bench: gateway, verify none ...", flush=True)
                 attempt(failures, "none", keep("none", lambda: bench.gateway("none", {"type": "none"})))
+            for w in (
+                [int(w) for w in opts.gateway_workers.split(",") if w.strip()] if "gateway-workers" in wanted else []
+            ):
+                print(f"bench: gateway, GitHub preset, workers: {w} (unpinned) ...", flush=True)
+                attempt(
+                    failures, f"gateway-workers-{w}", keep(f"gateway-workers-{w}", lambda w=w: bench.gateway_workers(w))
+                )
             if "produce" in wanted:
                 print("bench: produce path alone (direct send_and_wait vs the gateway's pump) ...", flush=True)
                 attempt(failures, "produce", lambda: results.__setitem__("produce", bench.produce()))
+            if "http-client" in wanted:
+                print("bench: the consumer's HTTP client vs aiohttp.ClientSession ...", flush=True)
+                attempt(failures, "http-client", lambda: results.__setitem__("http_client", bench.http_client()))
             consumers: dict[str, list[dict[str, Any]]] = results.setdefault("consumer", {})
 
             def add(name: str, run: Callable[[], dict[str, Any]]) -> Callable[[], None]:

@@ -61,6 +61,18 @@ class Proc:
                 return int(line.split()[1])
         return 0
 
+    def children_peak_rss_kib(self) -> list[int]:
+        """VmHWM of each child process (a supervisor's workers), in KiB; empty for a process without any."""
+        out = []
+        for task in Path(f"/proc/{self.popen.pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                try:
+                    status = Path(f"/proc/{child}/status").read_text()
+                except OSError:
+                    continue
+                out += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+        return out
+
     def tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

@@ -41,6 +41,7 @@ from hookgate.core.health import add_ops_routes
 from hookgate.core.kafka import TopicAdmin, connection_kwargs, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
+from hookgate.core.runtime import freeze_startup_heap
 from hookgate.core.workers import OpsSpec, Supervisor, WorkerContext, own_command, worker_context
 
 log = get_logger("hookgate.consumer")
@@ -321,6 +322,7 @@ async def _consume(
         )
         for workflow in workflows:
             log.info("workflow_match", workflow=workflow.name, match=describe_workflow(workflow))
+        freeze_startup_heap()  # full collections then skip the start-up heap (hookgate.core.runtime)
         reloader = None
         if config_path is not None:
             reloader = install_reload(

@@ -4,6 +4,7 @@ file-descriptor limit."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import resource
 import signal
 from collections.abc import Callable, Coroutine
@@ -74,6 +75,18 @@ def open_file_limit(rlimits: RLimits = resource) -> int:
     """The soft open-file limit now, as a number of files (:data:`UNLIMITED_FD_TARGET` when unlimited)."""
     soft, _ = rlimits.getrlimit(rlimits.RLIMIT_NOFILE)
     return UNLIMITED_FD_TARGET if soft == rlimits.RLIM_INFINITY else int(soft)
+
+
+def freeze_startup_heap() -> None:
+    """Once a service is up: collect the start-up garbage, then exempt what is left from the collector.
+
+    Modules, classes, config models and the application built at start live as long as the process, yet
+    every full (generation 2) collection walks all of them again: under load on the gateway that was a
+    100-250 ms stop of every request on the shared development machine (measured with ``gc.callbacks``),
+    against about 1 ms once the start-up objects are frozen. Objects made later are collected as always.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:

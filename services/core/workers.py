@@ -1,4 +1,4 @@
-"""Several worker processes of one service, supervised by a parent: ``consumer.workers`` (and later the gateway's).
+"""Several worker processes of one service, supervised by a parent: ``consumer.workers`` and ``gateway.workers``.
 
 The parent starts ``count`` copies of a command (the service's own command line) with two environment
 variables, ``HOOKGATE_WORKER`` (the worker's index, 0-based) and ``HOOKGATE_WORKER_FD`` (its end of a
@@ -22,8 +22,8 @@ The parent (:class:`Supervisor`):
   supervisor's own series: ``<prefix>workers``, ``<prefix>worker_up{worker}``,
   ``<prefix>worker_restarts_total{worker}``). One scrape target per pod, as with a single process.
 
-A service whose workers share one listening port (the gateway with ``SO_REUSEPORT``) passes no
-:class:`OpsSpec` and lets each worker serve its own routes on the shared port.
+The gateway's workers share one webhook port (``SO_REUSEPORT``) and still report an ops port of their
+own: the parent serves the ops routes on ``gateway.ops_listen`` (:mod:`hookgate.gateway.http.workers`).
 """
 
 from __future__ import annotations

@@ -86,6 +86,13 @@ class GatewaySettings(StrictModel):
     admin: AdminSettings | None = Field(
         default=None, description="The admin API (runtime triggers, inspection, replay) on a port of its own; off"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Gateway processes sharing listen.port (SO_REUSEPORT), supervised by this one, which serves "
+        "/healthz, /readyz and /metrics for all of them on ops_listen (needed above 1)",
+    )
 
     @model_validator(mode="after")
     def _ops_port_apart(self) -> Self:
@@ -97,6 +104,24 @@ class GatewaySettings(StrictModel):
             taken = {self.listen.port, *([ops.port] if ops is not None else [])}
             if admin.listen.port in taken:
                 raise ValueError("admin.listen.port: must differ from listen.port and ops_listen.port")
+        return self
+
+    @model_validator(mode="after")
+    def _workers_share_a_port(self) -> Self:
+        if self.workers > 1 and self.ops_listen is None:
+            raise ValueError(
+                "workers: more than 1 needs ops_listen (the supervising process serves /healthz, /readyz and"
+                " /metrics for all workers there; on the shared webhook port a scrape would reach one worker)"
+            )
+        if self.workers > 1 and self.listen.port == 0:
+            raise ValueError("workers: more than 1 needs a fixed listen.port (with 0 each worker would get its own)")
+        if self.workers > 1 and self.admin is not None:
+            # Each worker would serve the admin API from its own view of the trigger topic: a trigger created
+            # through one could be missing from the next call, answered by another, for a moment.
+            raise ValueError(
+                "workers: more than 1 cannot serve admin (run the admin API on a gateway with workers: 1, "
+                "e.g. a Deployment of its own)"
+            )
         return self
 
 

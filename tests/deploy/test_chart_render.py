@@ -173,3 +173,22 @@ def test_runbook_links_follow_runbook_base_url() -> None:
     moved = links("metrics.prometheusRule.runbookBaseUrl=https://wiki.example.com/ops/hookgate/")
     assert all("/docs/runbooks.md#" in url for url in default)
     assert moved == [f"https://wiki.example.com/ops/hookgate#{url.split('#')[1]}" for url in default]
+
+
+def test_gateway_workers_become_gateway_workers_beside_the_ops_listener() -> None:
+    base = chart.CHART / "ci" / "minimal-values.yaml"
+
+    def gateway_config(*sets: str) -> dict[str, Any]:
+        objects = chart.render([base], sets)
+        cm = next(
+            o
+            for o in chart.of_kind(objects, "ConfigMap")
+            if o["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway" and "config.yaml" in o["data"]
+        )
+        loaded: dict[str, Any] = yaml.safe_load(cm["data"]["config.yaml"])["gateway"]
+        return loaded
+
+    assert gateway_config()["workers"] == 1
+    two = gateway_config("gateway.workers=2")
+    assert two["workers"] == 2
+    assert two["ops_listen"]["port"] != two["listen"]["port"]  # hookgate needs ops_listen for workers above 1

@@ -77,6 +77,11 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["/consumers/0/settings", "'workers' not allowed"],
     ),
     "no workers": ({"consumers": [{"name": "c", "start": "earliest", "workers": 0}]}, ["/consumers/0/workers"]),
+    "no gateway workers": ({"gateway": {"workers": 0}}, ["/gateway/workers"]),
+    "workers as a gateway setting": (
+        {"gateway": {"settings": {"workers": 2}}},
+        ["/gateway/settings", "'workers' not allowed"],
+    ),
     "secretEnv without a key": (
         {"gateway": {"secretEnv": [{"name": "X", "existingSecret": "s"}]}},
         ["/gateway/secretEnv/0", "missing property 'key'"],

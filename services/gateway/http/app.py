@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 
 from hookgate.core.health import add_ops_routes
 from hookgate.core.logging import get_logger
-from hookgate.core.runtime import open_file_limit, raise_fd_limit
+from hookgate.core.runtime import freeze_startup_heap, open_file_limit, raise_fd_limit
 from hookgate.gateway.audit.record import Auditor, AuditRecord
 from hookgate.gateway.audit.topic import AuditTopicWriter
 from hookgate.gateway.catalog.kafka import KafkaTriggerCatalog
@@ -31,6 +31,7 @@ from hookgate.gateway.catalog.reload import install_trigger_reload
 from hookgate.gateway.config import GatewayConfig, TriggerConfig
 from hookgate.gateway.http.ingest import IngestHandler
 from hookgate.gateway.http.tls import server_context
+from hookgate.gateway.http.workers import WorkerRole, supervisor
 from hookgate.gateway.intake.admission import Admission
 from hookgate.gateway.intake.connections import OPS_MAX_CONNECTIONS, ConnectionGuard, GuardedSite, connection_cap
 from hookgate.gateway.intake.limits import LimitSettings, server_handler_args
@@ -220,22 +221,30 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     """Serve until ``stop`` is set, then shut down gracefully.
 
     With ``config_path``, SIGHUP (and, with ``gateway.reload_interval_seconds``, a change of the file)
-    reloads its ``triggers:`` without a restart (:mod:`hookgate.gateway.catalog.reload`).
+    reloads its ``triggers:`` without a restart (:mod:`hookgate.gateway.catalog.reload`). With
+    ``gateway.workers`` above 1 this process supervises that many gateway processes on the same port
+    instead (:mod:`hookgate.gateway.http.workers`).
     """
     settings = config.gateway
+    role = WorkerRole.current()
+    parent = supervisor(config, role)
+    if parent is not None:
+        return await parent.run(stop)
     fds = raise_fd_limit()
     log.info("fd_limit", soft=fds.soft, hard=fds.hard, raised_from=fds.before if fds.raised else None)
     app = create_app(config, fd_limit=fds.usable)
     runners: list[web.AppRunner] = []
+    ops_port: int | None = None
     ops = app.get(OPS_APP)
     if ops is not None and settings.ops_listen is not None:
         # Up first and down last: probes answer for as long as the process serves.
         ops_runner = web.AppRunner(ops, access_log=None, shutdown_timeout=1.0)
         await ops_runner.setup()
         runners.append(ops_runner)
-        where = settings.ops_listen
+        where = role.ops_address(settings.ops_listen)
         ops_site = GuardedSite(ops_runner, ops[CONNECTIONS], where.host, where.port)
         await ops_site.start()
+        ops_port = ops_site.port
         log.info("gateway_ops_listening", host=where.host, port=ops_site.port, max_connections=OPS_MAX_CONNECTIONS)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
     await runner.setup()
@@ -244,7 +253,9 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     ssl_context = server_context(tls) if tls is not None else None
     listen = settings.listen
     guard = app[CONNECTIONS]
-    site = GuardedSite(runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024)
+    site = GuardedSite(
+        runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024, reuse_port=role.reuse_port
+    )
     await site.start()
     log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
     inspector = None
@@ -259,8 +270,12 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     reloader = None
     if config_path is not None:
         reloader = install_trigger_reload(config_path, app[CATALOG], stop, interval=settings.reload_interval_seconds)
+    if ops_port is not None:
+        await role.joined(ops_port, stop)
+    freeze_startup_heap()
     await stop.wait()
     log.info("gateway_stopping")
+    role.left()
     if reloader is not None:
         reloader.cancel()
     for r in reversed(runners):

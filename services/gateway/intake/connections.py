@@ -270,7 +270,7 @@ class GuardedConnection(asyncio.Protocol):
 class GuardedSite(web.BaseSite):
     """A TCP listener for an :class:`~aiohttp.web.AppRunner` whose connections ``guard`` watches."""
 
-    __slots__ = ("_bound_port", "_guard", "_host", "_port")
+    __slots__ = ("_bound_port", "_guard", "_host", "_port", "_reuse_port")
 
     def __init__(
         self,
@@ -281,8 +281,10 @@ class GuardedSite(web.BaseSite):
         *,
         ssl_context: SSLContext | None = None,
         backlog: int = 1024,
+        reuse_port: bool = False,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._reuse_port = reuse_port  # gateway.workers: every worker binds the same port
         self._guard = guard
         self._host = host
         self._port = port
@@ -310,6 +312,7 @@ class GuardedSite(web.BaseSite):
             ssl=self._ssl_context,
             backlog=self._backlog,
             reuse_address=True,
+            reuse_port=self._reuse_port or None,
             # A TLS handshake is part of the head's time: without this it may take 60 s.
             ssl_handshake_timeout=self._guard.head_timeout if self._ssl_context else None,
         )

@@ -293,7 +293,7 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- if eq (int $g.opsPort) (int $g.containerPort) -}}
 {{- fail "gateway.opsPort: must differ from gateway.containerPort (the ops listener is a port of its own)" -}}
 {{- end -}}
-{{- $s := merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.containerPort) "ops_listen" (dict "host" "0.0.0.0" "port" $g.opsPort) "log_level" $g.logLevel "shutdown_grace_seconds" $g.shutdownGraceSeconds) (deepCopy $g.settings) -}}
+{{- $s := merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.containerPort) "ops_listen" (dict "host" "0.0.0.0" "port" $g.opsPort) "log_level" $g.logLevel "shutdown_grace_seconds" $g.shutdownGraceSeconds "workers" $g.workers) (deepCopy $g.settings) -}}
 {{- toYaml (dict "gateway" $s "kafka" (include "hookgate.kafkaConfig" . | fromYaml) "triggers" (default list $g.triggers)) -}}
 {{- end -}}
 

@@ -4,8 +4,8 @@ A workflow's requests all go to one origin (``scheme://host:port``, fixed by its
 only needs the status and ``Retry-After`` of a response, so the client is small: it writes a request
 serialised in one piece, parses the response head, discards the body while framing it (``Content-Length``,
 ``chunked`` or until close) and hands the connection back to its pool when the response allows reuse.
-That costs about half the CPU of ``aiohttp.ClientSession`` per request (docs/benchmarks.md), which on a
-consumer is most of its per-event work.
+That costs a fifth to a third of the CPU of ``aiohttp.ClientSession`` per request (``make bench``'s
+``http-client`` scenario, docs/benchmarks.md), which on a consumer is most of its per-event work.
 
 What it does not do, on purpose: follow redirects (a 3xx is a response like any other: point the URL at
 its final location), decompress (it never reads the body), use proxies from the environment, or send
