@@ -30,6 +30,13 @@ def test_more_than_one_worker_needs_a_fixed_port() -> None:
         _config(workers=2, listen={"port": 0}, ops_listen={"port": 9090})
 
 
+def test_more_than_one_worker_cannot_serve_the_admin_api() -> None:
+    admin = {"listen": {"port": 9091}, "tokens": [{"name": "ops", "scope": "admin", "token": "a" * 40}]}
+    _config(workers=1, ops_listen={"port": 9090}, admin=admin)  # one process: fine
+    with pytest.raises(ConfigError, match=r"gateway.*workers: more than 1 cannot serve admin"):
+        _config(workers=2, ops_listen={"port": 9090}, admin=admin)
+
+
 def test_workers_are_bounded() -> None:
     with pytest.raises(ConfigError, match=r"gateway\.workers"):
         _config(workers=0, ops_listen={"port": 9090})
