@@ -35,7 +35,14 @@ from pydantic import BaseModel, ValidationError
 from hookgate.admin.audit import AdminAuditor, outcome_of
 from hookgate.admin.auth import Principal, TokenTable
 from hookgate.admin.config import AdminSettings
-from hookgate.admin.inspect.model import EventInspector, EventQuery, Outcome
+from hookgate.admin.inspect.model import (
+    EventInspector,
+    EventNotFound,
+    EventQuery,
+    InspectorUnavailable,
+    Outcome,
+    ReplayTooLarge,
+)
 from hookgate.admin.schemas import (
     Created,
     Error,
@@ -53,6 +60,7 @@ from hookgate.admin.schemas import (
     ValidationFailed,
     Whoami,
 )
+from hookgate.admin.web import UI_PREFIX, add_inspector_pages
 from hookgate.core.config import format_path
 from hookgate.core.logging import get_logger
 from hookgate.gateway.catalog.model import (
@@ -732,7 +740,8 @@ async def admin_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Authenticate, translate refusals into the error JSON, and audit the call."""
-    if not request.path.startswith("/admin"):
+    if not request.path.startswith("/admin") or request.path.startswith(UI_PREFIX):
+        # The web inspector's pages hold no data (their script calls this API with the token); they are public.
         return await handler(request)
     admin = request.app[ADMIN]
     started = time.perf_counter()
@@ -809,6 +818,17 @@ async def _dispatch(
                 body = NOT_FOUND if status == 404 else None
                 raise ApiError(status, code, message, body=body) from None
         raise  # pragma: no cover - every kind is in the table
+    except EventNotFound:
+        raise not_found() from None
+    except ReplayTooLarge as exc:
+        raise _invalid("invalid_request", [FieldError(path="since", message=str(exc))]) from None
+    except InspectorUnavailable:
+        raise ApiError(
+            503,
+            "inspector_unavailable",
+            "Kafka did not answer the inspector in time. Retry later.",
+            headers={"Retry-After": str(CATALOG_RETRY_AFTER)},
+        ) from None
     except ApiError:
         raise
     except Exception:
@@ -840,4 +860,5 @@ def create_admin_app(
     )
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.operation_id)
+    add_inspector_pages(app)
     return app

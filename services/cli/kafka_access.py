@@ -8,6 +8,7 @@ Precedence of the broker address: ``--bootstrap``, then ``KAFKA_BOOTSTRAP_SERVER
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,12 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
 from hookgate.cli.errors import CliError
+from hookgate.core import reading
 from hookgate.core.config import ConfigError, load_model
 from hookgate.core.kafka import connection_kwargs
 from hookgate.core.settings import KafkaSettings
 
 T = TypeVar("T")
-STALL_FETCHES = 30  # one-second fetches without progress before giving up on a partition
 
 ConfigOpt = Annotated[
     Path | None,
@@ -105,45 +106,25 @@ def producer(access: KafkaAccess) -> AIOKafkaProducer:
 
 async def partitions_of(client: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     """The partitions of ``topic``; a CliError when the topic does not exist."""
-    parts = client.partitions_for_topic(topic)
-    if not parts:
-        # A topic created after the client started: aiokafka (0.14) has no public call that refreshes the
-        # metadata partitions_for_topic reads (topics() fetches into a throw-away copy), so use the client's.
-        await client._client.force_metadata_update()
-        parts = client.partitions_for_topic(topic)
-    if not parts:
-        raise CliError(f"topic {topic!r} does not exist", code=1)
-    return [TopicPartition(topic, p) for p in sorted(parts)]
+    try:
+        return await reading.partitions_of(client, topic)
+    except reading.UnknownTopic as exc:
+        raise CliError(str(exc), code=1) from None
 
 
 async def read_range(
     client: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
 ) -> AsyncGenerator[ConsumerRecord[bytes, bytes], None]:
-    """The records of ``tp`` with offsets in [start, end), in order (compacted or aborted offsets are missing).
+    """:func:`hookgate.core.reading.read_range`, with a CliError when the partition stops short of ``end``.
 
-    Raises a CliError when the partition stops short of ``end`` (no progress for ``STALL_FETCHES`` fetches).
     Use it with ``contextlib.aclosing`` when the loop may stop early.
     """
-    client.assign([tp])
-    client.seek(tp, start)
-    position, idle = start, 0
-    while position < end:
-        batch = await client.getmany(tp, timeout_ms=1000, max_records=500)
-        records = batch.get(tp, [])
-        if not records:
-            # Transaction markers and compacted offsets move the position without a record.
-            moved = await client.position(tp)
-            idle = idle + 1 if moved <= position else 0
-            if idle > STALL_FETCHES:
-                raise CliError(f"{tp.topic}:{tp.partition} stopped at offset {position} before {end}", 1)
-            position = max(position, moved)
-            continue
-        idle = 0
-        for record in records:
-            if record.offset >= end:
-                return
-            yield record
-        position = records[-1].offset + 1
+    try:
+        async with contextlib.aclosing(reading.read_range(client, tp, start, end)) as records:
+            async for record in records:
+                yield record
+    except reading.PartitionStalled as exc:
+        raise CliError(str(exc), 1) from None
 
 
 async def ensure_topic(access: KafkaAccess, topic: str) -> None:

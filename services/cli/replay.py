@@ -38,6 +38,7 @@ from hookgate.cli.kafka_access import (
 )
 from hookgate.cli.records import RecordFilter, other_headers, parse_time, record_json
 from hookgate.core.config import ConfigError, load_model
+from hookgate.core.reading import offset_ranges
 from hookgate.core.topics import dead_letter_topic
 
 SOURCE_TOPIC_HEADER = "hookgate_source_topic"
@@ -106,21 +107,12 @@ async def _ranges(client: AIOKafkaConsumer, plan: Plan) -> dict[TopicPartition, 
         if tp not in parts:
             raise CliError(f"topic {plan.source!r} has partitions 0..{len(parts) - 1}, not {plan.partition}", 1)
         parts = [tp]
-    firsts = await client.beginning_offsets(parts)
-    ends = await client.end_offsets(parts)
-    since = await client.offsets_for_times(dict.fromkeys(parts, plan.since_ms)) if plan.since_ms is not None else {}
-    until = await client.offsets_for_times(dict.fromkeys(parts, plan.until_ms)) if plan.until_ms is not None else {}
     out: dict[TopicPartition, tuple[int, int]] = {}
-    for tp in parts:
-        start, end = firsts[tp], ends[tp]
+    for tp, (start, end) in (await offset_ranges(client, parts, plan.since_ms, plan.until_ms)).items():
         if plan.start_offset is not None:
             start = max(start, plan.start_offset)
         if plan.end_offset is not None:
             end = min(end, plan.end_offset)
-        if tp in since:
-            start = max(start, since[tp].offset if since[tp] is not None else end)
-        if tp in until and until[tp] is not None:
-            end = min(end, until[tp].offset)
         if start < end:
             out[tp] = (start, end)
     return out

@@ -43,6 +43,7 @@ class EventSummary:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    trigger_name: str | None = None  # the trigger's name as the record holds it (also for deleted triggers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +69,17 @@ class EventDetail:
     content_type: str | None = None
     variables: Mapping[str, Any] = field(default_factory=dict)
     workflows: Sequence[WorkflowOutcome] = ()
+    record_headers: Mapping[str, str] = field(default_factory=dict)  # Kafka headers that are not attributes
+    body_redacted: bool = False  # a credential field of the body was replaced by "[redacted]"
+    deliveries: Sequence[EventSummary] = ()  # every record with this id (redeliveries, replays), oldest first
+    request: Mapping[str, Any] = field(default_factory=dict)  # the audit record's facts: method, client_ip, sizes
 
 
 @dataclass(frozen=True, slots=True)
 class Counts:
     accepted: int
     refused: int
+    complete: bool = True  # False when the read stopped at its limit or deadline (the counts are lower bounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,25 @@ class ReplayResult:
     event_ids: Sequence[str]
     dry_run: bool
     forced: bool
+    replay_id: str = ""  # one id per replay, in each republished record's ``hookgate_replay`` header
+    redrive_id: str | None = None  # with ``forced``: the re-drive id (``hookgate_redrive`` header)
+    topics: Mapping[str, int] = field(default_factory=dict)  # records (to be) written, per topic
+
+
+class InspectError(Exception):
+    """An inspection or replay that could not be done; the admin API maps each subclass to one status."""
+
+
+class InspectorUnavailable(InspectError):
+    """Kafka did not answer in time (503)."""
+
+
+class EventNotFound(InspectError):
+    """No event with this id among the records the inspector reads (404)."""
+
+
+class ReplayTooLarge(InspectError):
+    """The range holds more events than one replay may publish (422); nothing was published."""
 
 
 class EventInspector(Protocol):

@@ -234,11 +234,15 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     site = GuardedSite(runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024)
     await site.start()
     log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
+    inspector = None
     if settings.admin is not None:
-        from hookgate.admin.serve import start_admin  # the admin side is loaded only when configured
+        # The admin side is loaded only when configured.
+        from hookgate.admin.inspect.kafka import KafkaEventInspector
+        from hookgate.admin.serve import start_admin
 
+        inspector = KafkaEventInspector.for_gateway(config, app[CATALOG])
         # After the webhook runner: runners stop in reverse, so the admin listener goes first.
-        runners.append(await start_admin(app, settings.admin))
+        runners.append(await start_admin(app, settings.admin, inspector))
     reloader = None
     if config_path is not None:
         reloader = install_trigger_reload(config_path, app[CATALOG], stop, interval=settings.reload_interval_seconds)
@@ -248,4 +252,6 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
         reloader.cancel()
     for r in reversed(runners):
         await r.cleanup()
+    if inspector is not None:
+        await inspector.close()  # its replay producer, once no admin call can use it
     return 0
