@@ -364,8 +364,9 @@ async def list_triggers(request: web.Request) -> web.Response:
 
 async def create_trigger(request: web.Request) -> web.Response:
     spec = await _read_spec(request)
+    asked = spec.get("tenant")
+    _note(request, tenant=asked if isinstance(asked, str) else None)  # audited even when refused
     _own_tenant(request, spec)
-    _note(request, tenant=spec.get("tenant") if isinstance(spec.get("tenant"), str) else None)
     issued = await _admin(request).catalog.create(spec)
     _note(request, trigger_id=issued.trigger.id, tenant=issued.trigger.tenant)
     view = issued.trigger
