@@ -19,6 +19,7 @@ Rules kept by every handler:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
@@ -832,6 +833,14 @@ async def _dispatch(
         ) from None
     except ApiError:
         raise
+    except asyncio.CancelledError:
+        # A CancelledError that leaked out of a library while this request was not cancelled is a failure
+        # to answer (500), not a reason to drop the connection without one.
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        log.exception("admin_handler_failed", route=_route_template(request), method=request.method)
+        raise ApiError(500, "internal_error", "The admin API failed to handle this request.") from None
     except Exception:
         log.exception("admin_handler_failed", route=_route_template(request), method=request.method)
         raise ApiError(500, "internal_error", "The admin API failed to handle this request.") from None

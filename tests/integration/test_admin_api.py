@@ -380,3 +380,17 @@ async def test_chunked_bodies_are_read_whole_and_bounded() -> None:
         )
         assert (r.status, (await r.json())["error"]) == (413, "body_too_large")
     assert [v.name for v in catalog.list()] == ["chunked"]
+
+
+class LeakingInspector(MemoryInspector):
+    """An inspector whose library lets a CancelledError out although nothing cancelled the request."""
+
+    async def events(self, query: Any) -> Any:
+        raise asyncio.CancelledError
+
+
+async def test_a_leaked_cancellation_is_answered_500_not_a_dropped_connection() -> None:
+    catalog = MemoryCatalog()
+    async with admin_client(catalog, LeakingInspector()) as client:
+        r = await client.get("/admin/tenants/acme/events", headers=ADMIN)
+        assert (r.status, (await r.json())["error"]) == (500, "internal_error")
