@@ -107,7 +107,7 @@ async def test_metrics_and_health(gateway: tuple[TestClient, str, str]) -> None:
     assert (await client.get("/healthz")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200
-    assert (await ready.json())["checks"] == {"kafka": "ok"}
+    assert (await ready.json())["checks"] == {"kafka": "ok", "triggers": "ok"}  # the trigger topic read
     text = await (await client.get("/metrics")).text()
     assert (
         'hookgate_gateway_requests_total{outcome="rejected",reason="missing_signature",status_class="4xx"} 1.0' in text

@@ -15,7 +15,12 @@ from hookgate.gateway.config import GatewayConfig, TriggerConfig
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
-ENV = {"GITHUB_WEBHOOK_SECRET": "s", "WEBSUB_VERIFY_TOKEN": "t"}
+ENV = {
+    "GITHUB_WEBHOOK_SECRET": "s",
+    "WEBSUB_VERIFY_TOKEN": "t",
+    "HOOKGATE_CATALOG_KEY_A": "A" * 43 + "=",  # base64 of 32 bytes
+    "HOOKGATE_CATALOG_KEY_B": "B" * 43 + "=",
+}
 BASE: dict[str, Any] = {"id": "d" * 24, "name": "doc", "tenant": "acme", "verify": {"type": "none"}}
 # Fragments that use variables without declaring them (the section about variables declares them).
 DECLARED = {name: {"header": f"X-{name}"} for name in ("action", "repo", "branch", "labels")}

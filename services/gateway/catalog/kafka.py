@@ -26,13 +26,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hookgate.core.backoff import RECONNECT
 from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer, start_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
-from hookgate.core.topics import triggers_topic
+from hookgate.core.topics import internal_prefix, triggers_topic
 from hookgate.gateway.catalog.crypto import KeyRing
 from hookgate.gateway.catalog.live import LiveTriggers
 from hookgate.gateway.catalog.model import (
@@ -42,6 +43,7 @@ from hookgate.gateway.catalog.model import (
     Issued,
     ReadOnlyTrigger,
     State,
+    TriggerCatalog,
     TriggerExists,
     TriggerView,
     UnknownTrigger,
@@ -51,6 +53,7 @@ from hookgate.gateway.catalog.settings import CatalogSettings
 from hookgate.gateway.catalog.spec import (
     ROTATABLE,
     Path,
+    RuntimeRules,
     generated_secret_field,
     get_path,
     json_copy,
@@ -68,7 +71,7 @@ log = get_logger("hookgate.gateway.catalog")
 Apply = Callable[[list[TriggerConfig]], Awaitable[bool]]
 """Serve these triggers (prepare, then swap); False when some could not be prepared yet (retried later)."""
 
-COMPACTED = {"cleanup.policy": "compact", "min.insync.replicas": "1"}
+COMPACTED = {"cleanup.policy": "compact"}
 RETRY_APPLY_SECONDS = 5.0
 
 
@@ -93,6 +96,8 @@ class KafkaTriggerCatalog:
         apply: Apply | None = None,
         clock: Callable[[], datetime] = utc_now,
         keys: KeyRing | None = None,
+        registry: CollectorRegistry | None = None,
+        client_ca: bool = False,
     ) -> None:
         self.topic = triggers_topic(kafka.topics)
         self.settings = settings
@@ -100,7 +105,8 @@ class KafkaTriggerCatalog:
         self._kafka = kafka
         self._clock = clock
         self._keys = keys if keys is not None else KeyRing.from_settings(settings.encryption)
-        self._live = LiveTriggers(list(yaml), base_url)
+        self._rules = RuntimeRules(internal_prefix(kafka.topics), client_ca=client_ca)
+        self._live = LiveTriggers(list(yaml), base_url, rules=self._rules)
         self._admin = TopicAdmin(kafka)
         self._watch = DependencyWatch("trigger_topic")
         self._caught_up = not settings.enabled
@@ -113,6 +119,19 @@ class KafkaTriggerCatalog:
         self._writes = asyncio.Lock()
         self._wake = asyncio.Event()
         self._retry_apply = False
+        registry = registry if registry is not None else CollectorRegistry()
+        self._served = Gauge(
+            "hookgate_gateway_triggers",
+            "Triggers this replica serves (enabled ones), by origin: yaml or runtime.",
+            ["origin"],
+            registry=registry,
+        )
+        self._unreadable = Counter(
+            "hookgate_gateway_trigger_records_unreadable",
+            "Trigger records this replica could not read (unknown key id, damaged), so did not serve.",
+            registry=registry,
+        )
+        self._count(self._live.served(clock()))
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -179,6 +198,13 @@ class KafkaTriggerCatalog:
         self._live.set_yaml(triggers)
         await self._refresh()
 
+    def _count(self, configs: Sequence[TriggerConfig]) -> None:
+        yaml_ids = self._live.yaml_ids
+        enabled = [c for c in configs if c.enabled]
+        from_yaml = sum(1 for c in enabled if c.id in yaml_ids)
+        self._served.labels("yaml").set(from_yaml)
+        self._served.labels("runtime").set(len(enabled) - from_yaml)
+
     # -- following -------------------------------------------------------------------------------
 
     async def _ensure_topic(self) -> None:
@@ -215,6 +241,10 @@ class KafkaTriggerCatalog:
                 with contextlib.suppress(Exception):
                     await consumer.stop()
                 continue
+            except asyncio.CancelledError:  # stopped while connecting: close what was opened
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(consumer.stop())
+                raise
             self._watch.up()
             return consumer, targets
         raise AssertionError("RECONNECT.attempts() without a stop event never ends")  # pragma: no cover
@@ -234,18 +264,21 @@ class KafkaTriggerCatalog:
                 self._watch.down(type(exc).__name__, str(exc) or None)
                 await asyncio.sleep(RECONNECT.base)
                 continue
+            read_to: dict[int, int] = {}
             for tp, records in batch.items():
                 for rec in records:
                     self._ingest(rec)
                     read += 1
                 if records:
-                    self._applied[tp.partition] = records[-1].offset + 1
+                    read_to[tp.partition] = records[-1].offset + 1
             if not self._caught_up:
                 for tp in list(pending):
                     if await consumer.position(tp) >= pending[tp]:
                         del pending[tp]
             if batch or (not self._caught_up and not pending):
                 await self._refresh()
+            # Only now, once served: a write waiting for its offset returns when it is live here.
+            self._applied.update(read_to)
             if not self._caught_up and not pending:
                 self._caught_up = True
                 log.info("trigger_topic_caught_up", topic=self.topic, records=read, triggers=len(self._live.runtime))
@@ -261,6 +294,7 @@ class KafkaTriggerCatalog:
         except RecordError as exc:
             # A record this replica cannot read is not served (never half of it); the others are.
             log.error("trigger_record_unreadable", trigger_id=tid, offset=rec.offset, error=str(exc))
+            self._unreadable.inc()
             self._live.remove(tid)
             return
         self._live.put(record)
@@ -269,9 +303,14 @@ class KafkaTriggerCatalog:
         """Hand the current set to ``apply``, one swap at a time, in order."""
         async with self._swap:
             configs = self._live.served(self._clock())
+            self._count(configs)
             complete = True
             if self.apply is not None:
-                complete = await self.apply(configs)
+                try:
+                    complete = await self.apply(configs)
+                except Exception:  # a bug must not stop the follower: keep serving the old set, retry
+                    log.exception("triggers_apply_failed", triggers=len(configs))
+                    complete = False
             self._retry_apply = not complete
             self._wake.set()
 
@@ -303,6 +342,9 @@ class KafkaTriggerCatalog:
     # -- writing ---------------------------------------------------------------------------------
 
     async def _write(self, trigger_id: str, value: bytes | None) -> None:
+        """Produce the record and wait until this replica serves it. ``CatalogUnavailable`` when either
+        takes longer than ``write_timeout_seconds``: Kafka did not take the write, or (rarely) took it so
+        late that it may still apply."""
         producer = self._producer
         if producer is None:
             raise CatalogUnavailable("not connected to Kafka")
@@ -363,17 +405,19 @@ class KafkaTriggerCatalog:
             if field is not None:
                 generated = new_secret(preset_of(data) or "")
                 data["verify"] = {**data["verify"], field: [generated]}
-            config = validate(data)
+            config = self._rules.check(validate(data))
             if config.id in self._live.yaml_ids:
                 raise ReadOnlyTrigger(f"trigger {config.id} is defined in the YAML file")
             if config.id in self._live.runtime:
                 raise TriggerExists(f"trigger {config.id} exists")
             self._check_name(config.name, config.id)
-            state: State = "enabled" if data.pop("enabled", True) else "disabled"
+            data.pop("enabled", None)  # kept as the record's state (as the model read it: "false" is false)
+            state: State = "enabled" if config.enabled else "disabled"
             now = self._clock()
             record = TriggerRecord(config.id, data, state, now, now)
             await self._write(config.id, self._encode(record))
             log.info("trigger_created", trigger_id=config.id, trigger=config.name, tenant=config.tenant)
+            _warn(config)
             return Issued(self._view(config.id), generated)
 
     async def update(self, trigger_id: str, spec: Mapping[str, Any]) -> TriggerView:
@@ -386,16 +430,17 @@ class KafkaTriggerCatalog:
             if data.setdefault("id", trigger_id) != trigger_id:
                 raise InvalidTrigger([FieldError("id", "a trigger's id cannot change")])
             kept = self._keep_secrets(old, data)
-            config = validate(data)
+            config = self._rules.check(validate(data))
             self._check_name(config.name, trigger_id)
-            enabled = data.pop("enabled", None)
-            state: State = old.state if enabled is None else "enabled" if enabled else "disabled"
+            given = data.pop("enabled", None) is not None
+            state: State = old.state if not given else "enabled" if config.enabled else "disabled"
             now = self._clock()
             rot = old.rotation
             rotation = rot if rot is not None and rot.active(now) and rot.field in kept else None
             record = old.with_changes(spec=data, state=state, updated_at=now, rotation=rotation)
             await self._write(trigger_id, self._encode(record))
             log.info("trigger_updated", trigger_id=trigger_id, trigger=config.name, tenant=config.tenant)
+            _warn(config)
             return self._view(trigger_id)
 
     @staticmethod
@@ -414,7 +459,8 @@ class KafkaTriggerCatalog:
             self._writable()
             old = self._runtime(trigger_id)
             state: State = "enabled" if enabled else "disabled"
-            record = old.with_changes(state=state, updated_at=self._clock())
+            now = self._clock()
+            record = old.with_changes(state=state, updated_at=now, rotation=_still_overlapping(old, now))
             await self._write(trigger_id, self._encode(record))
             log.info("trigger_state_changed", trigger_id=trigger_id, trigger=old.name, state=state)
             return self._view(trigger_id)
@@ -426,9 +472,12 @@ class KafkaTriggerCatalog:
             await self._write(trigger_id, None)
             log.info("trigger_deleted", trigger_id=trigger_id, trigger=old.name, tenant=old.tenant)
 
-    async def rotate(self, trigger_id: str, *, grace_seconds: int) -> Issued:
+    async def rotate(self, trigger_id: str, *, grace_seconds: int, secret: str | None = None) -> Issued:
         """A new secret (or token), returned once; the replaced ones are accepted for ``grace_seconds``
-        more by every replica. A rotation during another's overlap ends that overlap."""
+        more by every replica. A rotation during another's overlap ends that overlap.
+
+        ``secret``: the new value when the sender issues it (Stripe, Slack, Twilio roll their own signing
+        secrets); generated when None."""
         async with self._writes:
             self._writable()
             if grace_seconds < 0:
@@ -439,10 +488,11 @@ class KafkaTriggerCatalog:
                 preset = preset_of(old.spec)
                 raise InvalidTrigger([FieldError("verify", f"preset {preset} has no secrets or tokens to rotate")])
             current = [str(s) for s in get_path(old.spec, field)]
-            secret = new_secret(preset_of(old.spec) or "")
+            if secret is None:
+                secret = new_secret(preset_of(old.spec) or "")
             data = copy.deepcopy(old.spec)
             set_path(data, field, [secret])
-            validate(data)
+            validate(data)  # a given secret must suit the preset (errors name the field, never the value)
             now = self._clock()
             rotation = (
                 Rotation(field, tuple(current), now + timedelta(seconds=grace_seconds)) if grace_seconds else None
@@ -461,7 +511,8 @@ class KafkaTriggerCatalog:
             for record in list(self._live.runtime.values()):
                 if record.key_id is None or record.key_id == self._keys.active:
                     continue
-                await self._write(record.id, self._encode(record))
+                resealed = record.with_changes(rotation=_still_overlapping(record, self._clock()))
+                await self._write(record.id, self._encode(resealed))
                 count += 1
         log.info("trigger_records_resealed", records=count, key=self._keys.active)
         return count
@@ -472,6 +523,18 @@ class KafkaTriggerCatalog:
         return self._live.views(self._clock(), tenant=tenant, preset=preset)
 
 
+def _still_overlapping(record: TriggerRecord, now: datetime) -> Rotation | None:
+    """The record's rotation while its overlap lasts; None after (a rewrite then drops the old secrets)."""
+    rot = record.rotation
+    return rot if rot is not None and rot.active(now) else None
+
+
+def _warn(config: TriggerConfig) -> None:
+    """The start-up warnings a YAML trigger would get (e.g. a replay window switched off), for a runtime one."""
+    for w in config.verify.startup_warnings():
+        log.warning(w.event, trigger=config.name, trigger_id=config.id, key=f"verify.{w.key}", message=w.message)
+
+
 def rotatable_field(spec: Mapping[str, Any]) -> Path | None:
     """``("verify", "secrets")`` or ``("verify", "tokens")``: the non-empty list a rotation replaces."""
     for name in ROTATABLE:
@@ -479,3 +542,8 @@ def rotatable_field(spec: Mapping[str, Any]) -> Path | None:
         if isinstance(value, list) and value:
             return ("verify", name)
     return None
+
+
+def _conforms(catalog: KafkaTriggerCatalog) -> TriggerCatalog:
+    """Never called: mypy checks here that the class implements the protocol the admin API uses."""
+    return catalog

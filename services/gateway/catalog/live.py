@@ -8,6 +8,7 @@ the Kafka follower feeds it records and asks it for the configs to serve at a gi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 from hookgate.core.logging import get_logger
 from hookgate.gateway.catalog.model import InvalidTrigger, TriggerView
 from hookgate.gateway.catalog.record import TriggerRecord
-from hookgate.gateway.catalog.spec import preset_of, secret_fields, validate, without
+from hookgate.gateway.catalog.spec import RuntimeRules, preset_of, secret_fields, validate, without
 from hookgate.gateway.config import TriggerConfig
 from hookgate.gateway.verify.registry import canonical_name
 
@@ -42,8 +43,12 @@ class LiveTriggers:
 
     yaml: list[TriggerConfig] = field(default_factory=list)
     base_url: str | None = None
+    rules: RuntimeRules | None = None  # a runtime trigger breaking these is not served (stored by an old version)
     runtime: dict[str, TriggerRecord] = field(default_factory=dict)
     _compiled: dict[str, _Compiled] = field(default_factory=dict)
+    # Public configs (secrets removed) by id, with what they were made from: listing many triggers
+    # must not validate every spec again.
+    _public: dict[str, tuple[object, dict[str, Any]]] = field(default_factory=dict)
 
     def set_yaml(self, triggers: Iterable[TriggerConfig]) -> None:
         self.yaml = list(triggers)
@@ -54,6 +59,16 @@ class LiveTriggers:
     def remove(self, trigger_id: str) -> None:
         self.runtime.pop(trigger_id, None)
         self._compiled.pop(trigger_id, None)
+        self._public.pop(trigger_id, None)
+
+    def _public_of(self, source: TriggerConfig | TriggerRecord) -> dict[str, Any]:
+        cached = self._public.get(source.id)
+        if cached is not None and cached[0] is source:
+            public = cached[1]
+        else:
+            public = public_config(source) if isinstance(source, TriggerConfig) else _public_spec(source)
+            self._public[source.id] = (source, public)
+        return copy.deepcopy(public)  # a caller may change its view; the cache stays as it was
 
     @property
     def yaml_ids(self) -> set[str]:
@@ -76,6 +91,8 @@ class LiveTriggers:
             return cached.config
         try:
             config: TriggerConfig | None = record.config(now)
+            if config is not None and self.rules is not None:
+                self.rules.check(config)
         except InvalidTrigger as exc:  # e.g. stored by a newer version with a setting this one lacks
             log.error("runtime_trigger_invalid", trigger_id=record.id, error=str(exc))
             config = None
@@ -133,7 +150,7 @@ class LiveTriggers:
             state="enabled" if t.enabled else "disabled",
             origin="yaml",
             url=self.url(t.id),
-            config=public_config(t),
+            config=self._public_of(t),
         )
 
     def record_view(self, r: TriggerRecord, now: datetime) -> TriggerView:
@@ -146,7 +163,7 @@ class LiveTriggers:
             state=r.state,
             origin="runtime",
             url=self.url(r.id),
-            config=_public_spec(r),
+            config=self._public_of(r),
             created_at=r.created_at,
             updated_at=r.updated_at,
             rotation_ends_at=rot.ends_at if rot is not None and rot.active(now) else None,

@@ -18,6 +18,7 @@ import copy
 import secrets
 import typing
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -233,3 +234,34 @@ def without(spec: Mapping[str, Any], paths: list[Path]) -> dict[str, Any]:
         elif isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent):
             parent[last] = None
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeRules:
+    """What a runtime trigger must also respect beyond its own model (a YAML file is checked for these by
+    :class:`~hookgate.gateway.config.GatewayConfig` and by whoever writes it; an API caller is not).
+
+    - its ``topic`` is no internal topic (``{prefix}._*``): a trigger writing webhook bodies into the
+      trigger topic could define triggers, into a dedupe changelog or the audit topic forge their records;
+    - ``client_cert_subjects`` needs the gateway terminating mTLS (``gateway.tls.client_ca``).
+    """
+
+    internal_prefix: str
+    client_ca: bool = False
+
+    def problems(self, config: TriggerConfig) -> list[FieldError]:
+        errors = []
+        if config.topic is not None and config.topic.startswith(self.internal_prefix):
+            errors.append(FieldError("topic", f"internal topics ({self.internal_prefix}*) take no events"))
+        if config.client_cert_subjects and not self.client_ca:
+            errors.append(
+                FieldError("client_cert_subjects", "needs gateway.tls.client_ca (the gateway terminating mTLS)")
+            )
+        return errors
+
+    def check(self, config: TriggerConfig) -> TriggerConfig:
+        """``config``, or ``InvalidTrigger`` naming each rule it breaks."""
+        errors = self.problems(config)
+        if errors:
+            raise InvalidTrigger(errors)
+        return config

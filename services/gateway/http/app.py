@@ -88,7 +88,12 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
     if sink is not None and catalog_settings.enabled:
         catalog_settings = catalog_settings.model_copy(update={"enabled": False})
     catalog = KafkaTriggerCatalog(
-        config.kafka, catalog_settings, config.triggers, base_url=settings.proxies.public_base_url
+        config.kafka,
+        catalog_settings,
+        config.triggers,
+        base_url=settings.proxies.public_base_url,
+        registry=metrics.registry,
+        client_ca=settings.tls is not None and settings.tls.client_ca is not None,
     )
     catalog.apply = trigger_swapper(registry, events, metrics, handler)
     app[CATALOG] = catalog
@@ -137,7 +142,10 @@ def trigger_swapper(
     series, the admission checks, the audit redaction and the registry are swapped with no await between
     them, so no request sees half of a change."""
 
+    waiting: set[str] = set()  # topics whose triggers wait; logged when the set changes, not per retry
+
     async def swap(configs: list[TriggerConfig]) -> bool:
+        nonlocal waiting
         wanted = {registry.topic_of(c) for c in configs if c.enabled}
         new_topics = sorted(wanted - set(registry.topics()))
         unavailable: set[str] = set()
@@ -145,8 +153,13 @@ def trigger_swapper(
             try:
                 await events.ensure_topics(new_topics)
             except (KafkaError, OSError, RuntimeError) as exc:
-                log.warning("trigger_topics_unavailable", topics=new_topics, error=str(exc) or type(exc).__name__)
                 unavailable = set(new_topics)
+                if unavailable != waiting:
+                    error = str(exc) or type(exc).__name__
+                    log.warning("trigger_topics_unavailable", topics=new_topics, error=error)
+        if waiting and not unavailable:
+            log.info("trigger_topics_available", topics=sorted(waiting))
+        waiting = unavailable
         serve = [c for c in configs if not (c.enabled and registry.topic_of(c) in unavailable)]
         metrics.add_triggers(c.name for c in serve if c.enabled)
         handler.admission.set_triggers(serve)
