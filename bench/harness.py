@@ -259,6 +259,7 @@ class Bench:
                 {
                     "consumer": {
                         "group_id": f"{self.prefix}-{port}",
+                        "group": {"start": "earliest"},
                         "topics": [topic],
                         "listen": {"host": "127.0.0.1", "port": port},
                         "workers": workers,

@@ -36,7 +36,7 @@ async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
 
 async def record_count(bootstrap: str, topic: str) -> int:
     """Records in ``topic``: the sum of its partitions' end offsets."""
-    consumer = make_consumer(KafkaSettings(bootstrap_servers=bootstrap))
+    consumer = make_consumer(KafkaSettings(bootstrap_servers=bootstrap), offset_reset="earliest")
     await consumer.start()
     try:
         parts = consumer.partitions_for_topic(topic)

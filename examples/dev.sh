@@ -54,4 +54,8 @@ curl -i http://127.0.0.1:8080/hooks/dev-github-4PqY2mK8tR7wZx3LbN9vCs1D \\
 
 Then watch the workflow runs arrive:  tail -f $run/receiver.log
 Stop everything:                      make dev-down
+
+Your own handlers beside it (docs/consumers.md, "Your first workflow"):
+  hookgate check-config -c consumer.yaml --handlers myteam.handlers:app --gateway examples/gateway.yaml
+  hookgate consumer --reload -c consumer.yaml --handlers myteam.handlers:app
 MSG

@@ -230,6 +230,12 @@ CONSUMER_ENTRY: dict[str, dict[str, Any]] = {
         "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"},
         "description": "Python handlers (package.module:consumer) in the consumer's image",
     },
+    "start": {
+        "type": "string",
+        "pattern": r"^(earliest|latest|[0-9]{4}-[0-9]{2}-[0-9]{2}T.+)$",
+        "description": "Where the group starts when it has no committed offsets (consumer.group.start): earliest,"
+        " latest or an RFC 3339 time. Required: a new group without it refuses to start",
+    },
     "existingConfigMap": {"type": "string", "description": "ConfigMap holding the whole consumer config file"},
     "existingConfigMapKey": {"type": "string", "minLength": 1, "description": "Key of the file in it"},
 }
@@ -381,6 +387,10 @@ def build_schema(values: dict[str, Any], docs: dict[str, str]) -> dict[str, Any]
             "type": "object",
             "additionalProperties": False,
             "required": ["name"],
+            # A consumer config of the chart's making must say where a new group starts; one from an
+            # existing ConfigMap says it there.
+            "if": {"not": {"required": ["existingConfigMap"]}},
+            "then": {"required": ["start"]},
             "properties": dict(sorted(entry_props.items())),
         },
     }

@@ -489,7 +489,7 @@ async def replay_event(request: web.Request) -> web.Response:
         dry_run=body.dry_run,
         force=body.force,
     )
-    _note(request, replayed=len(result.event_ids))
+    _note(request, replayed=len(result.event_ids), replay_id=result.replay_id)
     return _json(200, Replayed.of(result))
 
 
@@ -506,7 +506,7 @@ async def replay_range(request: web.Request) -> web.Response:
     result = await _inspector(request).replay(
         tenant=view.tenant, trigger_id=view.id, since=since, until=until, dry_run=body.dry_run, force=body.force
     )
-    _note(request, replayed=len(result.event_ids))
+    _note(request, replayed=len(result.event_ids), replay_id=result.replay_id)
     return _json(200, Replayed.of(result))
 
 

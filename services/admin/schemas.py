@@ -132,6 +132,7 @@ class Event(Body):
     topic: str | None
     partition: int | None
     offset: int | None
+    trigger_name: str | None = Field(default=None, description="The trigger's name as the record holds it")
 
     @classmethod
     def of(cls, s: EventSummary) -> Event:
@@ -147,6 +148,7 @@ class Event(Body):
             topic=s.topic,
             partition=s.partition,
             offset=s.offset,
+            trigger_name=s.trigger_name,
         )
 
 
@@ -177,6 +179,16 @@ class EventDetails(Body):
     content_type: str | None
     variables: dict[str, Any]
     workflows: list[Workflow]
+    body_redacted: bool = Field(default=False, description="A credential field of the body shows [redacted]")
+    record_headers: dict[str, str] = Field(
+        default_factory=dict, description="The Kafka record's headers that are not attributes (hookgate_*)"
+    )
+    deliveries: list[Event] = Field(
+        default_factory=list, description="Every record with this id (redeliveries, replays), oldest first"
+    )
+    request: dict[str, Any] = Field(
+        default_factory=dict, description="The audit record's facts: method, client_ip, sizes, duration_ms"
+    )
 
     @classmethod
     def of(cls, d: EventDetail) -> EventDetails:
@@ -189,6 +201,10 @@ class EventDetails(Body):
             content_type=d.content_type,
             variables=dict(d.variables),
             workflows=[Workflow.of(w) for w in d.workflows],
+            body_redacted=d.body_redacted,
+            record_headers=dict(d.record_headers),
+            deliveries=[Event.of(x) for x in d.deliveries],
+            request=dict(d.request),
         )
 
 
@@ -234,7 +250,8 @@ class Replayed(Body):
     event_ids: list[str] = Field(description="What was (or, with dry_run, would be) published, in order")
     dry_run: bool
     forced: bool
+    replay_id: str = Field(default="", description="This replay's id, in each written record's hookgate_replay header")
 
     @classmethod
     def of(cls, r: ReplayResult) -> Replayed:
-        return cls(event_ids=list(r.event_ids), dry_run=r.dry_run, forced=r.forced)
+        return cls(event_ids=list(r.event_ids), dry_run=r.dry_run, forced=r.forced, replay_id=r.replay_id)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,6 +53,23 @@ def consumer(
             show_default=False,
         ),
     ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Ops port (/healthz, /readyz, /metrics) instead of consumer.listen.port; 0 picks a free one",
+            show_default=False,
+        ),
+    ] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Local development: restart when the handler modules or the config change (needs watchfiles)",
+        ),
+    ] = False,
 ) -> None:
     """Run a consumer group that fans events out to workflows (SIGHUP reloads workflows:)."""
     from hookgate.consumer.app import serve
@@ -62,13 +79,44 @@ def consumer(
     try:
         cfg = load_yaml(ConsumerConfig, config)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        if not reload:
+            raise _fail(str(exc)) from None
+        typer.echo(f"reload: {exc}", err=True)  # fixed on the next save
+        cfg = None
+    if reload:
+        raise typer.Exit(_reload(config, handlers or [], port, cfg))
+    assert cfg is not None
+    if port is not None:
+        listen = cfg.consumer.listen.model_copy(update={"port": port})
+        cfg = cfg.model_copy(update={"consumer": cfg.consumer.model_copy(update={"listen": listen})})
     try:
         extra = collect(load_consumer(spec) for spec in handlers or ())
     except ValueError as exc:
         raise _fail(str(exc)) from None
     configure_logging(cfg.consumer.log_level)
     raise typer.Exit(run(lambda stop: serve(cfg, stop, extra_workflows=extra, config_path=config)))
+
+
+def _reload(config: Path, handlers: list[str], port: int | None, cfg: Any) -> int:
+    from hookgate.cli.dev_reload import child_command, pick_port, run_with_reload
+    from hookgate.cli.errors import CliError, exit_with
+    from hookgate.consumer.config import ConsumerSettings
+
+    settings = cfg.consumer if cfg is not None else None
+    host = settings.listen.host if settings is not None else "127.0.0.1"
+    wanted = port if port is not None else settings.listen.port if settings is not None else 0
+    chosen, as_wanted = pick_port(host, wanted)
+    note = "" if as_wanted else f" ({wanted} is in use)" if wanted else " (a free port)"
+    typer.echo(f"reload: consumer ops routes on http://{host}:{chosen}{note}", err=True)
+    grace = (
+        settings.shutdown_grace_seconds
+        if settings is not None
+        else ConsumerSettings.model_fields["shutdown_grace_seconds"].default
+    )
+    try:
+        return run_with_reload(child_command(config, handlers, chosen), config, handlers, float(grace))
+    except CliError as exc:
+        raise exit_with(exc) from None
 
 
 @app.command("gen-id")
@@ -82,16 +130,55 @@ def gen_id() -> None:
 @app.command("check-config")
 def check_config(
     config: ConfigOpt,
-    kind: Annotated[str, typer.Option("--kind", help="gateway or consumer")] = "gateway",
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="gateway or consumer (default gateway; consumer with --handlers or --gateway)"),
+    ] = None,
+    handlers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--handlers",
+            help="Consumer: also import these Python handlers (package.module:consumer, repeatable) and check them",
+            show_default=False,
+        ),
+    ] = None,
+    gateway_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--gateway",
+            help="Consumer: the gateway's config; every vars.NAME a match uses must be extracted by a trigger",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Validate a config file and exit non-zero naming every bad key."""
+    """Validate a config file and exit non-zero naming every bad key (consumer: also its handlers)."""
     from hookgate.consumer.config import ConsumerConfig
     from hookgate.gateway.config import GatewayConfig
 
-    if kind not in ("gateway", "consumer"):
+    resolved = kind or ("consumer" if handlers or gateway_config else "gateway")
+    if resolved not in ("gateway", "consumer"):
         raise _fail("--kind must be gateway or consumer")
+    if resolved == "gateway" and (handlers or gateway_config):
+        raise _fail("--handlers and --gateway check a consumer: use --kind consumer")
+    if resolved == "consumer" and (handlers or gateway_config):
+        from hookgate.cli.check_handlers import check
+        from hookgate.cli.errors import CliError
+
+        try:
+            report = check(config, handlers or (), gateway_config)
+        except CliError as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(f"{config}: {len(report.workflows)} workflow(s)")
+        for declared in report.workflows:
+            typer.echo(declared.line())
+        if report.problems:
+            for problem in report.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"{config}: ok")
+        return
     try:
-        load_yaml(GatewayConfig if kind == "gateway" else ConsumerConfig, config)
+        load_yaml(GatewayConfig if resolved == "gateway" else ConsumerConfig, config)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{config}: ok")

@@ -8,6 +8,9 @@ The public SDK for Python handlers (see ``docs/consumers.md``)::
 
     @app.workflow("deploy", match=match.type("com.github.push") & match.var("ref", "refs/heads/main"))
     async def deploy(event: Event) -> None: ...
+
+``model=`` validates the body with a pydantic model first (the handler then takes it as a second argument);
+:mod:`hookgate.testing` runs the handlers in a team's unit tests, without Kafka.
 """
 
 from hookgate.consumer.workflows import match

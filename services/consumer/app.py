@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from hookgate.consumer.config import BreakerSettings, ConsumerConfig
@@ -23,17 +25,20 @@ from hookgate.consumer.engine.breaker import Breakers, BreakerState, CircuitBrea
 from hookgate.consumer.engine.delivery import Deliverer
 from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.engine.runner import Runner
+from hookgate.consumer.engine.start import GroupStartRefused, StartRefused, TopicLayoutError
 from hookgate.consumer.metrics import ConsumerMetrics
 from hookgate.consumer.reload import install_reload
 from hookgate.consumer.state.changelog import DedupeChangelog
 from hookgate.consumer.state.deadletter import KafkaDeadLetters
 from hookgate.consumer.state.dedupe import DedupeTable
+from hookgate.consumer.state.ledger import DeadLetterLedger, follow_ledger
 from hookgate.consumer.workflows.actions.client import HttpClients
+from hookgate.consumer.workflows.match import describe_workflow
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
 from hookgate.core.health import add_ops_routes
-from hookgate.core.kafka import TopicAdmin, make_producer
+from hookgate.core.kafka import TopicAdmin, connection_kwargs, make_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.workers import OpsSpec, Supervisor, WorkerContext, own_command, worker_context
@@ -95,19 +100,33 @@ class Pipeline:
                     policy=RetryPolicy(s.retry.attempts, s.retry.base_delay_seconds, s.retry.max_delay_seconds),
                     breakers=_breakers(s.breaker, self._metrics),
                     dedupe=dedupe,
-                    dead_letters=KafkaDeadLetters(producer, cfg.dead_letter_topic()),
+                    dead_letters=KafkaDeadLetters(producer, cfg.dead_letter_topic(), cfg.dead_letter_state_topic()),
                     metrics=self._metrics,
+                    group=s.group_id,
                 )
                 self._runner = Runner(
                     cfg, self._workflows, self._metrics, deliverer=deliverer, dedupe=dedupe, watch=self._watch
                 )
-                watching = asyncio.create_task(self._follow_readiness(), name="kafka-watch")
+                ledger_stop = asyncio.Event()
+                ledger = DeadLetterLedger(lambda wf, n: self._metrics.dead_letters_waiting.labels(wf).set(n))
+                background = [
+                    asyncio.create_task(self._follow_readiness(), name="kafka-watch"),
+                    asyncio.create_task(
+                        follow_ledger(
+                            cfg.kafka, cfg.dead_letter_topic(), cfg.dead_letter_state_topic(), ledger, ledger_stop
+                        ),
+                        name="dead-letter-ledger",
+                    ),
+                ]
                 try:
                     await self._runner.run(stop)
                 finally:
-                    watching.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watching
+                    ledger_stop.set()
+                    for task in background:
+                        task.cancel()
+                    for task in background:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             finally:
                 # Only now: the runner's drain wrote its last done records and dead letters through these.
                 if dedupe is not None:
@@ -129,6 +148,9 @@ class Pipeline:
             producer: AIOKafkaProducer | None = None
             try:
                 await admin.ensure([cfg.dead_letter_topic()], config={"cleanup.policy": "delete"})
+                # Resolutions are kept as long as their key lives (compaction only): a letter must not turn
+                # "waiting" again because its resolution aged out first.
+                await admin.ensure([cfg.dead_letter_state_topic()], partitions=1, config={"cleanup.policy": "compact"})
                 if s.dedupe.enabled:
                     retention_ms = str(int(s.dedupe.retention_seconds * 1000))
                     await admin.ensure(
@@ -140,13 +162,45 @@ class Pipeline:
                 if s.dedupe.enabled:
                     dedupe = DedupeChangelog(cfg.kafka, producer, cfg.dedupe_topic(), self._new_table)
                     await dedupe.start()
+                try:
+                    await self._ensure_redrive_topic(admin, producer, dedupe)
+                except StartRefused:
+                    if dedupe is not None:
+                        await dedupe.stop()
+                    raise
                 self._watch.up()
                 return producer, dedupe
+            except StartRefused:
+                if producer is not None:
+                    await producer.stop()
+                raise
             except (KafkaError, OSError, RuntimeError) as exc:
                 if producer is not None:
                     await producer.stop()
                 self._watch.down(type(exc).__name__, str(exc) or None)
         return None
+
+    async def _ensure_redrive_topic(
+        self, admin: TopicAdmin, producer: AIOKafkaProducer, dedupe: DedupeChangelog | None
+    ) -> None:
+        """The group's re-drive topic, with as many partitions as its dedupe changelog.
+
+        A re-drive of an event of source partition ``p`` goes to re-drive partition ``p % partitions``
+        (``hookgate replay``); with the changelog's count, the member reading it also restores the changelog
+        partition ``p % partitions`` that holds the event's dedupe state. A multiple works too; any other
+        count would let a re-drive run against state it has not loaded, so it stops the consumer.
+        """
+        topic = self._config.redrive_topic()
+        changelog = dedupe.partitions if dedupe is not None else None
+        await admin.ensure([topic], partitions=changelog, config={"cleanup.policy": "delete"})
+        if changelog is None:
+            return
+        have = len(await producer.partitions_for(topic))
+        if have % changelog:
+            raise TopicLayoutError(
+                f"topic {topic} has {have} partitions; it needs a multiple of the dedupe changelog's {changelog} "
+                f"({self._config.dedupe_topic()}) so that re-drives meet their dedupe state: recreate it"
+            )
 
     async def _follow_readiness(self) -> None:
         """Report the runner's view of the broker to the watch: a lost coordinator is an outage."""
@@ -183,6 +237,12 @@ async def serve(
     worker = worker_context()
     s = config.consumer
     if s.workers > 1 and worker is None:
+        refused = await _new_group_without_start(config)
+        if refused is not None:
+            # Each worker would refuse and be restarted again and again: refuse once, here.
+            log.error("group_start_refused", group=refused.group, partitions=refused.partitions, reason=str(refused))
+            sys.stderr.write(f"{refused}\n")
+            return 2
         supervisor = Supervisor(
             "consumer",
             s.workers,
@@ -192,6 +252,27 @@ async def serve(
         )
         return await supervisor.run(stop)
     return await _consume(config, stop, extra_workflows, config_path, worker)
+
+
+async def _new_group_without_start(config: ConsumerConfig) -> GroupStartRefused | None:
+    """The refusal a worker would hit, asked of the broker before any worker starts; None when the group has
+    committed offsets, ``consumer.group.start`` is set, or the broker cannot be asked now (the workers
+    decide then, as a single process does)."""
+    if config.consumer.group.start is not None:
+        return None
+    admin = AIOKafkaAdminClient(**connection_kwargs(config.kafka))
+    try:
+        async with asyncio.timeout(15):
+            await admin.start()
+            offsets = await admin.list_consumer_group_offsets(config.consumer.group_id)
+    except (KafkaError, OSError, TimeoutError):
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    if any(meta.offset >= 0 for meta in offsets.values()):
+        return None
+    return GroupStartRefused(config.consumer.group_id, [])
 
 
 async def _consume(
@@ -214,13 +295,32 @@ async def _consume(
         listen = config.consumer.listen
         # A supervised worker serves its ops routes on loopback, on a port of its own that it reports.
         host, port = ("127.0.0.1", 0) if worker is not None else (listen.host, listen.port)
-        await web.TCPSite(web_runner, host, port, reuse_address=True).start()
+        try:
+            await web.TCPSite(web_runner, host, port, reuse_address=True).start()
+        except OSError as exc:
+            # Another service on this host has the port (two consumers both on the default 8081).
+            log.error(
+                "ops_listen_failed",
+                host=host,
+                port=port,
+                error=exc.strerror or str(exc),
+                hint="set consumer.listen.port (or hookgate consumer --port; 0 picks a free port)",
+            )
+            await web_runner.cleanup()
+            return 2
         watcher = None
         if worker is not None:
             structlog.contextvars.bind_contextvars(worker=worker.index)
             await worker.report(ops_port=web_runner.addresses[0][1])
             watcher = asyncio.create_task(worker.watch_parent(stop))
-        log.info("consumer_started", group=config.consumer.group_id, workflows=workflows.names())
+        log.info(
+            "consumer_started",
+            group=config.consumer.group_id,
+            workflows=workflows.names(),
+            ops=f"http://{host}:{web_runner.addresses[0][1]}",
+        )
+        for workflow in workflows:
+            log.info("workflow_match", workflow=workflow.name, match=describe_workflow(workflow))
         reloader = None
         if config_path is not None:
             reloader = install_reload(
@@ -232,6 +332,10 @@ async def _consume(
             )
         try:
             await pipeline.run(stop)
+        except StartRefused as exc:
+            # Already logged where it was found (group_start_refused); the message again, for the operator.
+            sys.stderr.write(f"{exc}\n")
+            return 2
         finally:
             for task in (reloader, watcher):
                 if task is not None:

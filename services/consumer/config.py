@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from hookgate.consumer.engine.start import GroupStart, parse_start
 from hookgate.consumer.workflows.subscriptions import WorkflowConfig
 from hookgate.core.config import Regex, StrictModel
 from hookgate.core.settings import KafkaSettings
-from hookgate.core.topics import dead_letter_topic, dedupe_topic, source_pattern
+from hookgate.core.topics import (
+    dead_letter_state_topic,
+    dead_letter_topic,
+    dedupe_topic,
+    redrive_topic,
+    source_pattern,
+)
 
 
 class ListenSettings(StrictModel):
@@ -82,6 +90,22 @@ class GroupSettings(StrictModel):
         le=2**31 - 1,
         description="The member leaves the group when its fetch loop has not polled for this long.",
     )
+    start: str | None = Field(
+        default=None,
+        description="Where a group with no committed offsets starts: earliest, latest or an RFC 3339 time. "
+        "Unset: a brand-new group refuses to start (docs/consumers.md).",
+    )
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_start(value)
+        return value
+
+    def start_position(self) -> GroupStart | None:
+        """``start`` parsed; None when unset."""
+        return parse_start(self.start) if self.start is not None else None
 
     @field_validator("session_timeout_ms")
     @classmethod
@@ -185,6 +209,14 @@ class ConsumerConfig(StrictModel):
         s = self.consumer
         return dedupe_topic(self.kafka.topics, s.group_id, s.dedupe.topic)
 
+    def redrive_topic(self) -> str:
+        """This group's re-drives (``hookgate replay --dead-letter``), read beside the sources."""
+        return redrive_topic(self.kafka.topics, self.consumer.group_id)
+
+    def dead_letter_state_topic(self) -> str:
+        """This group's resolved dead letters (compacted)."""
+        return dead_letter_state_topic(self.kafka.topics, self.consumer.group_id)
+
     def source_pattern(self) -> str | None:
         """The subscription regex: ``topic_pattern`` minus hookgate's internal topics (None with ``topics``)."""
         s = self.consumer
@@ -193,3 +225,11 @@ class ConsumerConfig(StrictModel):
         return source_pattern(
             self.kafka.topics, s.topic_pattern.pattern, exclude=(self.dead_letter_topic(), self.dedupe_topic())
         )
+
+    def subscription(self) -> tuple[list[str], str | None]:
+        """What the group subscribes to: (topics, None) or ([], regex), the re-drive topic included either way."""
+        redrive = self.redrive_topic()
+        pattern = self.source_pattern()
+        if pattern is None:
+            return [*self.consumer.topics, redrive], None
+        return [], f"^{re.escape(redrive)}$|{pattern}"

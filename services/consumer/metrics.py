@@ -23,8 +23,10 @@ from hookgate.core.metrics import LATENCY_BUCKETS
 E2E_BUCKETS = (*LATENCY_BUCKETS, 30.0, 60.0, 300.0)
 
 DELIVERY_OUTCOMES = ("succeeded", "deadlettered", "deduplicated")
-REDRIVE_OUTCOMES = ("succeeded", "deadlettered", "deduplicated", "other_workflow")
-RETRY_REASONS = ("status_5xx", "status_4xx", "error", "circuit_open")
+REDRIVE_OUTCOMES = ("succeeded", "deadlettered", "deduplicated", "other_workflow", "other_group")
+RETRY_REASONS = ("retry_requested", "exception", "status_5xx", "status_4xx", "error", "circuit_open")
+"""retry_requested: a handler raised ``Retry``; exception: a handler raised (``Fail`` included); status_*: an
+HTTP answer; error: a transport failure or a handler timeout; circuit_open: the target's breaker was open."""
 ACTION_OUTCOMES = ("succeeded", "failed", "rejected")
 
 
@@ -49,6 +51,7 @@ class WorkflowMeters:
         "matched",
         "redrives",
         "retries",
+        "waiting",
     )
 
     def __init__(self, metrics: ConsumerMetrics, name: str) -> None:
@@ -59,6 +62,7 @@ class WorkflowMeters:
         self.redrives = {o: metrics.redrives.labels(name, o) for o in REDRIVE_OUTCOMES}
         self.retries = {r: metrics.retries.labels(name, r) for r in RETRY_REASONS}
         self.actions = {o: metrics.actions.labels(name, o) for o in ACTION_OUTCOMES}
+        self.waiting = metrics.dead_letters_waiting.labels(name)
 
 
 class ConsumerMetrics:
@@ -90,13 +94,22 @@ class ConsumerMetrics:
             "hookgate_consumer_redrives",
             "Re-driven dead letters per workflow by outcome: succeeded, deadlettered (failed again),"
             " deduplicated (already succeeded, or this re-drive already ran it), other_workflow (not the one"
-            " the re-drive is for).",
+            " the re-drive is for), other_group (a re-drive for another consumer group).",
             ["workflow", "outcome"],
+            registry=r,
+        )
+        self.dead_letters_waiting = Gauge(
+            "hookgate_consumer_dead_letters_waiting",
+            "Dead letters of this group not resolved by a successful re-drive, per workflow (distinct events;"
+            " every member reports the whole group's count: aggregate with max, not sum).",
+            ["workflow"],
             registry=r,
         )
         self.retries = Counter(
             "hookgate_consumer_retries",
-            "Attempts scheduled again after a failure, by reason (status_5xx, status_4xx, error, circuit_open).",
+            "Attempts scheduled again after a failure, by reason: retry_requested (the handler raised Retry),"
+            " exception (the handler raised), status_5xx, status_4xx, error (transport failure or timeout),"
+            " circuit_open.",
             ["workflow", "reason"],
             registry=r,
         )
@@ -127,7 +140,9 @@ class ConsumerMetrics:
             registry=r,
         )
         self.assigned = Gauge(
-            "hookgate_consumer_assigned_partitions", "Partitions this member currently owns.", registry=r
+            "hookgate_consumer_assigned_partitions",
+            "Partitions this member currently owns (of its source topics and of its group's re-drive topic).",
+            registry=r,
         )
         self.in_flight = Gauge("hookgate_consumer_in_flight_records", "Records read but not finished.", registry=r)
         self.rebalances = Counter(

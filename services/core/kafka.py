@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -54,10 +54,20 @@ def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer
     return AIOKafkaProducer(**kw)
 
 
-def make_consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
-    """A consumer that never auto-commits: callers commit what they have finished."""
+def make_consumer(
+    settings: KafkaSettings,
+    *topics: str,
+    offset_reset: Literal["earliest", "latest", "none"],
+    **overrides: Any,
+) -> AIOKafkaConsumer:
+    """A consumer that never auto-commits: callers commit what they have finished.
+
+    ``offset_reset`` (aiokafka's ``auto_offset_reset``) is the caller's to choose, never a default here:
+    it decides where a partition without a valid position starts, which is a product decision (see the
+    consumer's ``consumer.group.start``), not a client detail.
+    """
     kw = connection_kwargs(settings)
-    kw.update(enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed")
+    kw.update(enable_auto_commit=False, auto_offset_reset=offset_reset, isolation_level="read_committed")
     kw.update(overrides)
     return AIOKafkaConsumer(*topics, **kw)
 

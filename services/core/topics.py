@@ -6,6 +6,8 @@
   ==================  ==========================================================================
   dead letters        ``consumer.dead_letter.topic``, default ``{prefix}._deadletter.{group}``
   dedupe changelog    ``consumer.dedupe.topic``, default ``{prefix}._dedupe.{group}``
+  re-drives           ``{prefix}._redrive.{group}`` (read by that group only, beside its sources)
+  dead-letter state   ``{prefix}._deadletter_state.{group}`` (compacted: which dead letters are resolved)
   audit records       ``{prefix}._audit``
   trigger definitions ``{prefix}._triggers``
   ==================  ==========================================================================
@@ -63,6 +65,17 @@ def dead_letter_topic(topics: TopicSettings, group: str, configured: str | None 
 def dedupe_topic(topics: TopicSettings, group: str, configured: str | None = None) -> str:
     """The dedupe changelog of consumer group ``group``: ``configured`` when set, else the default name."""
     return configured or _internal(topics, f"dedupe.{group}")
+
+
+def redrive_topic(topics: TopicSettings, group: str) -> str:
+    """Where ``hookgate replay --dead-letter`` sends consumer group ``group``'s re-drives: only that group
+    subscribes to it, so no other group ever sees (or runs) them."""
+    return _internal(topics, f"redrive.{group}")
+
+
+def dead_letter_state_topic(topics: TopicSettings, group: str) -> str:
+    """The compacted topic of consumer group ``group``'s resolved dead letters (key ``{workflow}:{event id}``)."""
+    return _internal(topics, f"deadletter_state.{group}")
 
 
 def audit_topic(topics: TopicSettings) -> str:

@@ -39,29 +39,44 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["/gateway/settings", "'listen' not allowed"],
     ),
     "unknown key in a workflow action": (
-        {"consumers": [{"name": "c", "workflows": [{**WORKFLOW, "action": {**WORKFLOW["action"], "oops": 1}}]}]},
+        {
+            "consumers": [
+                {
+                    "name": "c",
+                    "start": "earliest",
+                    "workflows": [{**WORKFLOW, "action": {**WORKFLOW["action"], "oops": 1}}],
+                }
+            ]
+        },
         ["/consumers/0/workflows/0/action", "'oops' not allowed"],
     ),
     "literal workflow secret": (
         {
             "consumers": [
-                {"name": "c", "workflows": [{**WORKFLOW, "action": {**WORKFLOW["action"], "secrets": {"t": "x"}}}]}
+                {
+                    "name": "c",
+                    "start": "earliest",
+                    "workflows": [{**WORKFLOW, "action": {**WORKFLOW["action"], "secrets": {"t": "x"}}}],
+                }
             ]
         },
         ["/consumers/0/workflows/0/action/secrets/t"],
     ),
     "consumer without a name": ({"consumers": [{"replicaCount": 2}]}, ["/consumers/0", "missing property 'name'"]),
     "consumer name not a DNS label": ({"consumers": [{"name": "Payments"}]}, ["/consumers/0/name"]),
-    "unknown consumer key": ({"consumers": [{"name": "c", "replicas": 2}]}, ["/consumers/0", "'replicas' not allowed"]),
+    "unknown consumer key": (
+        {"consumers": [{"name": "c", "start": "earliest", "replicas": 2}]},
+        ["/consumers/0", "'replicas' not allowed"],
+    ),
     "chart-owned consumer setting": (
-        {"consumers": [{"name": "c", "settings": {"group_id": "g"}}]},
+        {"consumers": [{"name": "c", "start": "earliest", "settings": {"group_id": "g"}}]},
         ["/consumers/0/settings", "'group_id' not allowed"],
     ),
     "workers as a consumer setting": (
-        {"consumers": [{"name": "c", "settings": {"workers": 2}}]},
+        {"consumers": [{"name": "c", "start": "earliest", "settings": {"workers": 2}}]},
         ["/consumers/0/settings", "'workers' not allowed"],
     ),
-    "no workers": ({"consumers": [{"name": "c", "workers": 0}]}, ["/consumers/0/workers"]),
+    "no workers": ({"consumers": [{"name": "c", "start": "earliest", "workers": 0}]}, ["/consumers/0/workers"]),
     "secretEnv without a key": (
         {"gateway": {"secretEnv": [{"name": "X", "existingSecret": "s"}]}},
         ["/gateway/secretEnv/0", "missing property 'key'"],
@@ -93,14 +108,25 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], list[str]]] = {
         ["kafka.tls.keyKey"],
     ),
     "topics and topicPattern": (
-        {"consumers": [{"name": "c", "topics": ["a"], "topicPattern": "^a"}]},
+        {"consumers": [{"name": "c", "start": "earliest", "topics": ["a"], "topicPattern": "^a"}]},
         ["consumers[0].topics"],
     ),
-    "two consumers of one name": ({"consumers": [{"name": "c"}, {"name": "c"}]}, ["consumers[1].name"]),
+    "two consumers of one name": (
+        {"consumers": [{"name": "c", "start": "earliest"}, {"name": "c", "start": "earliest"}]},
+        ["consumers[1].name"],
+    ),
     "test trigger that does not exist": ({"tests": {"trigger": "nope"}}, ["tests.trigger", "nope"]),
     "HTTPRoute without a Gateway": ({"gateway": {"httpRoute": {"enabled": True}}}, ["gateway.httpRoute.parentRefs"]),
     "autoscaling on nothing": (
-        {"consumers": [{"name": "c", "autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": ""}}]},
+        {
+            "consumers": [
+                {
+                    "name": "c",
+                    "start": "earliest",
+                    "autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": ""},
+                }
+            ]
+        },
         ["consumers[0].autoscaling"],
     ),
 }
@@ -120,7 +146,12 @@ def test_bad_values_are_refused_naming_the_key(case: str, tmp_path: Path) -> Non
 def test_a_good_values_file_next_to_the_bad_ones_renders(tmp_path: Path) -> None:
     path = tmp_path / "values.yaml"
     path.write_text(
-        yaml.safe_dump({"gateway": {"triggers": [TRIGGER]}, "consumers": [{"name": "c", "workflows": [WORKFLOW]}]})
+        yaml.safe_dump(
+            {
+                "gateway": {"triggers": [TRIGGER]},
+                "consumers": [{"name": "c", "start": "earliest", "workflows": [WORKFLOW]}],
+            }
+        )
     )
     assert chart.helm(*chart.template_args([path])).returncode == 0
 

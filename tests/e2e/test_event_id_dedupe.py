@@ -65,6 +65,7 @@ async def test_a_retried_webhook_without_a_delivery_id_runs_its_workflow_once(
             {
                 "consumer": {
                     "group_id": group,
+                    "group": {"start": "earliest"},
                     "topic_pattern": f"^{topic_prefix}\\.",
                     "listen": {"host": "127.0.0.1", "port": (cport := free_port())},
                 },

@@ -51,6 +51,7 @@ async def test_githubs_documented_example_reaches_the_workflow(
             {
                 "consumer": {
                     "group_id": f"{topic_prefix}-e2e",
+                    "group": {"start": "earliest"},
                     "topic_pattern": f"^{topic_prefix}\\.",
                     "listen": {"host": "127.0.0.1", "port": (cport := free_port())},
                 },

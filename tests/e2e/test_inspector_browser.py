@@ -225,9 +225,20 @@ async def test_log_in_create_deliver_inspect_and_replay_in_a_browser(stack: Stac
     # 6. Replay it: the event is written again with its id, and the workflow does not run twice.
     await page.click("#replay-button")
     await expect(page.locator("#replay-result")).to_have_text("Replayed delivery-signed")
-    await page.screenshot(path=str(stack.shots / "inspector-event.png"), full_page=True)
     await stack.settled()
     assert stack.runs("delivery-signed") == 1
+    # The event's page now lists both records of the id: the delivery and its replay.
+    await page.reload()
+    await expect(page.locator("#deliveries tbody tr")).to_have_count(2)
+    await expect(page.locator("tr[data-workflow='deliver']")).to_contain_text("succeeded")
+    await page.screenshot(path=str(stack.shots / "inspector-event.png"), full_page=True)
+
+    # The refused request's page: its reason and where it came from (no body is kept for it).
+    await page.goto(f"{base}/admin/ui/triggers/{tid}")
+    await page.click("tr[data-outcome='refused'] a")
+    await expect(page.locator("#event-facts")).to_contain_text("bad_signature")
+    await expect(page.locator("#event-facts")).to_contain_text("127.0.0.1")
+    await expect(page.locator("#replay")).to_be_hidden()
 
     # A tenant token sees its own tenant only: globex's portal sees no acme trigger, acme's sees it.
     expected_404: list[str] = []  # the API's answer to another tenant's trigger, which chromium logs

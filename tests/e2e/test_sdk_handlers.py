@@ -76,6 +76,7 @@ async def test_handlers_from_the_example_module_run_beside_yaml_workflows(
             {
                 "consumer": {
                     "group_id": group,
+                    "group": {"start": "earliest"},
                     "topics": [topic],
                     "listen": {"host": "127.0.0.1", "port": port},
                     "retry": {"base_delay_seconds": 0.1, "max_delay_seconds": 1},

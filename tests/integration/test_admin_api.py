@@ -267,14 +267,20 @@ async def test_inspection_and_replay() -> None:
         assert stats == {"window_seconds": 3600, "triggers": [{"trigger_id": tid, "accepted": 1, "refused": 1}]}
 
         r = await client.post("/admin/events/e-1/replay", json={"dry_run": True}, headers=ACME)
-        assert (r.status, await r.json()) == (200, {"event_ids": ["e-1"], "dry_run": True, "forced": False})
+        assert (r.status, await r.json()) == (
+            200,
+            {"event_ids": ["e-1"], "dry_run": True, "forced": False, "replay_id": ""},
+        )
         r = await client.post(f"/admin/triggers/{tid}/replay", json={"since": "2000-01-01T00:00:00Z"}, headers=ACME)
         assert (r.status, (await r.json())["errors"][0]["path"]) == (422, "since")  # more than 7 days
         r = await client.post("/admin/events/r-1/replay", json={}, headers=ACME)
         assert r.status == 404  # a refused request has no event to re-publish
         since = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
         r = await client.post(f"/admin/triggers/{tid}/replay", json={"since": since, "force": True}, headers=ADMIN)
-        assert (r.status, await r.json()) == (200, {"event_ids": ["e-old", "e-1"], "dry_run": False, "forced": True})
+        assert (r.status, await r.json()) == (
+            200,
+            {"event_ids": ["e-old", "e-1"], "dry_run": False, "forced": True, "replay_id": ""},
+        )
     assert [(p.event_id, p.trigger_id, p.dry_run, p.force) for p in inspector.replays] == [
         ("e-1", tid, True, False),
         (None, tid, False, True),

@@ -88,6 +88,7 @@ async def test_a_broker_outage_is_one_warning_and_one_info_line_per_dependency(
             {
                 "consumer": {
                     "group_id": f"{topic_prefix}-g",
+                    "group": {"start": "earliest"},
                     "topics": [f"{topic_prefix}.acme"],
                     "listen": {"host": "127.0.0.1", "port": cport},
                 },

@@ -181,14 +181,16 @@ async def test_replay_by_time_window(seeded: tuple[Path, str, dict[str, tuple[in
     assert out == ""
 
 
-async def test_replay_dead_letters_back_to_their_source(
+async def test_replay_dead_letters_to_their_groups_redrive_topic(
     seeded: tuple[Path, str, dict[str, tuple[int, int]]], kafka_bootstrap: str, topic_prefix: str
 ) -> None:
     cfg, topic, _ = seeded
     dead = f"{topic_prefix}._deadletter.workflows"
+    redrives = f"{topic_prefix}._redrive.workflows"  # the group's consumer creates it; here the test does
     ev = event("evt-dead", "com.github.push", b'{"dead": true}')
     headers = [*ev.to_headers(), ("hookgate_source_topic", topic.encode()), ("hookgate_workflow", b"deploy")]
     await create_topic(kafka_bootstrap, dead, 1)
+    await create_topic(kafka_bootstrap, redrives, 1)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -204,13 +206,15 @@ async def test_replay_dead_letters_back_to_their_source(
     assert shown["headers"]["hookgate_redrive_workflow"] == "deploy"  # the headers as they would be written
     code, _, err = await hookgate("replay", "-c", str(cfg), "--dead-letter", "workflows", "--id", "evt-dead")
     assert code == 0, err
-    assert f"replayed 1: 1 to {topic}" in err
-    records = await read_topic(kafka_bootstrap, topic, count=4)
-    (back,) = [r for r in records if r.value == b'{"dead": true}']
-    # A re-drive: every header kept (ce_id included), plus the marker naming the dead-lettered workflow.
+    assert f"replayed 1: 1 to {redrives}" in err
+    (back,) = await read_topic(kafka_bootstrap, redrives, count=1)
+    assert back.value == b'{"dead": true}'
+    # A re-drive: every header kept (ce_id included), plus the marker naming the dead-lettered workflow and
+    # the group; it went to that group's re-drive topic, which no other group reads.
     assert list(back.headers)[: len(headers)] == headers
     marker = dict(list(back.headers)[len(headers) :])
     assert marker["hookgate_redrive_workflow"] == b"deploy"
+    assert marker["hookgate_redrive_group"] == b"workflows"
     assert str(uuid.UUID(marker["hookgate_redrive"].decode())) in err  # the summary names the re-drive
 
 

@@ -24,6 +24,7 @@ def _config(bootstrap: str, prefix: str, group: str, url: str, port: int, commit
     return {
         "consumer": {
             "group_id": group,
+            "group": {"start": "earliest"},
             "topic_pattern": f"^{prefix}\\.",
             "listen": {"host": "127.0.0.1", "port": port},
             "max_in_flight": MAX_IN_FLIGHT,

@@ -192,6 +192,7 @@ async def test_every_event_reaches_every_matching_workflow_and_only_those(
             {
                 "consumer": {
                     "group_id": group,
+                    "group": {"start": "earliest"},
                     "topics": topics,
                     "listen": {"host": "127.0.0.1", "port": free_port()},
                 },
@@ -281,7 +282,12 @@ async def test_sighup_reloads_workflows_and_keeps_them_when_the_new_file_is_inva
 
         def config(workflows: list[dict[str, Any]]) -> dict[str, Any]:
             return {
-                "consumer": {"group_id": group, "topics": [topic], "listen": {"host": "127.0.0.1", "port": port}},
+                "consumer": {
+                    "group_id": group,
+                    "group": {"start": "earliest"},
+                    "topics": [topic],
+                    "listen": {"host": "127.0.0.1", "port": port},
+                },
                 "kafka": {"bootstrap_servers": kafka_bootstrap, "topics": {"prefix": topic_prefix, "partitions": 3}},
                 "workflows": workflows,
             }

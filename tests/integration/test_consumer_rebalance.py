@@ -18,12 +18,16 @@ pytestmark = pytest.mark.kafka
 
 EVENTS = 2000
 PARTITIONS = 6
+# What the group's members own between them: the source topic's partitions and as many of the group's
+# re-drive topic (created with the dedupe changelog's count, kafka.topics.partitions = PARTITIONS).
+OWNED = 2 * PARTITIONS
 
 
 def _config(bootstrap: str, prefix: str, group: str, url: str, port: int) -> dict[str, Any]:
     return {
         "consumer": {
             "group_id": group,
+            "group": {"start": "earliest"},
             "topics": [f"{prefix}.acme"],
             "listen": {"host": "127.0.0.1", "port": port},
             "log_level": "warning",
@@ -49,7 +53,7 @@ async def _split(a: Service, b: Service, timeout: float = 60.0) -> None:
         while True:
             na = await scrape(a.url, "hookgate_consumer_assigned_partitions")
             nb = await scrape(b.url, "hookgate_consumer_assigned_partitions")
-            if na > 0 and nb > 0 and na + nb == PARTITIONS:
+            if na > 0 and nb > 0 and na + nb == OWNED:
                 return
             await asyncio.sleep(0.2)
 

@@ -1,6 +1,7 @@
 """Re-driving dead letters with ``hookgate replay --dead-letter``: the failed workflow runs again, once.
 
-A real broker, a real HTTP target, and the CLI run as a user runs it (a separate process).
+A real broker, a real HTTP target, and the CLI run as a user runs it (a separate process). Re-drives go to
+the group's own re-drive topic; a successful one marks its dead letter resolved, which later re-drives skip.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from hookgate.consumer.config import ConsumerConfig
-from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
+from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_GROUP, H_REDRIVE_WORKFLOW, H_WORKFLOW
 from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from tests.support.builders import read_topic
@@ -63,7 +64,9 @@ def _config(bootstrap: str, prefix: str, receiver: Receiver) -> ConsumerConfig:
     )
 
 
-async def _redrive(tmp_path: Path, bootstrap: str, prefix: str, consumer: dict[str, Any] | None = None) -> str:
+async def _redrive(
+    tmp_path: Path, bootstrap: str, prefix: str, consumer: dict[str, Any] | None = None, *extra: str
+) -> str:
     """``hookgate replay -c consumer.yaml --dead-letter GROUP``, as an operator runs it; returns its stderr.
 
     ``consumer`` is the file's ``consumer:`` section (none by default: only ``kafka:``).
@@ -74,7 +77,7 @@ async def _redrive(tmp_path: Path, bootstrap: str, prefix: str, consumer: dict[s
         doc["consumer"] = consumer
     cfg.write_text(yaml.safe_dump(doc))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hookgate", "replay", "-c", str(cfg), "--dead-letter", f"{prefix}-g",
+        sys.executable, "-m", "hookgate", "replay", "-c", str(cfg), "--dead-letter", f"{prefix}-g", *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await asyncio.wait_for(proc.communicate(), 120)
@@ -82,17 +85,22 @@ async def _redrive(tmp_path: Path, bootstrap: str, prefix: str, consumer: dict[s
     return err.decode()
 
 
-async def _rewind(bootstrap: str, group: str, topic: str) -> None:
+async def _rewind(bootstrap: str, group: str, *topics: str) -> None:
     """Redeliver everything: move the (idle) group's committed offsets back to the start."""
-    ends = await end_offsets(bootstrap, topic)
+    tps = [TopicPartition(topic, p) for topic in topics for p in await end_offsets(bootstrap, topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in ends]
         consumer.assign(tps)
         await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in tps})
     finally:
         await consumer.stop()
+
+
+async def _settled(bootstrap: str, group: str, config: ConsumerConfig, topic: str) -> None:
+    """The group finished everything on its source topic and its re-drive topic."""
+    await wait_committed(bootstrap, group, topic)
+    await wait_committed(bootstrap, group, config.redrive_topic())
 
 
 async def test_a_redrive_reruns_only_the_failed_workflow_once(
@@ -103,6 +111,7 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
     async with run_receiver() as receiver, HttpClients() as clients:
         _broken(receiver, {"e1"})
         config = _config(kafka_bootstrap, topic_prefix, receiver)
+        redrives = config.redrive_topic()
         async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
             await produce(kafka_bootstrap, topic, [event("e1"), event("e2")])
             (dead,) = await read_topic(kafka_bootstrap, config.dead_letter_topic(), count=1, timeout=60)
@@ -114,8 +123,8 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
             # The operator fixes the target and re-drives the dead letters.
             _broken(receiver, set())
             err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
-            assert f"replayed 1: 1 to {topic}" in err
-            await wait_committed(kafka_bootstrap, group, topic)
+            assert f"replayed 1: 1 to {redrives}" in err
+            await _settled(kafka_bootstrap, group, config, topic)
             assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}  # deploy ran again; audit did not
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
             assert sample(metrics, REDRIVES, workflow="audit", outcome="other_workflow") == 1
@@ -123,25 +132,30 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
             assert (rerun.path, rerun.headers["ce-id"]) == ("/deploy", "e1")
             assert rerun.headers["Idempotency-Key"] == "deploy:e1"  # the original id travelled back
 
-            # The same dead letter re-driven again after the success runs nothing.
-            await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
-            await wait_committed(kafka_bootstrap, group, topic)
+            # The letter is resolved now: a second re-drive skips it, unless told to include resolved letters,
+            # and then the re-drive runs nothing (the run already succeeded).
+            err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
+            assert "replayed 0: nothing; skipped 1 resolved" in err
+            await _redrive(tmp_path, kafka_bootstrap, topic_prefix, None, "--include-resolved")
+            await _settled(kafka_bootstrap, group, config, topic)
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 1
             assert sample(metrics, REDRIVES, workflow="audit", outcome="other_workflow") == 2
         assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}
 
         # A crash or rebalance redelivers the re-driven records (here: all of them, to a new process that
         # restores the dedupe state from the changelog): the succeeded entry blocks the re-run.
-        await _rewind(kafka_bootstrap, group, topic)
+        await _rewind(kafka_bootstrap, group, topic, redrives)
         async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
-            await wait_committed(kafka_bootstrap, group, topic)
+            await _settled(kafka_bootstrap, group, config, topic)
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
             assert sample(metrics, "hookgate_consumer_deliveries_total", workflow="deploy", outcome="succeeded") == 0
     assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}
-    source = await read_topic(kafka_bootstrap, topic, count=4)
-    redriven = [dict(r.headers) for r in source if H_REDRIVE in dict(r.headers)]
+    source = await read_topic(kafka_bootstrap, topic, count=2, timeout=5)
+    assert all(H_REDRIVE not in dict(r.headers) for r in source)  # nothing was written back to the shared topic
+    redriven = [dict(r.headers) for r in await read_topic(kafka_bootstrap, redrives, count=2)]
     assert len(redriven) == 2
     assert all(h["ce_id"] == b"e1" and h[H_REDRIVE_WORKFLOW] == b"deploy" for h in redriven)
+    assert all(h[H_REDRIVE_GROUP] == group.encode() for h in redriven)
     assert redriven[0][H_REDRIVE] != redriven[1][H_REDRIVE]  # one re-drive id per replay command
 
 
@@ -157,27 +171,27 @@ async def test_a_redrive_that_fails_again_dead_letters_once_and_a_redelivery_doe
         async with running_consumer(config, build_workflows(config.workflows, clients)):
             await produce(kafka_bootstrap, topic, [event("e1")])
             await read_topic(kafka_bootstrap, dead_topic, count=1, timeout=60)
-            await wait_committed(kafka_bootstrap, group, topic)
+            await _settled(kafka_bootstrap, group, config, topic)
             # Re-driven before the target is fixed: one more attempt, one more dead letter, without a marker.
             await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
             dead = await read_topic(kafka_bootstrap, dead_topic, count=2, timeout=60)
-            await wait_committed(kafka_bootstrap, group, topic)
+            await _settled(kafka_bootstrap, group, config, topic)
         assert len(dead) == 2
         assert all(H_REDRIVE not in dict(d.headers) for d in dead)
         assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}
 
         # The re-driven record is redelivered (a new process, offsets rewound): that re-drive already ran.
-        await _rewind(kafka_bootstrap, group, topic)
+        await _rewind(kafka_bootstrap, group, topic, config.redrive_topic())
         _broken(receiver, set())
         async with running_consumer(config, build_workflows(config.workflows, clients)) as (_, metrics):
-            await wait_committed(kafka_bootstrap, group, topic)
+            await _settled(kafka_bootstrap, group, config, topic)
             assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 1
 
             # Fixed, then both dead letters of the event re-driven by one command: one run, not two.
             err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix)
-            assert f"replayed 2: 2 to {topic}" in err
-            await wait_committed(kafka_bootstrap, group, topic)
+            assert f"replayed 2: 2 to {config.redrive_topic()}" in err
+            await _settled(kafka_bootstrap, group, config, topic)
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
     assert _runs(receiver) == {("/deploy", "e1"): 3, ("/audit", "e1"): 1}
@@ -203,12 +217,12 @@ async def test_a_redrive_reads_the_dead_letter_topic_the_consumer_config_names(
             await produce(kafka_bootstrap, topic, [event("e1")])
             (dead,) = await read_topic(kafka_bootstrap, custom, count=1, timeout=60)
             assert dict(dead.headers)[H_WORKFLOW] == b"deploy"
-            await wait_committed(kafka_bootstrap, group, topic)
+            await _settled(kafka_bootstrap, group, config, topic)
 
             _broken(receiver, set())
             section = {"group_id": group, "topic_pattern": f"^{topic_prefix}\\.", "dead_letter": {"topic": custom}}
             err = await _redrive(tmp_path, kafka_bootstrap, topic_prefix, consumer=section)
-            assert f"scanned 1 records of {custom}; replayed 1: 1 to {topic}" in err
-            await wait_committed(kafka_bootstrap, group, topic)
+            assert f"scanned 1 records of {custom}; replayed 1: 1 to {config.redrive_topic()}" in err
+            await _settled(kafka_bootstrap, group, config, topic)
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="succeeded") == 1
     assert _runs(receiver) == {("/deploy", "e1"): 2, ("/audit", "e1"): 1}

@@ -19,12 +19,16 @@ from tests.support.receiver import Receiver, run_receiver
 pytestmark = pytest.mark.kafka
 
 PARTITIONS = 6
+# What the group's members own between them: the source topic's partitions and as many of the group's
+# re-drive topic (created with the dedupe changelog's count, kafka.topics.partitions = PARTITIONS).
+OWNED = 2 * PARTITIONS
 
 
 def _config(bootstrap: str, prefix: str, group: str, url: str, port: int) -> dict[str, Any]:
     return {
         "consumer": {
             "group_id": group,
+            "group": {"start": "earliest"},
             "topics": [f"{prefix}.acme"],
             "listen": {"host": "127.0.0.1", "port": port},
             "workers": 2,
@@ -56,7 +60,7 @@ async def _split(svc: Service, timeout: float = 60.0) -> None:
         while True:
             w0 = await scrape(svc.url, "hookgate_consumer_assigned_partitions", worker="0")
             w1 = await scrape(svc.url, "hookgate_consumer_assigned_partitions", worker="1")
-            if w0 > 0 and w1 > 0 and w0 + w1 == PARTITIONS:
+            if w0 > 0 and w1 > 0 and w0 + w1 == OWNED:
                 return
             await asyncio.sleep(0.2)
 

@@ -17,14 +17,16 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hookgate.admin.inspect.kafka import KafkaEventInspector
-from hookgate.admin.inspect.model import EventNotFound, EventQuery
+from hookgate.admin.inspect.kafka import InspectorLimits, KafkaEventInspector
+from hookgate.admin.inspect.model import EventNotFound, EventQuery, InspectorUnavailable
 from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.core.settings import KafkaSettings
+from tests.support.admin import ADMIN_TOKEN, admin_client, bearer
 from tests.support.builders import github_signature, github_trigger, new_trigger_id
 from tests.support.events import consumer_config, http_workflow, running_consumer, wait_committed
 from tests.support.gateway import running_gateway
+from tests.support.kafka import free_port
 from tests.support.memory_catalog import MemoryCatalog
 from tests.support.receiver import Receiver, run_receiver
 
@@ -43,6 +45,8 @@ class Stack:
     topic: str
     group: str
     bootstrap: str
+    kafka: KafkaSettings
+    triggers: MemoryCatalog
 
     async def deliver(
         self, delivery: str, body: dict[str, Any], *, forged: bool = False, tid: str | None = None
@@ -90,7 +94,8 @@ async def stack(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Stack]
             running_consumer(config, build_workflows(config.workflows, clients)),
             KafkaEventInspector(kafka, triggers) as inspector,
         ):
-            yield Stack(gateway, inspector, receiver, tid, other, f"{topic_prefix}.acme", group, kafka_bootstrap)
+            topic = f"{topic_prefix}.acme"
+            yield Stack(gateway, inspector, receiver, tid, other, topic, group, kafka_bootstrap, kafka, triggers)
 
 
 async def test_events_refusals_and_outcomes_read_back_from_kafka(stack: Stack) -> None:
@@ -149,6 +154,11 @@ async def test_events_refusals_and_outcomes_read_back_from_kafka(stack: Stack) -
     assert (counts[stack.tid].accepted, counts[stack.tid].refused) == (1, 1)
     assert (counts[stack.other].accepted, counts[stack.other].refused) == (1, 0)
     assert counts[stack.tid].complete
+    # A read that reaches its bound says so: the counts are then lower bounds.
+    async with KafkaEventInspector(stack.kafka, stack.triggers, limits=InspectorLimits(scan_records=1)) as tight:
+        bounded = (await tight.counts([stack.tid]))[stack.tid]
+    assert not bounded.complete
+    assert bounded.accepted + bounded.refused <= 1
 
 
 async def test_replays_run_no_workflow_twice_unless_forced_for_a_dead_letter(stack: Stack) -> None:
@@ -201,3 +211,19 @@ async def test_replays_run_no_workflow_twice_unless_forced_for_a_dead_letter(sta
         await stack.inspector.replay(tenant="acme", trigger_id=stack.tid, event_id="never-sent")
     with pytest.raises(EventNotFound):  # another tenant's trigger is not this tenant's
         await stack.inspector.replay(tenant="acme", trigger_id=stack.other)
+
+
+async def test_kafka_out_of_reach_is_a_503_not_a_hang() -> None:
+    """Nothing listens on the port: the inspector gives up within its deadline and the API answers 503."""
+    tid = new_trigger_id()
+    kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=2000)
+    catalog = MemoryCatalog(yaml=[github_trigger(tid)])
+    limits = InspectorLimits(deadline_seconds=2.0)
+    async with KafkaEventInspector(kafka, catalog, limits=limits) as inspector:
+        with pytest.raises(InspectorUnavailable):
+            await inspector.events(EventQuery(trigger_id=tid))
+        async with admin_client(catalog, inspector) as client:
+            resp = await client.get(f"/admin/triggers/{tid}/events", headers=bearer(ADMIN_TOKEN))
+            assert resp.status == 503
+            assert (await resp.json())["error"] == "inspector_unavailable"
+            assert "Retry-After" in resp.headers

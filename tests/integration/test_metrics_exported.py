@@ -94,6 +94,7 @@ async def test_dashboards_and_alerts_name_only_exported_series(
                 {
                     "consumer": {
                         "group_id": f"{topic_prefix}-metrics",
+                        "group": {"start": "earliest"},
                         "topics": [f"{topic_prefix}.acme"],
                         "listen": {"host": "127.0.0.1", "port": (cport := free_port())},
                     },

@@ -110,6 +110,9 @@ async def wait_committed(bootstrap: str, group: str, topic: str, timeout: float 
 def consumer_config(
     bootstrap: str, prefix: str, group: str, workflows: list[dict[str, Any]], **consumer: Any
 ) -> ConsumerConfig:
+    # Every test group is new and reads what the test produced before it joined: start explicitly at earliest
+    # (a group without consumer.group.start refuses to start); a test of the start itself passes its own group.
+    consumer.setdefault("group", {"start": "earliest"})
     data = {
         "consumer": {
             "group_id": group,

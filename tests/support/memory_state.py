@@ -38,11 +38,13 @@ class MemoryDoneStore:
     def lookup(self, source_partition: int, key: str) -> DoneRecord | None:
         return self._table(source_partition).get(key)
 
-    async def record(self, source_partition: int, key: str, outcome: str, redrive: str | None = None) -> None:
+    async def record(
+        self, source_partition: int, key: str, outcome: str, redrive: str | None = None, *, attempts: int | None = None
+    ) -> None:
         if self.fail_writes:
             self.fail_writes -= 1
             raise KafkaError("not acknowledged")
-        done = DoneRecord(outcome, self._clock(), redrive)
+        done = DoneRecord(outcome, self._clock(), redrive, attempts)
         self._table(source_partition).add(key, done)
         self.written.append((source_partition, key, done))
 
@@ -68,6 +70,7 @@ class MemoryDeadLetters:
     topic: str = "memory._deadletter"
     letters: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
     fail_writes: int = 0  # the next this many publishes raise KafkaError
+    resolved: list[tuple[str, str, str | None]] = field(default_factory=list)  # (workflow, event id, re-drive)
 
     async def publish(
         self, record: ConsumerRecord[bytes, bytes], *, workflow: str, result: ActionResult, attempts: int
@@ -79,3 +82,9 @@ class MemoryDeadLetters:
             record, workflow=workflow, result=result, attempts=attempts, failed_at=time.time()
         )
         self.letters.append((record.key, record.value, headers))
+
+    async def resolve(self, workflow: str, event_id: str, redrive: str | None) -> None:
+        if self.fail_writes:
+            self.fail_writes -= 1
+            raise KafkaError("not acknowledged")
+        self.resolved.append((workflow, event_id, redrive))

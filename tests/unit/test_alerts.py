@@ -32,6 +32,8 @@ REQUIRED_ALERTS = {
     "Kafka not ready": "HookgateGatewayKafkaNotReady",
     "requests shed": "HookgateGatewayRequestsShed",
     "requests failing inside the handler": "HookgateGatewayHandlerErrors",
+    "connections refused at the connection cap": "HookgateGatewayConnectionsRefused",
+    "connections closed by the head deadline": "HookgateGatewayHeadTimeouts",
     "consumer lag growing": "HookgateConsumerLagGrowing",
     "dead-letter rate": "HookgateConsumerDeadLetters",
     "circuit breaker open": "HookgateConsumerCircuitOpen",

@@ -84,6 +84,9 @@ def test_send_accepts_the_dashed_spelling_and_names_presets_in_snake_case() -> N
         (["replay", "--from-topic", "a"], "name the target"),
         (["replay", "--from-topic", "a", "--to-topic", "b", "--start-offset", "3"], "add --partition"),
         (["replay", "--from-topic", "a", "--to-topic", "b", "--since", "yesterday"], "neither ISO 8601"),
+        (["replay", "--from-topic", "a", "--to-topic", "b", "--include-resolved"], "goes with --dead-letter"),
+        (["inspect", "--group", "g"], "--group goes with --id"),
+        (["inspect", "--group", "g", "--id", "x", "--partition", "0"], "--group goes with --id"),
         (["tail", "--topic", "a", "-c", "/nonexistent/gateway.yaml"], "cannot read config file"),
     ],
 )

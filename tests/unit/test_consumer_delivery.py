@@ -17,8 +17,18 @@ from hookgate.consumer.engine.breaker import Breakers, CircuitBreaker
 from hookgate.consumer.engine.delivery import Deliverer
 from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.state.deadletter import H_ATTEMPTS, H_REDRIVE, H_REDRIVE_WORKFLOW, H_WORKFLOW
+from hookgate.consumer.state.deadletter import (
+    H_ATTEMPTS,
+    H_OFFSET,
+    H_PARTITION,
+    H_REDRIVE,
+    H_REDRIVE_GROUP,
+    H_REDRIVE_WORKFLOW,
+    H_TOPIC,
+    H_WORKFLOW,
+)
 from hookgate.consumer.state.dedupe import DoneRecord
+from hookgate.consumer.workflows.event import Event
 from hookgate.consumer.workflows.workflow import ActionResult
 from hookgate.core.backoff import Backoff
 from hookgate.core.envelope import Envelope
@@ -168,7 +178,8 @@ async def test_an_abort_during_the_backoff_leaves_the_event_unfinished() -> None
     assert wf.runs == ["e1"]
     assert h.dead.letters == []
     assert h.store is not None
-    assert h.store.written == []
+    # Not finished: only the attempt count, for whichever process continues the run.
+    assert [(k, d.outcome, d.attempts) for _, k, d in h.store.written] == [("deploy:e1", "retrying", 1)]
 
 
 async def test_without_dedupe_every_delivery_runs() -> None:
@@ -208,3 +219,87 @@ async def test_every_log_line_of_a_run_names_its_workflow_and_event() -> None:
     events = [entry["event"] for entry in logs]
     assert events == ["action", "action", "dead_lettered"]
     assert all((entry["workflow"], entry["event_id"], entry["tenant"]) == ("deploy", "e1", "acme") for entry in logs)
+    assert [e["log_level"] for e in logs] == ["warning", "warning", "warning"]  # failed attempts are warnings
+    with structlog.testing.capture_logs() as logs:
+        assert await h.deliver(ScriptedWorkflow("notify", [OK]), "e2")
+    assert [(e["event"], e["log_level"]) for e in logs] == [("action", "info")]
+
+
+class SeeingWorkflow(ScriptedWorkflow):
+    """A scripted workflow that also records what a handler's Event says about each attempt."""
+
+    def __init__(self, name: str, script: Sequence[ActionResult]) -> None:
+        super().__init__(name, script)
+        self.deliveries: list[tuple[int, bool, str | None, int | None, int | None]] = []
+
+    async def run(self, event: Envelope) -> ActionResult:
+        seen = Event(event)
+        self.deliveries.append((seen.attempt, seen.is_redrive, seen.topic, seen.partition, seen.offset))
+        return await super().run(event)
+
+
+async def test_attempts_continue_from_the_count_another_process_recorded() -> None:
+    h = Harness(attempts=4)
+    assert h.store is not None
+    await h.store.record(0, "deploy:e1", "retrying", attempts=2)  # what the previous owner wrote
+    wf = SeeingWorkflow("deploy", [BUSY])
+    assert await h.deliver(wf, "e1", offset=5)
+    assert [d[0] for d in wf.deliveries] == [3, 4]  # two left of the four, then the dead letter
+    assert dict(h.dead.letters[0][2])[H_ATTEMPTS] == b"4"
+    assert wf.deliveries[0][2:] == (TP.topic, TP.partition, 5)
+    done = h.store.lookup(0, "deploy:e1")
+    assert done is not None
+    assert (done.outcome, done.attempts) == ("deadlettered", 4)
+    retrying = [d.attempts for _, _, d in h.store.written if d.outcome == "retrying"]
+    assert retrying == [2, 3]  # the previous owner's record, then this run's after attempt 3
+
+
+async def test_a_successful_redrive_resolves_its_letter_and_sees_its_original_position() -> None:
+    h = Harness(attempts=1)
+    wf = SeeingWorkflow("deploy", [BAD, OK])
+    assert await h.deliver(wf, "e1")
+    marker = [
+        (H_REDRIVE, b"r1"),
+        (H_REDRIVE_WORKFLOW, b"deploy"),
+        (H_REDRIVE_GROUP, b"blue"),
+        (H_TOPIC, b"hookgate.acme"),
+        (H_PARTITION, b"0"),
+        (H_OFFSET, b"0"),
+    ]
+    assert await h.deliver(wf, "e1", offset=9, extra=marker)
+    assert wf.deliveries == [(1, False, TP.topic, 0, 0), (1, True, "hookgate.acme", 0, 0)]
+    assert h.dead.resolved == [("deploy", "e1", "r1")]
+    # Re-driven again after the success: nothing runs, and the resolution is written again (harmless).
+    assert await h.deliver(wf, "e1", offset=10, extra=marker)
+    assert len(wf.deliveries) == 2
+    assert h.dead.resolved == [("deploy", "e1", "r1")] * 2
+
+
+async def test_a_redrive_for_another_group_is_skipped() -> None:
+    h = Harness(attempts=1)
+    h.deliverer = Deliverer(
+        policy=RetryPolicy(attempts=1),
+        breakers=Breakers(lambda _: CircuitBreaker(failure_threshold=1000)),
+        dedupe=h.store,
+        dead_letters=h.dead,
+        metrics=h.metrics,
+        group="green",
+    )
+    wf = ScriptedWorkflow("deploy", [OK])
+    marker = [(H_REDRIVE, b"r1"), (H_REDRIVE_WORKFLOW, b"deploy"), (H_REDRIVE_GROUP, b"blue")]
+    assert await h.deliver(wf, "e1", extra=marker)
+    assert wf.runs == []
+    assert h.count("hookgate_consumer_redrives_total", workflow="deploy", outcome="other_group") == 1
+
+
+async def test_a_redrive_from_the_redrive_topic_uses_its_source_partitions_dedupe_state() -> None:
+    h = Harness(attempts=1)
+    assert h.store is not None
+    await h.store.record(4, "deploy:e1", "deadlettered")  # the event's own source partition is 4
+    wf = ScriptedWorkflow("deploy", [OK])
+    marker = [(H_REDRIVE, b"r1"), (H_REDRIVE_WORKFLOW, b"deploy"), (H_PARTITION, b"4")]
+    assert await h.deliver(wf, "e1", extra=marker)  # read from re-drive partition 0 (TP)
+    done = h.store.lookup(4, "deploy:e1")
+    assert done is not None
+    assert (done.outcome, done.redrive) == ("succeeded", "r1")
+    assert h.store.lookup(0, "deploy:e1") is None

@@ -98,13 +98,15 @@ def test_exceptions_steer_retries() -> None:
     async def slow(event: Event) -> None:
         await asyncio.sleep(5)
 
-    assert outcome(retry_later) == ActionResult(ok=False, error="deploy lock held", retry_after=12.5)
-    assert outcome(permanent) == ActionResult(ok=False, error="unknown environment", retryable=False)
-    assert outcome(transient) == ActionResult(ok=False, error="flaky", retryable=True)
+    assert outcome(retry_later) == ActionResult(ok=False, error="deploy lock held", retry_after=12.5, cause="retry")
+    assert outcome(permanent) == ActionResult(ok=False, error="unknown environment", retryable=False, cause="exception")
+    assert outcome(transient) == ActionResult(ok=False, error="flaky", retryable=True, cause="exception")
     bug_result = outcome(bug)
     assert not bug_result.ok
-    assert bug_result.retryable
+    assert not bug_result.retryable  # a programming error: dead-lettered at once (engine/failures.py)
     assert bug_result.error == "KeyError: 'missing'"
+    assert bug_result.traceback is not None
+    assert "in bug" in bug_result.traceback
     slow_result = outcome(slow, timeout=0.01)
     assert not slow_result.ok
     assert slow_result.retryable

@@ -99,3 +99,13 @@ def test_consumer_precreation_never_resets_a_value() -> None:
     get = m.registry.get_sample_value
     assert get("hookgate_consumer_deliveries_total", {"workflow": "w", "outcome": "deadlettered"}) == 1
     assert get("hookgate_consumer_circuit_state", {"target": "http://t:1"}) == 2
+
+
+def test_consumer_retry_reasons_redrive_outcomes_and_waiting_letters_exist_at_zero() -> None:
+    m = ConsumerMetrics()
+    m.follow([_Wf("deploy", "http://ci:80")])
+    get = m.registry.get_sample_value
+    for reason in ("retry_requested", "exception", "status_5xx", "status_4xx", "error", "circuit_open"):
+        assert get("hookgate_consumer_retries_total", {"workflow": "deploy", "reason": reason}) == 0, reason
+    assert get("hookgate_consumer_redrives_total", {"workflow": "deploy", "outcome": "other_group"}) == 0
+    assert get("hookgate_consumer_dead_letters_waiting", {"workflow": "deploy"}) == 0

@@ -341,7 +341,7 @@ class KafkaEventInspector:
 
     @contextlib.asynccontextmanager
     async def _reader(self, budget: _Budget) -> AsyncIterator[AIOKafkaConsumer]:
-        client = make_consumer(self._kafka, group_id=None)
+        client = make_consumer(self._kafka, group_id=None, offset_reset="earliest")  # reads seek themselves
         try:
             async with asyncio.timeout(max(1.0, budget.left())):
                 await client.start()

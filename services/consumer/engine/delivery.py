@@ -4,9 +4,13 @@ In order: for an ``ordered: true`` workflow, wait for the earlier run of the sam
 skip when the (workflow, event id) pair is
 already finished (dedupe; for a re-driven dead letter, ``redrive.py`` decides), ask the target's circuit
 breaker, run the action, and then either write the done record (success), schedule another attempt after
-a backoff (retryable failure), or write the event to the dead-letter sink and a done record
-(non-retryable failure or attempts exhausted). Only when this returns True may the record's offset count
-as finished.
+a backoff (retryable failure, after writing a ``retrying`` entry with the attempt count, so a process
+that takes the event over continues the count), or write the event to the dead-letter sink and a done
+record (non-retryable failure or attempts exhausted). A re-drive's successful re-run also marks its dead
+letters resolved. Only when this returns True may the record's offset count as finished.
+
+Each attempt runs inside :func:`~hookgate.consumer.workflows.event.delivering`, so a Python handler's
+:class:`~hookgate.consumer.workflows.event.Event` knows its attempt, re-drive and source position.
 
 The done records and dead letters go through the :class:`DoneStore` and :class:`DeadLetterSink`
 protocols (Kafka in production, in memory in unit tests); a failed write is retried with the core
@@ -30,12 +34,14 @@ from aiokafka.structs import ConsumerRecord
 from structlog.typing import FilteringBoundLogger
 
 from hookgate.consumer.engine.breaker import Breakers
+from hookgate.consumer.engine.failures import exception_result
 from hookgate.consumer.engine.ordering import KeySequencer
 from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.metrics import ConsumerMetrics, WorkflowMeters
-from hookgate.consumer.state.deadletter import DeadLetterSink
-from hookgate.consumer.state.dedupe import DEADLETTERED, SUCCEEDED, DoneStore, dedupe_key
-from hookgate.consumer.state.redrive import Decision, Redrive, decide, redrive_of
+from hookgate.consumer.state.deadletter import H_OFFSET, H_PARTITION, H_TOPIC, DeadLetterSink
+from hookgate.consumer.state.dedupe import DEADLETTERED, RETRYING, SUCCEEDED, DoneStore, dedupe_key
+from hookgate.consumer.state.redrive import Decision, Redrive, attempts_so_far, decide, redrive_of
+from hookgate.consumer.workflows.event import Delivery, delivering
 from hookgate.consumer.workflows.workflow import ActionResult, Workflow
 from hookgate.core.backoff import Backoff, Rand, pause
 from hookgate.core.envelope import Envelope, parse_rfc3339
@@ -46,6 +52,16 @@ log = get_logger("hookgate.consumer")
 CIRCUIT_OPEN = "circuit_open"
 WRITE_RETRY = Backoff(base=0.1, cap=5.0)
 """Between tries of a done-record or dead-letter write the broker did not acknowledge."""
+
+
+def _source_position(headers: Any) -> tuple[str, int, int] | None:
+    """A dead letter's (or re-drive's) ``hookgate_source_*`` headers; None when incomplete."""
+    found = {k: v for k, v in headers or () if k in (H_TOPIC, H_PARTITION, H_OFFSET) and v}
+    try:
+        topic: str = found[H_TOPIC].decode()
+        return topic, int(found[H_PARTITION]), int(found[H_OFFSET])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
 
 
 @dataclass(slots=True)
@@ -64,6 +80,26 @@ class Job:
     seq_key: tuple[TopicPartition, str, bytes | None] | None = None
     after: asyncio.Future[None] | None = None
     gate: asyncio.Future[None] | None = None
+
+    @property
+    def state_partition(self) -> int:
+        """The source partition whose dedupe state holds this run: the event's own source partition, also for
+        a re-drive read from the group's re-drive topic (its ``hookgate_source_partition``)."""
+        redrive = self.redrive
+        if redrive is not None and redrive.source_partition is not None:
+            return redrive.source_partition
+        partition: int = self.tp.partition
+        return partition
+
+    def delivery(self, attempt: int) -> Delivery:
+        """What the handler's Event reports for ``attempt``: a re-drive's position is its original record's."""
+        record, redrive = self.record, self.redrive
+        topic, partition, offset = record.topic, record.partition, record.offset
+        if redrive is not None:
+            found = _source_position(record.headers)
+            if found is not None:
+                topic, partition, offset = found
+        return Delivery(attempt, redrive.id if redrive is not None else None, topic, partition, offset)
 
     @property
     def log(self) -> FilteringBoundLogger:
@@ -89,11 +125,16 @@ async def _wait_for(gate: asyncio.Future[None], abort: asyncio.Event) -> bool:
     return not abort.is_set()
 
 
-def _retry_reason(result: ActionResult) -> str:
+def retry_reason(result: ActionResult) -> str:
+    """The ``reason`` label of ``hookgate_consumer_retries_total`` (``metrics.RETRY_REASONS``)."""
     if result.error == CIRCUIT_OPEN:
         return CIRCUIT_OPEN
     if result.status is not None:
-        return f"status_{result.status // 100}xx"
+        return "status_5xx" if result.status >= 500 else "status_4xx"
+    if result.cause == "retry":
+        return "retry_requested"
+    if result.cause == "exception":
+        return "exception"
     return "error"
 
 
@@ -101,6 +142,7 @@ class Deliverer:
     """Runs jobs with ordering, dedupe, breaker, retries and dead letters; composed by ``consumer/app.py``.
 
     ``dedupe`` is None when ``consumer.dedupe.enabled`` is off. ``rand`` is the jitter of the retry delays.
+    ``group`` is the consumer group: a re-drive marked for another group does not run.
     """
 
     def __init__(
@@ -113,7 +155,9 @@ class Deliverer:
         metrics: ConsumerMetrics,
         rand: Rand = random.random,
         write_retry: Backoff = WRITE_RETRY,
+        group: str | None = None,
     ) -> None:
+        self._group = group
         self._policy = policy
         self._breakers = breakers
         self._dedupe = dedupe
@@ -165,24 +209,28 @@ class Deliverer:
                     other = running[key] = asyncio.get_running_loop().create_future()
                 if not await _wait_for(other, job.abort):
                     return False
-            done = self._dedupe.lookup(job.tp.partition, key) if self._dedupe is not None else None
-            decision = decide(wf.name, done, redrive)
+            done = self._dedupe.lookup(job.state_partition, key) if self._dedupe is not None else None
+            decision = decide(wf.name, done, redrive, group=self._group)
             if decision is Decision.DUPLICATE:
                 job.meters.deliveries["deduplicated"].inc()
                 if redrive is not None:
                     job.meters.redrives["deduplicated"].inc()
                 job.log.info("deduplicated", outcome="deduplicated")
+                if redrive is not None and done is not None and done.outcome == SUCCEEDED:
+                    # Already succeeded (an earlier re-drive, or a crash after the done record and before the
+                    # resolution): make sure the letter is marked resolved; writing it again is harmless.
+                    return await self._resolve(job)
                 return True
-            if decision is Decision.OTHER_WORKFLOW:
-                job.meters.redrives["other_workflow"].inc()
-                job.log.info("redrive_skipped", outcome="other_workflow")
+            if decision in (Decision.OTHER_WORKFLOW, Decision.OTHER_GROUP):
+                job.meters.redrives[decision.value].inc()
+                job.log.info("redrive_skipped", outcome=decision.value)
                 return True
             if redrive is not None:
                 previous = done.outcome if done is not None else None
                 job.log.info("redrive_started", reason=decision.value, previous=previous)
             running[key] = None
             mine = True
-            return await self._attempts(job)
+            return await self._attempts(job, attempts_so_far(done, redrive))
         finally:
             if mine:
                 waiters = running.pop(key, None)
@@ -190,9 +238,10 @@ class Deliverer:
                     waiters.set_result(None)
             self._release(job)
 
-    async def _attempts(self, job: Job) -> bool:
+    async def _attempts(self, job: Job, made: int = 0) -> bool:
+        """Attempt until success, a dead letter or an abort; ``made`` attempts were made before (restored)."""
         event = job.event
-        attempt = 0
+        attempt = made
         while True:
             if job.abort.is_set():
                 return False
@@ -202,7 +251,9 @@ class Deliverer:
                 # The next event of the key may start while the done record is written: order is about
                 # actions, and the offset still waits for the record.
                 self._release(job)
-                if not await self._finish(job, SUCCEEDED):
+                if not await self._finish(job, SUCCEEDED, attempt):
+                    return False
+                if job.redrive is not None and not await self._resolve(job):
                     return False
                 if event.time:
                     with contextlib.suppress(ValueError):
@@ -212,7 +263,9 @@ class Deliverer:
             delay = self._policy.next_delay(attempt, result, self._rand)
             if delay is None:
                 return await self._dead_letter(job, result, attempt)
-            job.meters.retries[_retry_reason(result)].inc()
+            job.meters.retries[retry_reason(result)].inc()
+            if not await self._note_attempts(job, attempt):
+                return False
             if not await pause(delay, job.abort):
                 return False
 
@@ -224,9 +277,10 @@ class Deliverer:
             return ActionResult(ok=False, error=CIRCUIT_OPEN)
         started = time.perf_counter()
         try:
-            result = await wf.run(job.event)
-        except Exception as exc:  # a handler's bug is a failed attempt, not a dead consumer
-            result = ActionResult(ok=False, error=type(exc).__name__)
+            with delivering(job.delivery(attempt)):
+                result = await wf.run(job.event)
+        except Exception as exc:  # a workflow's bug is a failed attempt, not a dead consumer
+            result = exception_result(exc)
         except BaseException:  # cancelled (shutdown past its grace): no outcome to report
             breaker.abandon()
             raise
@@ -238,7 +292,8 @@ class Deliverer:
         event = job.event
         # Logged per attempt, so bound inline rather than through Job.log (which binds a new logger).
         context = {"redrive": job.redrive.id} if job.redrive is not None else {}
-        log.info(
+        # A failed attempt is a warning: the first sign of a target or a handler going wrong.
+        (log.info if result.ok else log.warning)(
             "action",
             workflow=wf.name,
             event_id=event.id,
@@ -248,11 +303,12 @@ class Deliverer:
             reason=result.error,
             status=result.status,
             attempt=attempt,
+            retryable=None if result.ok else result.retryable,
             duration_ms=round(elapsed * 1000, 3),
         )
         return result
 
-    async def _finish(self, job: Job, outcome: str) -> bool:
+    async def _finish(self, job: Job, outcome: str, attempts: int) -> bool:
         """Write the done record (durably) before the offset may be committed; False when aborted first.
 
         A re-run's record carries its re-drive id and replaces the entry of the earlier, dead-lettered run.
@@ -260,7 +316,7 @@ class Deliverer:
         dedupe = self._dedupe
         if dedupe is not None:
             rid = job.redrive.id if job.redrive is not None else None
-            write = partial(dedupe.record, job.tp.partition, job.key, outcome, rid)
+            write = partial(dedupe.record, job.state_partition, job.key, outcome, rid, attempts=attempts)
             if not await self._until_written(job, "dedupe_write_failed", write):
                 return False
         job.meters.deliveries[outcome].inc()
@@ -282,7 +338,26 @@ class Deliverer:
             attempts=attempts,
             topic=self._dead_letters.topic,
         )
-        return await self._finish(job, DEADLETTERED)
+        return await self._finish(job, DEADLETTERED, attempts)
+
+    async def _note_attempts(self, job: Job, attempts: int) -> bool:
+        """Before a retry waits: record that the run made ``attempts`` attempts (a ``retrying`` entry), so a
+        process that takes the event over after a restart or a rebalance continues the count."""
+        dedupe = self._dedupe
+        if dedupe is None:
+            return True
+        rid = job.redrive.id if job.redrive is not None else None
+        write = partial(dedupe.record, job.state_partition, job.key, RETRYING, rid, attempts=attempts)
+        return await self._until_written(job, "dedupe_write_failed", write)
+
+    async def _resolve(self, job: Job) -> bool:
+        """Mark the dead letters of the job's (workflow, event) resolved; False when aborted first."""
+        rid = job.redrive.id if job.redrive is not None else None
+        write = partial(self._dead_letters.resolve, job.workflow.name, job.event.id, rid)
+        if not await self._until_written(job, "dead_letter_state_write_failed", write):
+            return False
+        job.log.info("dead_letter_resolved", outcome="resolved")
+        return True
 
     async def _until_written(self, job: Job, failure: str, write: Callable[[], Awaitable[None]]) -> bool:
         """Run ``write`` until the store acknowledges it (backing off between tries); False when aborted first."""

@@ -16,6 +16,13 @@
 - **Rebalance.** On revocation, no new attempt starts for the revoked partitions, attempts already running
   finish (their done records are written), backoff waits are abandoned, and what is finished is committed
   before the partitions are given up. On assignment, the dedupe changelog is restored first.
+- **Start.** A partition the group has no committed offset for starts where ``consumer.group.start``
+  says (``start.py``), decided on assignment before any of its records is handed out, and that position
+  is committed at once, so a restart before the first event keeps it. A brand-new group without
+  ``start`` refuses to start (:class:`~hookgate.consumer.engine.start.GroupStartRefused`). One
+  ``group_start`` line per assignment says where such partitions started.
+- **Re-drives** arrive on the group's own re-drive topic, subscribed beside the sources; workflows see
+  them as records of their original source topic (``hookgate_source_topic``).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from prometheus_client import Counter
@@ -34,16 +42,21 @@ from prometheus_client import Counter
 from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.engine.delivery import Deliverer, Job
 from hookgate.consumer.engine.offsets import PartitionOffsets
+from hookgate.consumer.engine.start import GroupStartRefused, start_offset
 from hookgate.consumer.metrics import ConsumerMetrics
+from hookgate.consumer.state.deadletter import H_TOPIC
 from hookgate.consumer.state.dedupe import DoneStore
 from hookgate.consumer.workflows.workflow import WorkflowSet
 from hookgate.core.backoff import RECONNECT
 from hookgate.core.envelope import Envelope, EnvelopeError
-from hookgate.core.kafka import make_consumer
+from hookgate.core.kafka import connection_kwargs, make_consumer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 
 log = get_logger("hookgate.consumer")
+
+START_TRIES = 3
+"""Tries at reading and committing the start positions of newly assigned partitions."""
 
 
 def coordinator_known(consumer: AIOKafkaConsumer) -> bool:
@@ -66,6 +79,7 @@ class _Partition:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     abort: asyncio.Event = field(default_factory=asyncio.Event)
     committed: int | None = None
+    floor: int = 0  # where the partition starts: records below it (fetched before the start was applied) are dropped
     in_flight: int = 0  # records handed to workflows and not finished
     backlog: deque[ConsumerRecord[bytes, bytes]] = field(default_factory=deque)  # fetched, not handed out yet
 
@@ -105,7 +119,10 @@ class Runner:
         self._deliverer = deliverer
         self._dedupe = dedupe
         self._watch = watch if watch is not None else DependencyWatch("kafka")
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: AIOKafkaConsumer | None = None  # once started
+        # The consumer from before its start() returned: aiokafka may join the group and call on_assigned while
+        # start() is still awaiting, and the partitions must be positioned and paused then too.
+        self._member: AIOKafkaConsumer | None = None
         self._parts: dict[TopicPartition, _Partition] = {}
         self._in_flight = 0
         self._per_partition = config.consumer.max_in_flight_per_partition
@@ -115,6 +132,9 @@ class Runner:
         metrics.in_flight.set_function(lambda: self._in_flight)  # read at each scrape, not set per record
         self._joined = False
         self._stopping = False
+        self._refused: GroupStartRefused | None = None
+        self._established: bool | None = None  # the group has committed offsets (asked once, when it matters)
+        self._redrive_topic = config.redrive_topic()
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         """Ready while connected and a member of the group (an assignment arrived, possibly empty)."""
@@ -131,7 +151,11 @@ class Runner:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; then finish in-flight work within the grace period and commit."""
+        """Consume until ``stop`` is set; then finish in-flight work within the grace period and commit.
+
+        Raises :class:`GroupStartRefused` (after leaving the group) when the group has no committed offsets
+        and ``consumer.group.start`` is unset.
+        """
         try:
             consumer = await self._connect(stop)
             if consumer is not None:
@@ -139,6 +163,8 @@ class Runner:
         finally:
             self._stopping = True
             await self._close()
+        if self._refused is not None:
+            raise self._refused
 
     async def _close(self) -> None:
         """Stop fetching (pause everything), let running attempts finish, commit, leave the group."""
@@ -149,7 +175,7 @@ class Runner:
             await self._drain(list(self._parts.values()), self._config.consumer.shutdown_grace_seconds)
             await self._commit(list(self._parts.values()))
             await consumer.stop()
-            self._consumer = None
+            self._consumer = self._member = None
             log.info("consumer_left_group", group=self._config.consumer.group_id)
 
     async def _connect(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
@@ -157,6 +183,10 @@ class Runner:
         cfg, s = self._config, self._config.consumer
         consumer = make_consumer(
             cfg.kafka,
+            # Only for a committed offset the topic no longer has (retention deleted those records): the oldest
+            # kept is the nearest loss-free position. A partition without a committed offset is positioned by
+            # on_assigned, per consumer.group.start, before any of its records is handed out.
+            offset_reset="earliest",
             group_id=s.group_id,
             session_timeout_ms=s.group.session_timeout_ms,
             heartbeat_interval_ms=s.group.heartbeat_ms(),
@@ -169,11 +199,12 @@ class Runner:
             metadata_max_age_ms=10_000 if s.topic_pattern else 300_000,
         )
         listener = _Listener(self)
-        pattern = cfg.source_pattern()
+        topics, pattern = cfg.subscription()  # the sources plus this group's re-drive topic
         if pattern is not None:
             consumer.subscribe(pattern=pattern, listener=listener)
         else:
-            consumer.subscribe(topics=s.topics, listener=listener)
+            consumer.subscribe(topics=topics, listener=listener)
+        self._member = consumer
         async for _ in RECONNECT.attempts(stop):
             if stop.is_set():
                 break
@@ -189,7 +220,7 @@ class Runner:
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         s = self._config.consumer
         next_commit = time.monotonic() + s.commit_interval_seconds
-        while not stop.is_set():
+        while not stop.is_set() and self._refused is None:
             self._apply_backpressure(consumer)
             room = max(1, s.max_in_flight - self._in_flight - self._buffered())
             # Read only partitions whose backlog has room. The others keep what the fetcher already holds
@@ -212,7 +243,9 @@ class Runner:
                         consumer.seek(tp, records[0].offset)
                     continue
                 last = part.backlog[-1].offset if part.backlog else part.offsets.last_read
-                fresh = [r for r in records if last is None or r.offset > last]  # never hand a record out twice
+                if last is None:
+                    last = part.floor - 1
+                fresh = [r for r in records if r.offset > last]  # never hand a record out twice
                 if fresh:
                     part.backlog.extend(fresh)
                     self._waiting.setdefault(tp, part)
@@ -281,8 +314,13 @@ class Runner:
             log.warning("invalid_record", topic=tp.topic, partition=tp.partition, offset=record.offset, reason=str(exc))
             part.offsets.finish(record.offset)
             return
-        workflows = self._workflows.select(event, tp.topic)
+        topic = tp.topic
+        if topic == self._redrive_topic:
+            # A re-drive: workflows that read only some topics see the event's own source topic.
+            topic = next((v.decode(errors="replace") for k, v in record.headers if k == H_TOPIC and v), topic)
+        workflows = self._workflows.select(event, topic)
         if not workflows:
+            log.debug("unmatched", event_id=event.id, tenant=event.tenant, type=event.type, topic=topic)
             part.offsets.finish(record.offset)
             return
         deliverer = self._deliverer
@@ -404,23 +442,105 @@ class Runner:
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
         self._metrics.rebalances.labels("assigned").inc()
-        owned = [*self._parts, *assigned]
-        if self._dedupe is not None:
-            # No records of these partitions until their dedupe state is restored.
-            if self._consumer is not None and assigned:
-                self._consumer.pause(*assigned)
-                self._restoring.update(assigned)
-            try:
-                self._dedupe.forget(tp.partition for tp in owned)
+        consumer = self._member
+        if self._refused is not None:
+            return
+        # No records of these partitions until they are positioned (start) and their dedupe state is restored.
+        if consumer is not None and assigned:
+            consumer.pause(*assigned)
+            self._restoring.update(assigned)
+        try:
+            floors = await self._start_positions([tp for tp in assigned if tp not in self._parts])
+            if self._dedupe is not None:
+                self._dedupe.forget(tp.partition for tp in [*self._parts, *assigned])
                 restored = await self._dedupe.restore(tp.partition for tp in assigned)
-            finally:
-                self._restoring.difference_update(assigned)
-            self._metrics.dedupe_restored.inc(restored)
-            if self._consumer is not None and assigned and not self._all_paused:
-                self._consumer.resume(*assigned)
+                self._metrics.dedupe_restored.inc(restored)
+        except GroupStartRefused as exc:
+            # Raised here, aiokafka would only log it: stop the loop instead, and leave without reading.
+            self._refused = exc
+            log.error("group_start_refused", group=exc.group, partitions=exc.partitions, reason=str(exc))
+            return
+        finally:
+            self._restoring.difference_update(assigned)
+        if consumer is not None and assigned and not self._all_paused:
+            consumer.resume(*assigned)
         for tp in assigned:
             if tp not in self._parts:
-                self._parts[tp] = _Partition(tp, self._metrics.consumed.labels(tp.topic))
+                part = self._parts[tp] = _Partition(tp, self._metrics.consumed.labels(tp.topic))
+                part.committed, part.floor = floors.get(tp, (None, 0))
         self._metrics.assigned.set(len(self._parts))
         self._joined = True
         log.info("partitions_assigned", partitions=[f"{tp.topic}:{tp.partition}" for tp in assigned])
+
+    async def _start_positions(self, fresh: list[TopicPartition]) -> dict[TopicPartition, tuple[int | None, int]]:
+        """:meth:`_apply_start`, tried again on a broker error (a few times: the rebalance is waiting)."""
+        for attempt in range(START_TRIES):
+            try:
+                return await self._apply_start(fresh)
+            except (KafkaError, OSError) as exc:
+                if attempt == START_TRIES - 1:
+                    raise  # as a failed restore: the next rebalance assigns these partitions again
+                log.warning("group_start_retry", reason=type(exc).__name__)
+                await asyncio.sleep(0.5)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _apply_start(self, fresh: list[TopicPartition]) -> dict[TopicPartition, tuple[int | None, int]]:
+        """Position the newly assigned partitions that have no committed offset (``consumer.group.start``).
+
+        Returns, per partition, (its committed offset, where reading starts). A start position is committed at
+        once: the group then has an offset, and a restart before the first event does not re-resolve
+        ``latest`` (which would skip what arrived meanwhile). Raises :class:`GroupStartRefused` for a group
+        that never committed an offset when ``start`` is unset.
+        """
+        consumer = self._member
+        if consumer is None or not fresh:
+            return {}
+        committed: dict[TopicPartition, int | None] = {tp: await consumer.committed(tp) for tp in fresh}
+        out: dict[TopicPartition, tuple[int | None, int]] = {
+            tp: (off, off) for tp, off in committed.items() if off is not None
+        }
+        missing = [tp for tp, off in committed.items() if off is None]
+        if not missing:
+            self._established = True
+            return out
+        group = self._config.consumer.group_id
+        start = self._config.consumer.group.start_position()
+        if start is None and not await self._group_established(len(out) > 0):
+            raise GroupStartRefused(group, [f"{tp.topic}:{tp.partition}" for tp in missing])
+        beginnings: dict[TopicPartition, int] = await consumer.beginning_offsets(missing)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(missing)
+        at_time: dict[TopicPartition, int | None] = {}
+        if start is not None and start.kind == "time":
+            found = await consumer.offsets_for_times(dict.fromkeys(missing, start.at_ms))
+            at_time = {tp: (found[tp].offset if found.get(tp) is not None else None) for tp in missing}
+        offsets = {
+            tp: start_offset(start, beginning=beginnings[tp], end=ends[tp], at_time=at_time.get(tp)) for tp in missing
+        }
+        for tp, off in offsets.items():
+            consumer.seek(tp, off)
+        await consumer.commit({tp: OffsetAndMetadata(off, "") for tp, off in offsets.items()})
+        self._established = True
+        log.info(
+            "group_start",
+            group=group,
+            start=start.text if start is not None else "earliest (a partition new to an established group)",
+            partitions=[f"{tp.topic}:{tp.partition}" for tp in offsets],
+            offsets={f"{tp.topic}:{tp.partition}": off for tp, off in offsets.items()},
+        )
+        out.update({tp: (off, off) for tp, off in offsets.items()})
+        return out
+
+    async def _group_established(self, some_committed: bool) -> bool:
+        """Whether the group has committed offsets anywhere (it ran before): then a partition new to it starts
+        at its beginning without ``start``. Asked of the broker once; any committed offset settles it."""
+        if some_committed:
+            self._established = True
+        if self._established is None:
+            admin = AIOKafkaAdminClient(**connection_kwargs(self._config.kafka))
+            await admin.start()
+            try:
+                offsets = await admin.list_consumer_group_offsets(self._config.consumer.group_id)
+            finally:
+                await admin.close()
+            self._established = any(meta.offset >= 0 for meta in offsets.values())
+        return self._established

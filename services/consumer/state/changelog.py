@@ -91,7 +91,7 @@ class DedupeChangelog:
     async def start(self) -> None:
         parts = await self._producer.partitions_for(self.topic)
         self.partitions = len(parts)
-        self._reader = make_consumer(self._settings, group_id=None)
+        self._reader = make_consumer(self._settings, group_id=None, offset_reset="earliest")  # restore seeks itself
         await self._reader.start()
         self._writer = asyncio.create_task(self._write_batches(), name="dedupe-changelog-writer")
 
@@ -118,10 +118,13 @@ class DedupeChangelog:
         table = self._tables.get(self.partition_for(source_partition))
         return table.get(key) if table is not None else None
 
-    async def record(self, source_partition: int, key: str, outcome: str, redrive: str | None = None) -> None:
+    async def record(
+        self, source_partition: int, key: str, outcome: str, redrive: str | None = None, *, attempts: int | None = None
+    ) -> None:
         """Write the done record and wait for the broker's ``acks=all``; raises a KafkaError otherwise.
 
-        ``redrive`` is the id of the re-drive whose run finished (None for an ordinary run). The record
+        ``redrive`` is the id of the re-drive whose run finished (None for an ordinary run); ``attempts``
+        the attempts the run made (a ``retrying`` record: so far). The record
         goes out in its partition's next batch; its table entry is added once the batch is acknowledged.
         """
         if self._writer is None:
@@ -131,7 +134,7 @@ class DedupeChangelog:
         if batch is None:
             batch = self._pending[part] = _Batch()
             self._wake.set()
-        batch.records.append((key, DoneRecord(outcome, time.time(), redrive)))
+        batch.records.append((key, DoneRecord(outcome, time.time(), redrive, attempts)))
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         batch.waiters.append(waiter)
         await waiter

@@ -23,7 +23,9 @@ import orjson
 
 SUCCEEDED = "succeeded"
 DEADLETTERED = "deadlettered"
-OUTCOMES = (SUCCEEDED, DEADLETTERED)
+RETRYING = "retrying"  # not finished: an attempt failed and another is due (the count survives a restart)
+FINISHED = (SUCCEEDED, DEADLETTERED)
+OUTCOMES = (*FINISHED, RETRYING)
 # Decoded outcomes are mapped to these constants, so a table of 100,000 entries holds two strings.
 _OUTCOME = {o: o for o in OUTCOMES}
 
@@ -38,17 +40,28 @@ class DoneRecord:
     """The changelog value: how the run finished, when (seconds since the epoch), and by which re-drive.
 
     ``redrive`` is the id of the re-drive (``hookgate_redrive`` header) whose run wrote this record, None
-    for an ordinary run; records written before re-drives existed decode with None.
+    for an ordinary run; records written before re-drives existed decode with None. ``attempts`` is how
+    many attempts the run made so far (None in records written before it was kept). An entry whose
+    outcome is ``retrying`` is not finished: it only carries the attempt count to whichever process
+    continues the run (an older consumer ignores such entries: it does not know the outcome).
     """
 
     outcome: str
     at: float
     redrive: str | None = None
+    attempts: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Succeeded or dead-lettered (a ``retrying`` entry is not)."""
+        return self.outcome != RETRYING
 
     def encode(self) -> bytes:
         doc: dict[str, object] = {"outcome": self.outcome, "at": self.at}
         if self.redrive is not None:
             doc["redrive"] = self.redrive
+        if self.attempts is not None:
+            doc["attempts"] = self.attempts
         return orjson.dumps(doc)
 
     @classmethod
@@ -58,9 +71,15 @@ class DoneRecord:
             data = orjson.loads(raw)
             outcome, at = _OUTCOME[data["outcome"]], float(data["at"])
             redrive = data.get("redrive")
+            attempts = data.get("attempts")
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             return None
-        return cls(outcome, at, redrive if isinstance(redrive, str) else None)
+        return cls(
+            outcome,
+            at,
+            redrive if isinstance(redrive, str) else None,
+            attempts if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts > 0 else None,
+        )
 
 
 class DoneStore(Protocol):
@@ -74,8 +93,11 @@ class DoneStore(Protocol):
         """How the run of ``key`` (:func:`dedupe_key`) finished; None when it has no (live) entry."""
         ...
 
-    async def record(self, source_partition: int, key: str, outcome: str, redrive: str | None = None) -> None:
-        """Remember durably how a run finished; raises (a KafkaError in production) when it could not."""
+    async def record(
+        self, source_partition: int, key: str, outcome: str, redrive: str | None = None, *, attempts: int | None = None
+    ) -> None:
+        """Remember durably how a run finished (or, ``retrying``, how many attempts it made so far); raises
+        (a KafkaError in production) when it could not."""
         ...
 
     async def restore(self, source_partitions: Iterable[int]) -> int:

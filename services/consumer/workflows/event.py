@@ -8,18 +8,55 @@ the :class:`~hookgate.core.predicates.Facts` workflow matches test, and predicat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import orjson
 
-from hookgate.core.envelope import SPECVERSION, Envelope
+from hookgate.core.envelope import SPECVERSION, Envelope, parse_rfc3339
 from hookgate.core.jsonpath import NOT_JSON
 from hookgate.core.predicates import facts_of
 
-__all__ = ["NOT_JSON", "Event", "event_of"]
+__all__ = ["NOT_JSON", "Delivery", "Event", "delivering", "event_of"]
 
 _UNSET: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How this run of a workflow came about: which attempt, whether a re-drive, where the event is stored.
+
+    ``attempt`` is 1-based and counts the attempts of this run that finished before this one, across
+    restarts: each failed attempt is written to the group's dedupe changelog (a ``retrying`` entry with its
+    count) before the retry waits, so a process that takes the event over continues the count. An attempt
+    cut off by a crash before it finished has no outcome and is not counted. A re-drive is a new run: its
+    count starts at 1 again. ``topic``/``partition``/``offset`` are the event's own record in its source
+    topic, also for a re-drive (read from its ``hookgate_source_*`` headers).
+    """
+
+    attempt: int = 1
+    redrive_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+_DELIVERY: ContextVar[Delivery | None] = ContextVar("hookgate_delivery", default=None)
+
+
+@contextmanager
+def delivering(delivery: Delivery) -> Iterator[None]:
+    """Within the block, an :class:`Event` built without ``delivery=`` describes ``delivery`` (the engine
+    wraps each attempt in it, so Python handlers see their attempt without the Workflow contract changing)."""
+    token = _DELIVERY.set(delivery)
+    try:
+        yield
+    finally:
+        _DELIVERY.reset(token)
 
 
 class Event:
@@ -27,14 +64,18 @@ class Event:
 
     Attributes are strings (``id``, ``type``, ``source``, ``subject``, ``tenant``, ``trigger``, any
     extension through :meth:`attribute`); ``data`` is the body byte-exact; :meth:`json` parses it.
+    :attr:`attempt`, :attr:`is_redrive`, :attr:`accepted_at`, :attr:`topic`, :attr:`partition` and
+    :attr:`offset` describe this delivery (``delivery``; by default the attempt the engine is running, or
+    a first attempt outside the engine, e.g. in a test).
     """
 
-    __slots__ = ("_json", "_vars", "envelope")
+    __slots__ = ("_delivery", "_json", "_vars", "envelope")
 
-    def __init__(self, envelope: Envelope) -> None:
+    def __init__(self, envelope: Envelope, *, delivery: Delivery | None = None) -> None:
         self.envelope = envelope
         self._json: Any = _UNSET
         self._vars: dict[str, Any] | None = None
+        self._delivery = delivery if delivery is not None else (_DELIVERY.get() or _FIRST)
 
     @property
     def id(self) -> str:
@@ -67,6 +108,52 @@ class Event:
     @property
     def datacontenttype(self) -> str | None:
         return self.envelope.datacontenttype
+
+    @property
+    def delivery(self) -> Delivery:
+        """This delivery: attempt, re-drive id and source position together."""
+        return self._delivery
+
+    @property
+    def attempt(self) -> int:
+        """Which attempt of this run this is, from 1; correct across restarts (see :class:`Delivery`)."""
+        return self._delivery.attempt
+
+    @property
+    def is_redrive(self) -> bool:
+        """True when this run re-drives a dead letter (``hookgate replay --dead-letter``)."""
+        return self._delivery.redrive_id is not None
+
+    @property
+    def redrive_id(self) -> str | None:
+        """The re-drive's id (one per replay command); None for an ordinary delivery."""
+        return self._delivery.redrive_id
+
+    @property
+    def accepted_at(self) -> datetime | None:
+        """When the gateway accepted the webhook: the CloudEvents ``time`` it sets; None when absent or invalid."""
+        raw = self.envelope.time
+        if not raw:
+            return None
+        try:
+            return parse_rfc3339(raw)
+        except ValueError:
+            return None
+
+    @property
+    def topic(self) -> str | None:
+        """The source topic the event was read from (for a re-drive: where the original record is)."""
+        return self._delivery.topic
+
+    @property
+    def partition(self) -> int | None:
+        """The partition of the event's record in :attr:`topic`."""
+        return self._delivery.partition
+
+    @property
+    def offset(self) -> int | None:
+        """The offset of the event's record in :attr:`partition`."""
+        return self._delivery.offset
 
     @property
     def data(self) -> bytes:
@@ -114,6 +201,8 @@ class Event:
     def __repr__(self) -> str:
         return f"Event(id={self.id!r}, type={self.type!r}, tenant={self.tenant!r})"
 
+
+_FIRST: Final = Delivery()
 
 _FAST: Final[dict[str, Callable[[Envelope], str | None]]] = {
     "id": lambda e: e.id,

@@ -13,11 +13,18 @@ means one of); keywords give the other operators (``prefix``, ``suffix``, ``glob
 searched, ``fullmatch`` over the whole value, ``exists``, ``one_of``, ``equals``), with the meaning
 they have in YAML. Several operators must all hold. Patterns (RE2) and JSONPaths are compiled here,
 once; a bad one raises ``ValueError``. Every function returns a :class:`~hookgate.core.predicates.Predicate`.
+
+:func:`describe` says in plain words what a match tests (the consumer logs it per workflow at start-up,
+``hookgate check-config --handlers`` prints it) and :func:`variables_used` which gateway variables it
+reads, so a match on a variable no trigger extracts can be caught before it silently matches nothing.
 """
 
 from __future__ import annotations
 
-from typing import TypedDict, Unpack
+from collections.abc import Iterator
+from typing import Any, TypedDict, Unpack
+
+import orjson
 
 from hookgate.core.predicates import (
     MISSING,
@@ -42,6 +49,7 @@ __all__ = [
     "any_of",
     "attr",
     "data",
+    "describe",
     "everything",
     "not_",
     "source",
@@ -50,6 +58,7 @@ __all__ = [
     "trigger",
     "type",
     "var",
+    "variables_used",
 ]
 
 Value = Scalar | list[Scalar] | tuple[Scalar, ...] | Missing
@@ -148,6 +157,96 @@ def not_(part: Predicate) -> Predicate:
 
 def everything() -> Predicate:
     return Everything()
+
+
+def describe(predicate: Predicate) -> str:
+    """What ``predicate`` tests, in plain words: ``type is com.github.push and vars.ref is refs/heads/main``.
+
+    Pure and deterministic (parts appear in the order the predicate tests them: attributes, then
+    variables, then the body), so it can be logged, printed and compared in tests.
+    """
+    return _words(predicate, top=True)
+
+
+def _words(p: Predicate, *, top: bool = False) -> str:
+    if isinstance(p, Everything):
+        return "every event"
+    if isinstance(p, AllOf | AnyOf):
+        if not p.parts:
+            return "every event" if isinstance(p, AllOf) else "no event"
+        joined = (" and " if isinstance(p, AllOf) else " or ").join(_words(part) for part in p.parts)
+        return joined if top or len(p.parts) == 1 else f"({joined})"
+    if isinstance(p, Not):
+        return f"not {_words(p.part)}" if isinstance(p.part, AllOf | AnyOf) else f"not ({_words(p.part, top=True)})"
+    if isinstance(p, Attribute | Variable | Body):
+        return f"{_subject(p)} {_condition_words(p.cond)}"
+    return p.describe()  # a predicate class of the caller's own
+
+
+def _subject(p: Attribute | Variable | Body) -> str:
+    if isinstance(p, Attribute):
+        return p.name
+    if isinstance(p, Variable):
+        return f"vars.{p.name}"
+    return f"data {p.path}"
+
+
+def _condition_words(cond: Condition) -> str:
+    parts: list[str] = []
+    if not isinstance(cond.equals, Missing):
+        parts.append(f"is {_value(cond.equals)}")
+    if cond.one_of is not None and len(cond.one_of) == 1:
+        parts.append(f"is {_value(cond.one_of[0])}")
+    elif cond.one_of is not None:
+        parts.append("is one of " + ", ".join(_value(v) for v in cond.one_of))
+    if cond.prefix is not None:
+        parts.append(f"starts with {_value(cond.prefix)}")
+    if cond.suffix is not None:
+        parts.append(f"ends with {_value(cond.suffix)}")
+    if cond.glob is not None:
+        parts.append(f"matches glob {_value(str(cond.glob))}")
+    if cond.regex is not None:
+        parts.append(f"contains a match of /{cond.regex}/")
+    if cond.fullmatch is not None:
+        parts.append(f"fully matches /{cond.fullmatch}/")
+    if cond.exists is False:
+        parts.append("is absent")
+    elif cond.exists is True and not parts:
+        parts.append("is present")
+    return " and ".join(parts) or "is present"
+
+
+_PLAIN_PUNCTUATION = frozenset("./:-_*@+#~")
+
+
+def _value(value: Any) -> str:
+    """A string bare when it reads unambiguously (``refs/heads/main``), else as JSON; other values as JSON."""
+    if isinstance(value, str):
+        plain = value and all(c.isalnum() or c in _PLAIN_PUNCTUATION for c in value)
+        if plain and value not in ("and", "or", "not", "true", "false", "null"):
+            return value
+    return orjson.dumps(value).decode()
+
+
+def describe_workflow(workflow: object) -> str:
+    """:func:`describe` of a workflow's match (YAML and SDK workflows have a ``predicate``)."""
+    predicate = getattr(workflow, "predicate", None)
+    return describe(predicate) if isinstance(predicate, Predicate) else "(a custom workflow: its match is code)"
+
+
+def variables_used(predicate: Predicate) -> set[str]:
+    """The names of the gateway variables (``vars``) ``predicate`` reads anywhere, negations included."""
+    return {p.name for p in _leaves(predicate) if isinstance(p, Variable)}
+
+
+def _leaves(p: Predicate) -> Iterator[Predicate]:
+    if isinstance(p, AllOf | AnyOf):
+        for part in p.parts:
+            yield from _leaves(part)
+    elif isinstance(p, Not):
+        yield from _leaves(p.part)
+    else:
+        yield p
 
 
 # Defined last: from here on the module-level name ``type`` is the attribute matcher, not the builtin.

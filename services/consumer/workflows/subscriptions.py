@@ -83,6 +83,11 @@ class HttpWorkflow:
     def target(self) -> str:
         return self._request.target
 
+    @property
+    def predicate(self) -> Predicate:
+        """The compiled match, ``tenants`` folded in (described at start-up: ``workflow_match``)."""
+        return self._predicate
+
     def matches(self, event: Envelope) -> bool:
         return self._predicate.test(event_of(event))
 

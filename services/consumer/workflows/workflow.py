@@ -21,6 +21,10 @@ class ActionResult:
 
     ``retryable`` is False when repeating cannot help (e.g. a 4xx other than 408/425/429): the runner
     then dead-letters at once. ``retry_after`` (seconds) is the target's own hint (``Retry-After``).
+    ``cause`` says what kind of failure it was, for the ``reason`` label of the retries counter:
+    ``retry`` (a handler asked for another attempt), ``exception`` (a handler raised), ``status`` (an
+    HTTP answer), None (a transport error). ``traceback`` is a handler's formatted traceback (bounded),
+    kept in the dead letter's ``hookgate_error_traceback`` header.
     """
 
     ok: bool
@@ -28,6 +32,8 @@ class ActionResult:
     error: str | None = None
     retryable: bool = True
     retry_after: float | None = None
+    cause: str | None = None
+    traceback: str | None = None
 
 
 class Workflow(Protocol):

@@ -218,6 +218,7 @@ class KafkaTriggerCatalog:
             consumer = make_consumer(
                 self._kafka,
                 group_id=None,
+                offset_reset="earliest",  # every replica reads the whole topic
                 fetch_max_wait_ms=self.settings.poll_interval_ms,
                 isolation_level="read_uncommitted",
             )

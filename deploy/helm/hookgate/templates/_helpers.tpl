@@ -280,6 +280,8 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- $s := merge (dict "group_id" $c.groupId "listen" (dict "host" "0.0.0.0" "port" $c.containerPort) "log_level" $c.logLevel "shutdown_grace_seconds" $c.shutdownGraceSeconds "workers" $c.workers) (deepCopy $c.settings) -}}
 {{- if $c.topics }}{{ $_ := set $s "topics" $c.topics }}{{ else }}{{ $_ := set $s "topic_pattern" $c.topicPattern }}{{ end -}}
 {{- if $c.reloadWorkflows }}{{ $_ := set $s "reload_interval_seconds" $c.reloadIntervalSeconds }}{{ end -}}
+{{- /* settings.group.start, when given, wins over the entry's start. */ -}}
+{{- $_ := set $s "group" (merge (deepCopy (default dict $s.group)) (dict "start" $c.start)) -}}
 {{- $doc := dict "consumer" $s "kafka" (include "hookgate.kafkaConfig" .ctx | fromYaml) -}}
 {{- if .workflows }}{{ $_ := set $doc "workflows" (default list $c.workflows) }}{{ end -}}
 {{- toYaml $doc -}}

@@ -35,6 +35,12 @@ const REASONS = {
   publish_timeout: "Kafka did not confirm the event in time: the sender got 503 and should retry.",
 };
 
+// What the audit record says about the request, in this order (its reason is shown above).
+const REQUEST_FACTS = [
+  ["method", "Method"], ["client_ip", "Client address"], ["peer", "Connected from"], ["request_id", "Request id"],
+  ["body_bytes", "Body bytes"], ["request_bytes", "Request bytes"], ["duration_ms", "Answered in (ms)"],
+];
+
 // ---------------------------------------------------------------------------------------- helpers
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -367,7 +373,12 @@ async function eventPage() {
   if (e.reason) fact(facts, "Reason", el("span", { className: "reason" }, e.reason), REASONS[e.reason] ? el("span", { className: "hint" }, REASONS[e.reason]) : null);
   if (e.type) fact(facts, "Type", el("code", {}, e.type));
   if (e.topic) fact(facts, "Kafka", el("code", {}, e.topic + " [" + e.partition + "] @" + e.offset));
-  for (const [key, value] of Object.entries(d.request || {})) fact(facts, key, String(value));
+  const request = d.request || {};
+  for (const [key, label] of REQUEST_FACTS) {
+    if (request[key] === undefined || request[key] === null) continue;
+    if (key === "peer" && request.peer === request.client_ip) continue;
+    fact(facts, label, String(request[key]));
+  }
 
   const workflows = d.workflows || [];
   $("workflows").querySelector("tbody").replaceChildren(...workflows.map((w) =>

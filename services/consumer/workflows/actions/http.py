@@ -10,6 +10,7 @@ message), templated from the event (see :mod:`hookgate.consumer.workflows.templa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
 from urllib.parse import urlsplit
@@ -35,6 +36,57 @@ from hookgate.core.envelope import Envelope
 
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 header field name
 _RETRYABLE_4XX = frozenset((408, 425, 429))
+_STATUS_CLASS = re.compile(r"^[1-5]xx$")
+
+StatusSpec = int | str
+"""A status code (``429``) or a class (``"4xx"``), as ``retry_on``/``fail_on`` list them."""
+
+
+def _status_spec(value: StatusSpec) -> int | str:
+    """A code 100..599, or a class ``1xx``..``5xx`` (lower-case); ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a status code or a class like 4xx, got {value!r}")
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        code = int(value)
+        if not 100 <= code <= 599:
+            raise ValueError(f"{value!r} is not an HTTP status code (100..599)")
+        return code
+    if isinstance(value, str) and _STATUS_CLASS.match(value.lower()):
+        return value.lower()
+    raise ValueError(f"expected a status code (429) or a class (4xx, 5xx), got {value!r}")
+
+
+class StatusRules:
+    """Which failed HTTP statuses are retried: ``retry_on``/``fail_on`` over the defaults.
+
+    A code beats a class, the workflow's lists beat the defaults (retry 5xx, 408, 425 and 429; every
+    other status below 200 or from 300 up is final). The same code or class in both lists is an error.
+    """
+
+    __slots__ = ("_classes", "_codes")
+
+    def __init__(self, retry_on: Sequence[StatusSpec] = (), fail_on: Sequence[StatusSpec] = ()) -> None:
+        retry = [_status_spec(v) for v in retry_on]
+        fail = [_status_spec(v) for v in fail_on]
+        both = sorted(str(v) for v in set(retry) & set(fail))
+        if both:
+            raise ValueError(f"{', '.join(both)} is in both retry_on and fail_on")
+        self._codes: dict[int, bool] = {v: True for v in retry if isinstance(v, int)}
+        self._codes.update({v: False for v in fail if isinstance(v, int)})
+        self._classes: dict[str, bool] = {v: True for v in retry if isinstance(v, str)}
+        self._classes.update({v: False for v in fail if isinstance(v, str)})
+
+    def retryable(self, status: int) -> bool:
+        """Whether another attempt could succeed after a ``status`` answer (not 2xx)."""
+        if status in self._codes:
+            return self._codes[status]
+        cls = f"{status // 100}xx"
+        if cls in self._classes:
+            return self._classes[cls]
+        return status >= 500 or status in _RETRYABLE_4XX
+
+
+DEFAULT_STATUS_RULES = StatusRules()
 
 
 def _url_template(url: str) -> tuple[Template, str]:
@@ -63,6 +115,19 @@ class HttpAction(StrictModel):
     body: str | None = Field(default=None, description="Text body template")
     content_type: str | None = Field(default=None, description="Content-Type for body: (default text/plain)")
     timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    retry_on: list[StatusSpec] = Field(
+        default_factory=list, description="Statuses retried (codes like 409 or classes like 4xx) beyond 5xx/408/425/429"
+    )
+    fail_on: list[StatusSpec] = Field(
+        default_factory=list, description="Statuses dead-lettered at once (codes or classes), e.g. [503] for a target"
+    )
+
+    @field_validator("retry_on", "fail_on")
+    @classmethod
+    def _statuses(cls, v: list[StatusSpec]) -> list[StatusSpec]:
+        for item in v:
+            _status_spec(item)
+        return v
 
     # Templates are parsed at load; a TemplateError is a ValueError, which pydantic reports at its key path.
     @field_validator("url")
@@ -106,6 +171,7 @@ class HttpAction(StrictModel):
             raise ValueError(f"choose one of json, form and body (got {', '.join(kinds)})")
         if self.content_type is not None and self.body is None:
             raise ValueError("content_type applies to body: only (json and form set their own)")
+        StatusRules(self.retry_on, self.fail_on)  # the same code or class in both lists
         for placeholder in HttpRequest.parse_all(self):
             if placeholder.scope == "secrets" and placeholder.name not in self.secrets:
                 raise ValueError(f"{{{placeholder.expr}}}: no secret named {placeholder.name!r} in secrets")
@@ -123,6 +189,7 @@ class HttpRequest:
         self.json = parse_json(action.json_) if action.json_ is not None else None
         self.form = parse_form(action.form) if action.form is not None else None
         self.body = Template(action.body) if action.body is not None else None
+        self.statuses = StatusRules(action.retry_on, action.fail_on) if action.retry_on or action.fail_on else None
 
     @staticmethod
     def parse_all(action: HttpAction) -> list[Placeholder[Context]]:
@@ -175,17 +242,19 @@ def cloudevents_headers(event: Envelope) -> dict[str, str]:
     return headers
 
 
-def classify(status: int, retry_after: str | None, now: datetime) -> ActionResult:
-    """2xx succeeds; 5xx, 408, 425 and 429 are worth repeating; anything else cannot succeed by repeating."""
+def classify(status: int, retry_after: str | None, now: datetime, rules: StatusRules | None = None) -> ActionResult:
+    """2xx succeeds; by default 5xx, 408, 425 and 429 are worth repeating and anything else cannot succeed
+    by repeating; ``rules`` (the action's ``retry_on``/``fail_on``) adjust that."""
     if 200 <= status < 300:
         return ActionResult(ok=True, status=status)
-    retryable = status >= 500 or status in _RETRYABLE_4XX
+    retryable = (rules or DEFAULT_STATUS_RULES).retryable(status)
     return ActionResult(
         ok=False,
         status=status,
         error=f"HTTP {status}",
         retryable=retryable,
         retry_after=parse_retry_after(retry_after, now) if retryable else None,
+        cause="status",
     )
 
 
@@ -205,4 +274,4 @@ async def run_http(client: HttpClient, workflow: str, request: HttpRequest, even
         return ActionResult(ok=False, error=f"request: {exc}", retryable=False)
     except (HttpClientError, OSError, TimeoutError) as exc:
         return ActionResult(ok=False, error=type(exc).__name__)
-    return classify(response.status, response.headers.get("retry-after"), datetime.now(UTC))
+    return classify(response.status, response.headers.get("retry-after"), datetime.now(UTC), request.statuses)
