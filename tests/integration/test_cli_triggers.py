@@ -55,8 +55,9 @@ async def test_trigger_lifecycle_through_the_cli(admin_url: str, tmp_path: Path)
     code, out, _ = await hookgate("triggers", "list", "--preset", "bearer", "--json", *auth)
     assert [t["id"] for t in json.loads(out)] == [tid]
 
-    code, out, _ = await hookgate("triggers", "disable", tid, "--json", *auth)
-    assert (code, json.loads(out)["state"]) == (0, "disabled")
+    code, out, err = await hookgate("triggers", "disable", tid, "--json", *auth)
+    assert code == 0, err
+    assert json.loads(out)["state"] == "disabled"
     code, out, _ = await hookgate("triggers", "enable", tid, *auth)
     assert code == 0
     assert "enabled" in out
