@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kafka import LocalBroker, free_port, provide_broker
+from tests.support.kafka import LocalBroker, provide_broker
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +28,7 @@ def topic_prefix() -> str:
 def private_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalBroker]:
     """A broker of the test's own, which it may stop and restart (outage tests); the session's stays up."""
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
-    broker = LocalBroker(port=free_port(), data_dir=tmp_path / "kafka")
-    broker.up()
+    broker = LocalBroker.started(tmp_path / "kafka")
     try:
         yield broker
     finally:

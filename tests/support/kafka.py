@@ -8,6 +8,7 @@ session if this session started it. A missing broker is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -25,6 +26,27 @@ class LocalBroker:
 
     port: int
     data_dir: Path
+    controller_port: int = 0  # 0: kafka.sh's default, port + 1
+
+    @classmethod
+    def started(cls, data_dir: Path, port: int = 0, attempts: int = 3) -> LocalBroker:
+        """A broker up on free ports (``port`` when given), its KRaft controller port free too.
+
+        A port found free can be taken by another process before Java binds it (a TOCTOU race other
+        test suites on a shared machine lose now and then): on "Address already in use" this tries
+        fresh ports, ``attempts`` times in all.
+        """
+        for attempt in range(attempts):
+            broker = cls(port=port or free_port(), data_dir=data_dir, controller_port=free_port())
+            try:
+                broker.up()
+                return broker
+            except RuntimeError as exc:
+                broker.down()
+                if "Address already in use" not in str(exc) or attempt == attempts - 1 or port:
+                    raise
+                shutil.rmtree(data_dir, ignore_errors=True)  # formatted for the ports that were taken
+        raise AssertionError("unreachable")
 
     @property
     def bootstrap(self) -> str:
@@ -34,6 +56,7 @@ class LocalBroker:
         return {
             **os.environ,
             "KAFKA_PORT": str(self.port),
+            **({"KAFKA_CONTROLLER_PORT": str(self.controller_port)} if self.controller_port else {}),
             "KAFKA_DATA_DIR": str(self.data_dir),
             "KAFKA_HEAP_OPTS": "-Xms128m -Xmx512m",
         }
@@ -95,10 +118,7 @@ def provide_broker(tmp_root: Path) -> Iterator[str]:
         with KafkaContainer().with_kraft() as kafka:
             yield kafka.get_bootstrap_server()
         return
-    broker = LocalBroker(
-        port=int(os.environ.get("HOOKGATE_TEST_KAFKA_PORT", "0")) or free_port(), data_dir=tmp_root / "kafka"
-    )
-    broker.up()
+    broker = LocalBroker.started(tmp_root / "kafka", port=int(os.environ.get("HOOKGATE_TEST_KAFKA_PORT", "0")))
     try:
         yield broker.bootstrap
     finally:
