@@ -292,7 +292,7 @@ async def test_cli_against_the_kafka_catalog(cluster: Cluster) -> None:
     code, out, _ = await hookgate("triggers", "list", "--tenant", "cli", *auth)
     assert code == 0
     assert tid in out
-    code, out, err = await hookgate("triggers", "rotate", tid, "--grace-seconds", "0", "--json", *auth)
+    code, out, err = await hookgate("triggers", "rotate", "--grace-seconds", "0", "--json", *auth, "--", tid)
     assert code == 0, err
     new_secret = orjson.loads(out)["secret"]
 
@@ -300,9 +300,9 @@ async def test_cli_against_the_kafka_catalog(cluster: Cluster) -> None:
         return await signed_push(cluster.b, tid, new_secret) == 202
 
     await until(new_secret_works)
-    code, _, _ = await hookgate("triggers", "delete", tid, *auth)
+    code, _, _ = await hookgate("triggers", "delete", *auth, "--", tid)
     assert code == 0
-    code, _, err = await hookgate("triggers", "show", tid, *auth)
+    code, _, err = await hookgate("triggers", "show", *auth, "--", tid)
     assert code == 3
     assert "not_found" in err
 
