@@ -19,6 +19,7 @@ Rules kept by every handler:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
@@ -364,8 +365,9 @@ async def list_triggers(request: web.Request) -> web.Response:
 
 async def create_trigger(request: web.Request) -> web.Response:
     spec = await _read_spec(request)
+    asked = spec.get("tenant")
+    _note(request, tenant=asked if isinstance(asked, str) else None)  # audited even when refused
     _own_tenant(request, spec)
-    _note(request, tenant=spec.get("tenant") if isinstance(spec.get("tenant"), str) else None)
     issued = await _admin(request).catalog.create(spec)
     _note(request, trigger_id=issued.trigger.id, tenant=issued.trigger.tenant)
     view = issued.trigger
@@ -831,6 +833,14 @@ async def _dispatch(
         ) from None
     except ApiError:
         raise
+    except asyncio.CancelledError:
+        # A CancelledError that leaked out of a library while this request was not cancelled is a failure
+        # to answer (500), not a reason to drop the connection without one.
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        log.exception("admin_handler_failed", route=_route_template(request), method=request.method)
+        raise ApiError(500, "internal_error", "The admin API failed to handle this request.") from None
     except Exception:
         log.exception("admin_handler_failed", route=_route_template(request), method=request.method)
         raise ApiError(500, "internal_error", "The admin API failed to handle this request.") from None

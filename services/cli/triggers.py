@@ -49,7 +49,8 @@ TIMEOUT_SECONDS = 30.0
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Manage triggers through the gateway's admin API (docs/admin.md). Exit codes: "
+    help="Manage triggers through the gateway's admin API (docs/admin.md). A trigger id that begins with '-' "
+    "goes after '--', last: hookgate triggers show -- -6Yx... Exit codes: "
     + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items())
     + ".",
 )
@@ -101,7 +102,9 @@ CertOpt = Annotated[
 KeyOpt = Annotated[
     str | None, typer.Option("--key", envvar="HOOKGATE_ADMIN_KEY", help="Client certificate's key (PEM), for mTLS")
 ]
-IdArg = Annotated[str, typer.Argument(help="The trigger id", show_default=False)]
+IdArg = Annotated[
+    str, typer.Argument(help="The trigger id (one that begins with '-': last, after '--')", show_default=False)
+]
 SpecOpt = Annotated[
     str | None,
     typer.Option(

@@ -311,11 +311,13 @@ async def test_every_call_is_audited_without_secrets() -> None:
         assert created["secret"] is None  # the spec gave its secret: nothing generated
         rotated = await (await client.post(f"/admin/triggers/{tid}/rotate", json={}, headers=ACME)).json()
         await client.get(f"/admin/triggers/{tid}", headers=GLOBEX)
-    rows = [(a.actor, a.scope, a.method, a.route, a.trigger_id, a.status) for a in auditor.records]
+        await client.post("/admin/triggers", json=spec(name="intruder"), headers=GLOBEX)
+    rows = [(a.actor, a.scope, a.method, a.route, a.trigger_id, a.tenant, a.status) for a in auditor.records]
     assert rows == [
-        ("ops", "admin", "POST", "/admin/triggers", tid, 201),
-        ("acme-portal", "tenant:acme", "POST", "/admin/triggers/{id}/rotate", tid, 200),
-        ("globex-portal", "tenant:globex", "GET", "/admin/triggers/{id}", tid, 404),
+        ("ops", "admin", "POST", "/admin/triggers", tid, "acme", 201),
+        ("acme-portal", "tenant:acme", "POST", "/admin/triggers/{id}/rotate", tid, "acme", 200),
+        ("globex-portal", "tenant:globex", "GET", "/admin/triggers/{id}", tid, None, 404),
+        ("globex-portal", "tenant:globex", "POST", "/admin/triggers", None, "acme", 403),
     ]
     text = str([a.to_dict() for a in auditor.records])
     for secret in ("my-own-secret-value-123", rotated["secret"], ADMIN_TOKEN, ACME_TOKEN, GLOBEX_TOKEN):
@@ -384,3 +386,17 @@ async def test_chunked_bodies_are_read_whole_and_bounded() -> None:
         )
         assert (r.status, (await r.json())["error"]) == (413, "body_too_large")
     assert [v.name for v in catalog.list()] == ["chunked"]
+
+
+class LeakingInspector(MemoryInspector):
+    """An inspector whose library lets a CancelledError out although nothing cancelled the request."""
+
+    async def events(self, query: Any) -> Any:
+        raise asyncio.CancelledError
+
+
+async def test_a_leaked_cancellation_is_answered_500_not_a_dropped_connection() -> None:
+    catalog = MemoryCatalog()
+    async with admin_client(catalog, LeakingInspector()) as client:
+        r = await client.get("/admin/tenants/acme/events", headers=ADMIN)
+        assert (r.status, (await r.json())["error"]) == (500, "internal_error")

@@ -1,6 +1,6 @@
 """Schemathesis over the served OpenAPI document, against a live admin app: no 5xx, and every response
 (status, content type, body, headers) as the document says. Once with the in-memory catalog and
-inspector, once with a gateway's real Kafka catalog (the real broker)."""
+inspector, once with a gateway's real Kafka catalog and Kafka event inspector (the real broker)."""
 
 from __future__ import annotations
 
@@ -94,8 +94,7 @@ def kafka_admin_url(kafka_bootstrap: str) -> Iterator[str]:
         catalog={"encryption": {"keys": {"k1": key}}},
         proxies={"public_base_url": "https://hooks.example.com"},
     )
-    _, inspector = seeded()
-    with gateway_and_admin_in_thread(config, admin_settings(), inspector) as (_, admin_url):
+    with gateway_and_admin_in_thread(config, admin_settings()) as (_, admin_url):
         yield admin_url
 
 

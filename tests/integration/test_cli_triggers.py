@@ -55,29 +55,39 @@ async def test_trigger_lifecycle_through_the_cli(admin_url: str, tmp_path: Path)
     code, out, _ = await hookgate("triggers", "list", "--preset", "bearer", "--json", *auth)
     assert [t["id"] for t in json.loads(out)] == [tid]
 
-    code, out, _ = await hookgate("triggers", "disable", tid, "--json", *auth)
-    assert (code, json.loads(out)["state"]) == (0, "disabled")
-    code, out, _ = await hookgate("triggers", "enable", tid, *auth)
+    code, out, err = await hookgate("triggers", "disable", "--json", *auth, "--", tid)
+    assert code == 0, err
+    assert json.loads(out)["state"] == "disabled"
+    code, out, _ = await hookgate("triggers", "enable", *auth, "--", tid)
     assert code == 0
     assert "enabled" in out
 
     code, out, _ = await hookgate(
-        "triggers", "update", tid, "--set", "rate_limit.per_second=5", "--set", "rate_limit.burst=10", "--json", *auth
+        "triggers",
+        "update",
+        "--set",
+        "rate_limit.per_second=5",
+        "--set",
+        "rate_limit.burst=10",
+        "--json",
+        *auth,
+        "--",
+        tid,
     )
     assert code == 0
     assert json.loads(out)["config"]["rate_limit"]["per_second"] == 5
 
-    code, out, _ = await hookgate("triggers", "show", tid, *auth)
+    code, out, _ = await hookgate("triggers", "show", *auth, "--", tid)
     assert code == 0
     assert "per_second: 5" in out
     assert created["secret"] not in out
 
-    code, out, _ = await hookgate("triggers", "rotate", tid, "--grace-seconds", "60", "--json", *auth)
+    code, out, _ = await hookgate("triggers", "rotate", "--grace-seconds", "60", "--json", *auth, "--", tid)
     rotated = json.loads(out)
     assert code == 0
     assert rotated["secret"] not in (None, created["secret"])
 
-    code, out, _ = await hookgate("triggers", "delete", tid, *auth)
+    code, out, _ = await hookgate("triggers", "delete", *auth, "--", tid)
     assert (code, out.strip()) == (0, f"deleted {tid}")
 
 
@@ -87,7 +97,7 @@ async def test_exit_codes(admin_url: str) -> None:
     code, _, err = await hookgate("triggers", "show", "no-such-trigger-00000000001", *admin)
     assert code == 3
     assert "not_found" in err
-    code, _, err = await hookgate("triggers", "disable", YAML_ID, *admin)
+    code, _, err = await hookgate("triggers", "disable", *admin, "--", YAML_ID)
     assert code == 4
     assert "read_only_trigger" in err
     code, _, err = await hookgate("triggers", "create", "--name", "x", "--tenant", "acme", "-p", "nope", *admin)

@@ -16,11 +16,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from hookgate.admin.api import create_admin_app
 from hookgate.admin.audit import AdminAuditor, AdminAuditRecord
 from hookgate.admin.config import AdminSettings
+from hookgate.admin.inspect.kafka import KafkaEventInspector
 from hookgate.admin.inspect.model import EventInspector
 from hookgate.admin.serve import admin_app_for
 from hookgate.gateway.catalog.model import TriggerCatalog
 from hookgate.gateway.config import GatewayConfig
-from hookgate.gateway.http.app import create_app
+from hookgate.gateway.http.app import CATALOG, create_app
 
 ADMIN_TOKEN = "admin-token-" + "a" * 24
 ACME_TOKEN = "acme-token-" + "b" * 24
@@ -104,7 +105,9 @@ def in_thread(start: Callable[[], Awaitable[tuple[list[web.AppRunner], list[str]
 
 async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
     """``app`` on a free loopback port: its runner and base URL."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    # Idle keep-alive connections are kept for the whole test: a synchronous client's pool (schemathesis)
+    # may reuse one after minutes, and the server closing it just then reads as "connection aborted".
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, keepalive_timeout=3600)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -124,11 +127,9 @@ def admin_in_thread(app: web.Application) -> Iterator[str]:
 
 
 @contextmanager
-def gateway_and_admin_in_thread(
-    config: GatewayConfig, settings: AdminSettings, inspector: EventInspector | None = None
-) -> Iterator[tuple[str, str]]:
-    """A gateway on the real broker (its Kafka catalog) and its admin app, served from a thread once the
-    gateway is ready; yields (gateway URL, admin URL)."""
+def gateway_and_admin_in_thread(config: GatewayConfig, settings: AdminSettings) -> Iterator[tuple[str, str]]:
+    """A gateway on the real broker and its admin app with the gateway's Kafka catalog and a Kafka event
+    inspector, served from a thread once the gateway is ready; yields (gateway URL, admin URL)."""
 
     async def start() -> tuple[list[web.AppRunner], list[str]]:
         gateway = create_app(config)
@@ -138,7 +139,14 @@ def gateway_and_admin_in_thread(
             while (await session.get(f"{url}/readyz")).status != 200:
                 assert time.monotonic() < deadline, "gateway did not become ready"
                 await asyncio.sleep(0.1)
-        admin_runner, admin_url = await serve_app(admin_app_for(gateway, settings, inspector))
+        inspector = KafkaEventInspector.for_gateway(config, gateway[CATALOG])
+
+        async def close_inspector(_: web.Application) -> None:
+            await inspector.close()
+
+        admin = admin_app_for(gateway, settings, inspector)
+        admin.on_cleanup.append(close_inspector)
+        admin_runner, admin_url = await serve_app(admin)
         return [runner, admin_runner], [url, admin_url]
 
     with in_thread(start) as (url, admin_url):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from hookgate.cli.errors import CliError
@@ -115,3 +117,18 @@ def test_missing_url_is_a_usage_error() -> None:
     result = CliRunner().invoke(app, ["triggers", "list"], env={"HOOKGATE_ADMIN_URL": "", "HOOKGATE_ADMIN_TOKEN": ""})
     assert result.exit_code == 2
     assert "--admin-url" in result.output
+
+
+@pytest.mark.parametrize("command", ["show", "update", "disable", "enable", "delete", "rotate"])
+def test_an_id_that_starts_with_a_dash_follows_double_dash(command: str) -> None:
+    # Trigger ids are URL-safe base64 and may begin with "-": after "--" it is the argument, not an option.
+    group: Any = typer.main.get_command(app)
+    sub = group.commands["triggers"].commands[command]
+    ctx = sub.make_context(command, ["--admin-url", "http://x", "--token", "t", "--", "-6abcdefghijklmnopqrstuv"])
+    assert ctx.params["trigger_id"] == "-6abcdefghijklmnopqrstuv"
+
+
+def test_the_help_says_how_to_pass_such_an_id() -> None:
+    result = CliRunner().invoke(app, ["triggers", "--help"], env={"COLUMNS": "200"})
+    assert "--" in result.output
+    assert "begins with" in result.output

@@ -288,12 +288,27 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- end -}}
 
 {{/* The gateway's config file. */}}
+{{/* Where the admin tokens file (gateway.admin.tokensSecret) is mounted. */}}
+{{- define "hookgate.adminDir" -}}/etc/hookgate/admin{{- end -}}
+
 {{- define "hookgate.gatewayConfig" -}}
 {{- $g := .Values.gateway -}}
 {{- if eq (int $g.opsPort) (int $g.containerPort) -}}
 {{- fail "gateway.opsPort: must differ from gateway.containerPort (the ops listener is a port of its own)" -}}
 {{- end -}}
 {{- $s := merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.containerPort) "ops_listen" (dict "host" "0.0.0.0" "port" $g.opsPort) "log_level" $g.logLevel "shutdown_grace_seconds" $g.shutdownGraceSeconds "workers" $g.workers) (deepCopy $g.settings) -}}
+{{- if $g.admin.enabled -}}
+{{- if gt (int $g.workers) 1 -}}
+{{- fail "gateway.admin.enabled: needs gateway.workers: 1 (each worker would answer the API from its own view of the trigger topic; docs/operations.md)" -}}
+{{- end -}}
+{{- if not $g.admin.tokensSecret -}}
+{{- fail "gateway.admin.tokensSecret: name the Secret holding the admin tokens file (docs/admin.md)" -}}
+{{- end -}}
+{{- if or (eq (int $g.admin.port) (int $g.containerPort)) (eq (int $g.admin.port) (int $g.opsPort)) -}}
+{{- fail "gateway.admin.port: must differ from gateway.containerPort and gateway.opsPort" -}}
+{{- end -}}
+{{- $_ := set $s "admin" (merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.admin.port) "tokens_file" (printf "%s/tokens.yaml" (include "hookgate.adminDir" .))) (deepCopy $g.admin.settings)) -}}
+{{- end -}}
 {{- toYaml (dict "gateway" $s "kafka" (include "hookgate.kafkaConfig" . | fromYaml) "triggers" (default list $g.triggers)) -}}
 {{- end -}}
 
