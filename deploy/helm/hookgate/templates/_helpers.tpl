@@ -333,6 +333,9 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- if dig "audit" "topic" false .Values.gateway.settings -}}
 {{- $out = append $out (dict "topic" (printf "%s._audit" $k.prefix) "use" "audit records: gateway writes") -}}
 {{- end -}}
+{{- if dig "catalog" "enabled" true .Values.gateway.settings -}}
+{{- $out = append $out (dict "topic" (printf "%s._triggers" $k.prefix) "use" "runtime trigger definitions (compacted): written and read by every gateway replica") -}}
+{{- end -}}
 {{- range (include "hookgate.consumers" . | fromYamlArray) -}}
 {{- $dl := dig "dead_letter" "topic" "" .settings | default (printf "%s._deadletter.%s" $k.prefix .groupId) -}}
 {{- $out = append $out (dict "topic" $dl "use" (printf "dead letters of group %s: written by consumer %s, read by hookgate replay" .groupId .name)) -}}
@@ -340,6 +343,8 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- $dd := dig "dedupe" "topic" "" .settings | default (printf "%s._dedupe.%s" $k.prefix .groupId) -}}
 {{- $out = append $out (dict "topic" $dd "use" (printf "dedupe changelog (compacted) of group %s: written and read by consumer %s" .groupId .name)) -}}
 {{- end -}}
+{{- $out = append $out (dict "topic" (printf "%s._deadletter_state.%s" $k.prefix .groupId) "use" (printf "dead-letter resolutions (compacted, 1 partition) of group %s: written by consumer %s and hookgate replay" .groupId .name)) -}}
+{{- $out = append $out (dict "topic" (printf "%s._redrive.%s" $k.prefix .groupId) "use" (printf "re-drives of group %s (as many partitions as its dedupe changelog): written by hookgate replay, read by consumer %s" .groupId .name)) -}}
 {{- end -}}
 {{- toYaml $out -}}
 {{- end -}}
