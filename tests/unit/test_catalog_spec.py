@@ -120,3 +120,13 @@ def test_runtime_rules_refuse_internal_topics_and_certificates_without_mtls() ->
     with pytest.raises(InvalidTrigger):
         rules.check(validate(spec(topic="hookgate._audit")))
     assert RuntimeRules("hookgate._", client_ca=True).problems(validate(spec(client_cert_subjects=["x"]))) == []
+
+
+def test_generated_trigger_ids_never_start_like_a_command_line_option() -> None:
+    from hookgate.gateway.catalog.spec import new_trigger_id
+    from hookgate.gateway.config import TRIGGER_ID
+
+    ids = [new_trigger_id() for _ in range(3000)]  # about 94 would start with '-' or '_' if nothing prevented it
+    assert all(i[0].isalnum() for i in ids)
+    assert all(TRIGGER_ID.match(i) for i in ids)
+    assert len(set(ids)) == len(ids)
