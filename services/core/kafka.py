@@ -72,6 +72,22 @@ def make_consumer(
     return AIOKafkaConsumer(*topics, **kw)
 
 
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop ``consumer``, swallowing the CancelledError aiokafka raises from within its own stop.
+
+    ``stop()`` cancels the consumer's fetch and offset tasks and awaits them; one cancelled while it
+    sleeps between retries (a broker just gone) or before it ever ran re-raises CancelledError into the
+    caller, though nothing cancelled the caller. That one is swallowed; a real cancellation of the caller
+    (``cancelling()``) is not.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
 class TopicAdmin:
     """Creates topics with explicit settings, once each; remembers which exist.
 

@@ -163,8 +163,11 @@ def test_notes_print_the_trigger_urls_next_commands_and_topics(tmp_path: Path) -
         "hooks.acme",
         "hooks.billing",
         "hooks._audit",
+        "hooks._triggers",
         "hooks._deadletter.hooks-workflows",
         "hooks._dedupe.hooks-workflows",
+        "hooks._deadletter_state.hooks-workflows",
+        "hooks._redrive.hooks-workflows",
     ]
     assert "Consumer workflows: group id hooks-workflows" in text
     assert "docs/runbooks.md" in text

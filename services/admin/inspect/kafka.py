@@ -50,7 +50,7 @@ from hookgate.admin.inspect.model import (
 from hookgate.admin.inspect.parse import Scope
 from hookgate.admin.inspect.redact import redact_body, redact_request_headers, verify_header_names
 from hookgate.core import reading
-from hookgate.core.kafka import make_consumer, make_producer
+from hookgate.core.kafka import make_consumer, make_producer, stop_consumer
 from hookgate.core.logging import get_logger
 from hookgate.core.records import attributes, other_headers
 from hookgate.core.settings import KafkaSettings
@@ -346,14 +346,14 @@ class KafkaEventInspector:
             async with asyncio.timeout(max(1.0, budget.left())):
                 await client.start()
         except (TimeoutError, KafkaError, OSError) as exc:
-            await _stop(client)
+            await stop_consumer(client)
             raise InspectorUnavailable(f"cannot reach Kafka: {exc or type(exc).__name__}") from None
         try:
             yield client
         except KafkaError as exc:
             raise InspectorUnavailable(f"Kafka failed during the read: {exc}") from None
         finally:
-            await _stop(client)
+            await stop_consumer(client)
 
     async def _exists(self, client: AIOKafkaConsumer, topic: str) -> bool:
         try:
@@ -596,15 +596,3 @@ class KafkaEventInspector:
 
 def _facts(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: doc[k] for k in _AUDIT_FACTS if k in doc}
-
-
-async def _stop(client: AIOKafkaConsumer) -> None:
-    """Stop a group-less consumer. aiokafka cancels its committed-offsets task on stop and awaits it: stopped
-    before that task ever ran (a read that needed no fetch), the await raises CancelledError though nothing
-    cancelled the caller; that one is swallowed, a real cancellation of the caller is not."""
-    try:
-        await client.stop()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise

@@ -29,7 +29,7 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hookgate.core.backoff import RECONNECT
-from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer, start_producer
+from hookgate.core.kafka import TopicAdmin, make_consumer, make_producer, start_producer, stop_consumer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
@@ -187,7 +187,7 @@ class KafkaTriggerCatalog:
                 waiter[2].set_exception(CatalogUnavailable("the gateway is stopping"))
         self._waiters = []
         if self._consumer is not None:
-            await self._consumer.stop()
+            await stop_consumer(self._consumer)
             self._consumer = None
         if self._producer is not None:
             await self._producer.stop()
