@@ -461,8 +461,8 @@ def consumer() -> dict[str, object]:
             [
                 Chart(
                     "Retries",
-                    "Attempts scheduled again after a failure, by workflow and reason (status_5xx, status_4xx,"
-                    " error, circuit_open).",
+                    "Attempts scheduled again after a failure, by workflow and reason: retry_requested (the"
+                    " handler raised Retry), exception, status_5xx, status_4xx, error, circuit_open.",
                     "cps",
                     [
                         Query(
@@ -477,6 +477,19 @@ def consumer() -> dict[str, object]:
                     " fires while they keep coming; re-drive them once the target is fixed.",
                     "cps",
                     [Query(f"sum by (workflow) ({rate(DELIVERIES, WORKFLOW, DEADLETTERED)})", "{{workflow}}")],
+                ),
+                Chart(
+                    "Dead letters waiting",
+                    "Events with a dead letter not yet resolved by a successful re-drive, per workflow (every"
+                    " member reports its group's count, so the maximum is shown). hookgate replay --dead-letter"
+                    " re-drives them; resolved letters leave this count.",
+                    "short",
+                    [
+                        Query(
+                            f"max by (workflow) ({series('hookgate_consumer_dead_letters_waiting', WORKFLOW)})",
+                            "{{workflow}}",
+                        )
+                    ],
                 ),
                 Chart(
                     "Re-drives",
