@@ -39,10 +39,11 @@ _TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 class AdminListen(StrictModel):
-    """Where the admin API listens (a port of its own)."""
+    """Where the admin API listens (a port of its own; 8090 by default, apart from the gateway's 8080 and the
+    consumer's 8081, so that all three run on one host as they are)."""
 
     host: str = "0.0.0.0"
-    port: int = Field(default=8081, ge=0, le=65535)
+    port: int = Field(default=8090, ge=0, le=65535)
 
 
 class AdminToken(StrictModel):

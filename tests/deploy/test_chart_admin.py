@@ -43,16 +43,16 @@ def test_off_by_default() -> None:
 def test_enabled() -> None:
     objs = gateway_objects(ON)
     admin = config(objs["ConfigMap"])["gateway"]["admin"]
-    assert admin == {"listen": {"host": "0.0.0.0", "port": 8081}, "tokens_file": "/etc/hookgate/admin/tokens.yaml"}
+    assert admin == {"listen": {"host": "0.0.0.0", "port": 8090}, "tokens_file": "/etc/hookgate/admin/tokens.yaml"}
     c = container(objs["Deployment"])
-    assert {"name": "admin", "containerPort": 8081, "protocol": "TCP"} in c["ports"]
+    assert {"name": "admin", "containerPort": 8090, "protocol": "TCP"} in c["ports"]
     assert {"name": "admin-tokens", "mountPath": "/etc/hookgate/admin", "readOnly": True} in c["volumeMounts"]
     volumes = {v["name"]: v for v in objs["Deployment"]["spec"]["template"]["spec"]["volumes"]}
     assert volumes["admin-tokens"]["secret"]["secretName"] == "hookgate-admin-tokens"
     assert volumes["admin-tokens"]["secret"]["items"] == [{"key": "tokens.yaml", "path": "tokens.yaml"}]
-    assert {"name": "admin", "port": 8081, "targetPort": "admin", "protocol": "TCP"} in objs["Service"]["spec"]["ports"]
-    rules = [r for r in objs["NetworkPolicy"]["spec"]["ingress"] if r["ports"][0]["port"] == 8081]
-    assert rules == [{"ports": [{"port": 8081, "protocol": "TCP"}], "from": [{"podSelector": {}}]}]
+    assert {"name": "admin", "port": 8090, "targetPort": "admin", "protocol": "TCP"} in objs["Service"]["spec"]["ports"]
+    rules = [r for r in objs["NetworkPolicy"]["spec"]["ingress"] if r["ports"][0]["port"] == 8090]
+    assert rules == [{"ports": [{"port": 8090, "protocol": "TCP"}], "from": [{"podSelector": {}}]}]
     for obj in objs.values():
         kubernetes_validate.validate(obj, chart.KUBERNETES_VERSION, strict=True)
 
@@ -80,7 +80,7 @@ def test_the_ingress_never_routes_the_admin_port() -> None:
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 assert path["backend"]["service"]["port"] != {"name": "admin"}
-                assert path["backend"]["service"]["port"].get("number") != 8081
+                assert path["backend"]["service"]["port"].get("number") != 8090
 
 
 def test_tokens_secret_is_required() -> None:

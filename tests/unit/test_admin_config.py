@@ -29,7 +29,7 @@ def test_inline_tokens_and_env() -> None:
     )
     admin = cfg.gateway.admin
     assert admin is not None
-    assert admin.listen.port == 8081
+    assert admin.listen.port == 8090
     [token] = admin.all_tokens()
     assert token.token.get_secret_value() == TOKEN
     assert TOKEN not in repr(admin)
