@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 
 from hookgate.gateway.http.app import serve
-from tests.integration.test_gateway_tls import Authority, Issued
 from tests.support.admin import ADMIN_TOKEN, bearer
 from tests.support.builders import gateway_config
 from tests.support.cli import hookgate
 from tests.support.kafka import free_port
+from tests.support.tls import Authority, Issued, client_context
 
 pytestmark = pytest.mark.kafka
 
@@ -33,10 +33,7 @@ class Served:
     stranger: Authority
 
     def context(self, client: Issued | None) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.ca))
-        if client is not None:
-            ctx.load_cert_chain(str(client.cert), str(client.key))
-        return ctx
+        return client_context(self.ca, client)
 
 
 @pytest.fixture
