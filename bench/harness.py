@@ -54,6 +54,22 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+SCENARIOS = (
+    "ceiling",
+    "ceiling-raw",
+    "null-sink",
+    "github",
+    "relay",
+    "none",
+    "gateway-workers",
+    "produce",
+    "http-client",
+    "consumer",
+    "peer-consumer",
+    "e2e",
+)
+
+
 def options(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.sh", description="hookgate benchmarks (every flag has a BENCH_* env)")
     p.add_argument("--duration", type=int, default=env_int("BENCH_DURATION", 15), help="seconds per scenario")
@@ -102,12 +118,8 @@ def options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--e2e-seconds", type=int, default=env_int("BENCH_E2E_SECONDS", 10))
     p.add_argument(
         "--scenarios",
-        default=os.environ.get(
-            "BENCH_SCENARIOS",
-            "ceiling,github,relay,none,gateway-workers,produce,http-client,consumer,peer-consumer,e2e",
-        ),
-        help="comma-separated subset of ceiling,github,relay,none,gateway-workers,produce,http-client,consumer,"
-        "peer-consumer,e2e",
+        default=os.environ.get("BENCH_SCENARIOS", ",".join(SCENARIOS)),
+        help=f"comma-separated subset of {','.join(SCENARIOS)}",
     )
     p.add_argument("--keep-topics", action="store_true", default=os.environ.get("BENCH_KEEP_TOPICS") == "1")
     return p.parse_args(argv)
@@ -189,8 +201,13 @@ class Bench:
         url = (url or proc.url) + path
         common = {"script": LUA, "env": wrk_env, "threads": o.threads, "connections": o.connections}
         warm = run_wrk(url, seconds=o.warmup, cpu=self.load_cpu, **common) if o.warmup > 0 else None
+        cpu_before = tree_cpu_seconds(proc.popen.pid)
         result = run_wrk(url, seconds=o.duration, cpu=self.load_cpu, **common)
+        cpu_after = tree_cpu_seconds(proc.popen.pid)
         out = result.summary()
+        # The server's CPU per answered request (its process tree, read from /proc around the measured run):
+        # the figure a shared machine skews least, since it does not count the time the server waited.
+        out["cpu_us_per_request"] = round((cpu_after - cpu_before) * 1e6 / max(result.requests, 1), 1)
         out["warmup_requests"] = warm.requests if warm else 0
         out["warmup_non_2xx"] = warm.non_2xx if warm else 0
         out["peak_rss_mib"] = round(proc.peak_rss_kib() / 1024, 1)
@@ -207,6 +224,29 @@ class Bench:
         try:
             proc.wait_ready()
             return self.load(proc, "/hooks/ceiling")
+        finally:
+            proc.stop()
+
+    def ceiling_raw(self) -> dict[str, Any]:
+        """No framework: an asyncio.Protocol over httptools (bench/ceiling.py --raw)."""
+        port = free_port()
+        cmd = [sys.executable, str(ROOT / "bench" / "ceiling.py"), "--port", str(port), "--raw"]
+        proc = start("ceiling-raw", cmd, workdir=self.workdir, port=port, cpu=self.server_cpu, env=self.env)
+        try:
+            proc.wait_ready()
+            return self.load(proc, "/hooks/ceiling")
+        finally:
+            proc.stop()
+
+    def null_sink(self) -> dict[str, Any]:
+        """The gateway (GitHub preset, same config) with an event sink that acknowledges at once: no Kafka."""
+        port = free_port()
+        cfg, tid = self.gateway_config(port, "load-null-sink", {"type": "github", "secrets": [SECRET]})
+        cmd = [sys.executable, "-m", "bench.null_sink", "-c", str(cfg)]
+        proc = start("null-sink", cmd, workdir=self.workdir, port=port, cpu=self.server_cpu, env=self.env)
+        try:
+            proc.wait_ready()
+            return self.load(proc, f"/hooks/{tid}")
         finally:
             proc.stop()
 
@@ -616,6 +656,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     for name in ("github", "none"):
         if name in rps and "ceiling" in rps:
             out[f"gateway_{name}/ceiling"] = rps[name] / rps["ceiling"]
+    if "github" in http and "relay" in http:
+        pairs = zip(http["github"], http["relay"], strict=False)
+        out["gateway_github_cpu_per_request/relay"] = median(
+            [g["cpu_us_per_request"] / r["cpu_us_per_request"] for g, r in pairs]
+        )
     if "github" in rps and "none" in rps:
         out["github/none"] = rps["github"] / rps["none"]
     if "gateway-workers-1" in rps and "gateway-workers-2" in rps:
@@ -660,11 +705,55 @@ def consumer_ratios(consumers: dict[str, list[dict[str, Any]]]) -> dict[str, flo
     return out
 
 
+def cpu_budget(http: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Where the gateway's CPU per request goes, from the scenarios of this run (medians of their rounds).
+
+    The bare ceiling is aiohttp alone; the relay adds the HMAC check and the produce path to it; the null
+    sink gateway adds hookgate's own work to the ceiling but no Kafka; the gateway has both. For the
+    gateway to reach ``x`` times the relay's requests/s on the same CPU, it may spend ``relay / x`` per
+    request: what is left of that after aiohttp and the gateway's own produce path is the budget for
+    hookgate's own work.
+    """
+    cpu = {
+        k: median([r["cpu_us_per_request"] for r in runs])
+        for k, runs in http.items()
+        if runs and all(r.get("cpu_us_per_request") for r in runs)
+    }
+    if not {"ceiling", "null-sink", "github", "relay"} <= cpu.keys():
+        return []
+    ceiling, null, gateway, relay = cpu["ceiling"], cpu["null-sink"], cpu["github"], cpu["relay"]
+    own, produce, relay_extra = null - ceiling, gateway - null, relay - ceiling
+    budget = relay / 0.9 - ceiling - produce
+    lines = [
+        f"CPU per request (median us): aiohttp ceiling {ceiling:.0f}, relay {relay:.0f} (HMAC + produce"
+        f" {relay_extra:.0f}), gateway {gateway:.0f} = ceiling + hookgate's own work {own:.0f}"
+        f" (null sink {null:.0f}) + its produce path {produce:.0f}",
+        f"for gateway/relay >= 0.9 the gateway may spend {relay / 0.9:.0f} us per request: {budget:.0f} us"
+        f" for hookgate's own work on this HTTP stack and produce path (it takes {own:.0f})",
+    ]
+    if "ceiling-raw" in cpu:
+        raw = cpu["ceiling-raw"]
+        lines.append(
+            f"a server without aiohttp (asyncio.Protocol + httptools, no limits or routing) costs {raw:.0f} us:"
+            f" {budget + ceiling - raw:.0f} us for hookgate's own work if it replaced aiohttp entirely"
+        )
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     lines = []
     http = results["http"]
-    lines.append(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}")
-    labels = {"ceiling": "ceiling (bare)", "github": "gateway github", "relay": "relay peer", "none": "gateway none"}
+    lines.append(
+        f"{'scenario':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'peak RSS MiB':>14}{'CPU us/req':>12}"
+    )
+    labels = {
+        "ceiling": "ceiling (bare)",
+        "ceiling-raw": "ceiling (no framework)",
+        "null-sink": "gateway null sink",
+        "github": "gateway github",
+        "relay": "relay peer",
+        "none": "gateway none",
+    }
     labels |= {k: f"gateway {k.removeprefix('gateway-')}" for k in http if k.startswith("gateway-workers-")}
     for name, label in labels.items():
         for i, r in enumerate(http.get(name, [])):
@@ -672,11 +761,12 @@ def render(results: dict[str, Any]) -> str:
             rss = "/".join(f"{m:.1f}" for m in r.get("worker_peak_rss_mib", [])) or f"{r['peak_rss_mib']:.1f}"
             lines.append(
                 f"{row:<22}{r['requests_per_second']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-                f"{r['non_2xx']:>9}{rss:>14}"
+                f"{r['non_2xx']:>9}{rss:>14}{r.get('cpu_us_per_request', 0):>12.1f}"
             )
     for k, v in results["ratios"].items():
         lines.append(f"ratio {k}: {v:.3f}")
-    for name in [n for n in http if n != "ceiling"]:
+    lines.extend(cpu_budget(http))
+    for name in [n for n in http if "kafka_records" in http[n][0]]:
         for r in http[name]:
             lines.append(
                 f"{name}: {r['accepted_responses']} accepted replies, {r['kafka_records']} records in Kafka"
@@ -757,17 +847,24 @@ def main(argv: list[str]) -> int:
             return lambda: http.setdefault(name, []).append(run())
 
         try:
-            if "ceiling" in wanted:
-                print("bench: ceiling (bare aiohttp) ...", flush=True)
-                attempt(failures, "ceiling", keep("ceiling", bench.ceiling))
-            # The gateway and its relay peer alternate, so a drift of the machine's speed hits both alike.
-            for r in range(opts.rounds if {"github", "relay"} & wanted else 0):
-                if "github" in wanted:
-                    print(f"bench: gateway, GitHub preset (round {r + 1}) ...", flush=True)
-                    attempt(failures, "github", keep("github", bench.gateway_github))
-                if "relay" in wanted:
-                    print(f"bench: relay peer (round {r + 1}) ...", flush=True)
-                    attempt(failures, "relay", keep("relay", bench.relay))
+            if "ceiling-raw" in wanted:
+                print("bench: ceiling, no framework (asyncio.Protocol + httptools) ...", flush=True)
+                attempt(failures, "ceiling-raw", keep("ceiling-raw", bench.ceiling_raw))
+            # The gateway, its relay peer, the null-sink gateway and the bare ceiling alternate round by round,
+            # so a drift of the machine's speed hits all alike; the order rotates every round so that none
+            # always runs first (against a broker still warming up, say).
+            rotation: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
+                ("github", "gateway, GitHub preset", bench.gateway_github),
+                ("relay", "relay peer", bench.relay),
+                ("null-sink", "gateway, GitHub preset, null event sink (no Kafka)", bench.null_sink),
+                ("ceiling", "ceiling (bare aiohttp)", bench.ceiling),
+            ]
+            rotation = [entry for entry in rotation if entry[0] in wanted]
+            rounds = opts.rounds if {"github", "relay"} & wanted else min(1, len(rotation))
+            for r in range(rounds):
+                for name, title, scenario in rotation[r % len(rotation) :] + rotation[: r % len(rotation)]:
+                    print(f"bench: {title} (round {r + 1}) ...", flush=True)
+                    attempt(failures, name, keep(name, scenario))
             if "none" in wanted:
                 print("bench: gateway, verify none ...", flush=True)
                 attempt(failures, "none", keep("none", lambda: bench.gateway("none", {"type": "none"})))
