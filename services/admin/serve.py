@@ -33,7 +33,9 @@ def admin_app_for(
 async def start_admin(
     gateway: web.Application, settings: AdminSettings, inspector: EventInspector | None = None
 ) -> web.AppRunner:
-    """Serve the admin app on ``settings.listen``; the caller cleans the returned runner up."""
+    """Serve the admin app on ``settings.listen``; the caller cleans the returned runner up.
+
+    Raises ``OSError`` (with nothing left running) when the address cannot be bound."""
     app = admin_app_for(gateway, settings, inspector)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
@@ -41,7 +43,11 @@ async def start_admin(
     ssl_context = server_context(tls) if tls is not None else None
     where = settings.listen
     site = web.TCPSite(runner, where.host, where.port, ssl_context=ssl_context)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()  # the caller gets no runner to clean up
+        raise
     port = runner.addresses[0][1] if runner.addresses else where.port
     log.info(
         "admin_listening",

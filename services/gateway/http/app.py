@@ -243,7 +243,8 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
         runners.append(ops_runner)
         where = role.ops_address(settings.ops_listen)
         ops_site = GuardedSite(ops_runner, ops[CONNECTIONS], where.host, where.port)
-        await ops_site.start()
+        if not await _listen(ops_site, "gateway.ops_listen.port", where.host, where.port, runners):
+            return 2
         ops_port = ops_site.port
         log.info("gateway_ops_listening", host=where.host, port=ops_site.port, max_connections=OPS_MAX_CONNECTIONS)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_seconds)
@@ -256,7 +257,8 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     site = GuardedSite(
         runner, guard, listen.host, listen.port, ssl_context=ssl_context, backlog=1024, reuse_port=role.reuse_port
     )
-    await site.start()
+    if not await _listen(site, "gateway.listen.port", listen.host, listen.port, runners):
+        return 2
     log.info("gateway_listening", host=listen.host, port=site.port, tls=tls is not None, max_connections=guard.limit)
     inspector = None
     if settings.admin is not None:
@@ -266,7 +268,13 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
 
         inspector = KafkaEventInspector.for_gateway(config, app[CATALOG])
         # After the webhook runner: runners stop in reverse, so the admin listener goes first.
-        runners.append(await start_admin(app, settings.admin, inspector))
+        try:
+            runners.append(await start_admin(app, settings.admin, inspector))
+        except OSError as exc:
+            admin = settings.admin.listen
+            await _listen_failed(exc, "gateway.admin.listen.port", admin.host, admin.port, runners)
+            await inspector.close()
+            return 2
     reloader = None
     if config_path is not None:
         reloader = install_trigger_reload(config_path, app[CATALOG], stop, interval=settings.reload_interval_seconds)
@@ -283,3 +291,29 @@ async def serve(config: GatewayConfig, stop: asyncio.Event, *, config_path: Path
     if inspector is not None:
         await inspector.close()  # its replay producer, once no admin call can use it
     return 0
+
+
+async def _listen(site: web.BaseSite, key: str, host: str, port: int, runners: list[web.AppRunner]) -> bool:
+    """Start ``site``; False (after :func:`_listen_failed`) when its address cannot be bound."""
+    try:
+        await site.start()
+    except OSError as exc:
+        await _listen_failed(exc, key, host, port, runners)
+        return False
+    return True
+
+
+async def _listen_failed(exc: OSError, key: str, host: str, port: int, runners: list[web.AppRunner]) -> None:
+    """Log which key to change and release what was started (the runners, in reverse): a taken port ends
+    the gateway with exit 2 and one line that names the key, not a traceback."""
+    # Another process on this host holds the port, or the address is not this host's.
+    log.error(
+        "listen_failed",
+        key=key,
+        host=host,
+        port=port,
+        error=exc.strerror or str(exc),
+        message=f"Cannot listen on {host}:{port}; set {key} to a free port (0 picks one).",
+    )
+    for r in reversed(runners):
+        await r.cleanup()
