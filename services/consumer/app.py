@@ -27,13 +27,12 @@ from hookgate.consumer.engine.retry import RetryPolicy
 from hookgate.consumer.engine.runner import Runner
 from hookgate.consumer.engine.start import GroupStartRefused, StartRefused, TopicLayoutError
 from hookgate.consumer.metrics import ConsumerMetrics
-from hookgate.consumer.reload import install_reload
+from hookgate.consumer.reload import install_reload, log_matches
 from hookgate.consumer.state.changelog import DedupeChangelog
 from hookgate.consumer.state.deadletter import KafkaDeadLetters
 from hookgate.consumer.state.dedupe import DedupeTable
 from hookgate.consumer.state.ledger import DeadLetterLedger, follow_ledger
 from hookgate.consumer.workflows.actions.client import HttpClients
-from hookgate.consumer.workflows.match import describe_workflow
 from hookgate.consumer.workflows.subscriptions import build_workflows
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.backoff import RECONNECT
@@ -320,8 +319,7 @@ async def _consume(
             workflows=workflows.names(),
             ops=f"http://{host}:{web_runner.addresses[0][1]}",
         )
-        for workflow in workflows:
-            log.info("workflow_match", workflow=workflow.name, match=describe_workflow(workflow))
+        log_matches(workflows)
         freeze_startup_heap()  # full collections then skip the start-up heap (hookgate.core.runtime)
         reloader = None
         if config_path is not None:

@@ -10,10 +10,11 @@ key path and the old set stays in force. Only ``workflows:`` is applied; the ``c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from hookgate.consumer.config import ConsumerConfig
+from hookgate.consumer.workflows.match import describe_workflow
 from hookgate.consumer.workflows.workflow import Workflow, WorkflowSet
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import get_logger
@@ -45,7 +46,15 @@ def reload_workflows(path: Path, workflow_set: WorkflowSet, build: Build, *, rea
         added=sorted(set(after) - before),
         removed=sorted(before - set(after)),
     )
+    log_matches(workflows)
     return True
+
+
+def log_matches(workflows: Iterable[Workflow]) -> None:
+    """One ``workflow_match`` line per workflow, in plain words: at start-up and after every reload, so the
+    log always says what the running set matches."""
+    for workflow in workflows:
+        log.info("workflow_match", workflow=workflow.name, match=describe_workflow(workflow))
 
 
 def install_reload(

@@ -58,6 +58,11 @@ async def test_reload_swaps_and_keeps_on_errors(tmp_path: Path) -> None:
         assert done["added"] == ["b", "c"]
         assert done["removed"] == ["a"]
         assert done["reason"] == "file_changed"
+        # What the new set matches is said again, as at start-up (one line per workflow, in plain words).
+        matches = {e["workflow"]: e["match"] for e in logs if e["event"] == "workflow_match"}
+        assert sorted(matches) == ["b", "c"]
+        assert matches["b"] == "type starts with com.github."
+        assert "globex" in matches["c"]
 
         bad_files: list[tuple[list[dict[str, Any]] | str, str]] = [
             ([wf("d", subject={"regex": "("})], "workflows[0].match.subject.regex"),
