@@ -134,7 +134,7 @@ def test_each_consumer_is_its_own_deployment_configmap_and_group() -> None:
     assert configs[deployments["archive"]["metadata"]["name"]]["consumer"]["workers"] == 1
 
 
-def test_config_changes_roll_the_gateway_and_workflow_changes_reload_consumers() -> None:
+def test_config_changes_roll_the_gateway_and_trigger_and_workflow_changes_reload() -> None:
     base = chart.CHART / "ci" / "minimal-values.yaml"
 
     def annotations(*sets: str) -> dict[str, str]:
@@ -146,6 +146,21 @@ def test_config_changes_roll_the_gateway_and_workflow_changes_reload_consumers()
     before = annotations()
     gateway_change = annotations("gateway.settings.publish_timeout_seconds=3")
     assert gateway_change["hg-hookgate-gateway"] != before["hg-hookgate-gateway"]
+    # The gateway reloads its triggers from the mounted file: a triggers change alone rolls nothing ...
+    trigger_change = annotations("gateway.triggers[0].tenant=globex")
+    assert trigger_change["hg-hookgate-gateway"] == before["hg-hookgate-gateway"]
+    # ... unless reloading is off.
+    trigger_rolled = annotations("gateway.triggers[0].tenant=globex", "gateway.reloadTriggers=false")
+    assert trigger_rolled["hg-hookgate-gateway"] != before["hg-hookgate-gateway"]
+    gateway_config = yaml.safe_load(
+        next(
+            o
+            for o in chart.of_kind(chart.render([base], ["gateway.triggers[0].tenant=globex"]), "ConfigMap")
+            if o["metadata"]["name"] == "hg-hookgate-gateway"
+        )["data"]["config.yaml"]
+    )
+    assert gateway_config["triggers"][0]["tenant"] == "globex"
+    assert gateway_config["gateway"]["reload_interval_seconds"] == 10
     workflow_change = annotations("consumers[0].workflows[0].action.url=http://other.svc:9000/x")
     assert workflow_change["hg-hookgate-consumer-deploys"] == before["hg-hookgate-consumer-deploys"]
     rolled = annotations(

@@ -297,6 +297,7 @@ failureThreshold: {{ .p.failureThreshold }}
 {{- fail "gateway.opsPort: must differ from gateway.containerPort (the ops listener is a port of its own)" -}}
 {{- end -}}
 {{- $s := merge (dict "listen" (dict "host" "0.0.0.0" "port" $g.containerPort) "ops_listen" (dict "host" "0.0.0.0" "port" $g.opsPort) "log_level" $g.logLevel "shutdown_grace_seconds" $g.shutdownGraceSeconds "workers" $g.workers) (deepCopy $g.settings) -}}
+{{- if $g.reloadTriggers }}{{ $_ := set $s "reload_interval_seconds" $g.reloadIntervalSeconds }}{{ end -}}
 {{- if $g.admin.enabled -}}
 {{- if gt (int $g.workers) 1 -}}
 {{- fail "gateway.admin.enabled: needs gateway.workers: 1 (each worker would answer the API from its own view of the trigger topic; docs/operations.md)" -}}
