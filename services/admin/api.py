@@ -53,6 +53,7 @@ from hookgate.admin.schemas import (
     EventReplayRequest,
     RangeReplayRequest,
     Replayed,
+    Resealed,
     Rotated,
     RotateRequest,
     Stats,
@@ -157,6 +158,8 @@ class Route:
     public: bool = False
     # Whether it names a tenant's trigger, event or tenant (so another tenant's token must get 404).
     tenant_bound: bool = True
+    # Only an ``admin`` token may call it (it acts on every tenant at once): a tenant token gets 403.
+    admin_only: bool = False
     tags: tuple[str, ...] = field(default=("triggers",))
 
 
@@ -418,6 +421,12 @@ async def rotate_trigger(request: web.Request) -> web.Response:
     return _json(200, Rotated(trigger=Trigger.of(issued.trigger), secret=issued.secret))
 
 
+async def reseal_triggers(request: web.Request) -> web.Response:
+    count = await _admin(request).catalog.reseal()
+    _note(request, records=count)
+    return _json(200, Resealed(records=count))
+
+
 async def trigger_events(request: web.Request) -> web.Response:
     view = _visible(request, request.match_info["id"])
     query = _event_query(request, trigger_id=view.id, tenant=view.tenant)
@@ -646,6 +655,16 @@ ROUTES: tuple[Route, ...] = (
         body=RotateRequest,
     ),
     Route(
+        "POST",
+        "/admin/reseal",
+        reseal_triggers,
+        "resealTriggers",
+        "Re-encrypt every runtime trigger's secrets under the active encryption key (after a key rotation)",
+        {200: Resealed, 401: Error, 403: Error, 503: Error},
+        tenant_bound=False,
+        admin_only=True,
+    ),
+    Route(
         "GET",
         f"/admin/triggers/{_ID}/events",
         trigger_events,
@@ -781,6 +800,19 @@ async def admin_middleware(
             )
 
 
+def _admins_only(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """``handler`` for ``admin`` tokens; 403 ``admin_only`` for a tenant token (the route acts on every tenant)."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not _principal(request).is_admin:
+            raise ApiError(403, "admin_only", "Only an admin token may call this: it acts on every tenant.")
+        return await handler(request)
+
+    return guarded
+
+
 async def _dispatch(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]], admin: Admin
 ) -> web.StreamResponse:
@@ -869,6 +901,7 @@ def create_admin_app(
         openapi_public=settings.openapi_public,
     )
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler, name=route.operation_id)
+        handler = _admins_only(route.handler) if route.admin_only else route.handler
+        app.router.add_route(route.method, route.path, handler, name=route.operation_id)
     add_inspector_pages(app)
     return app

@@ -112,6 +112,10 @@ class Rotated(Body):
     secret: str | None = Field(description="The new secret, shown once; the old one works until rotation_ends_at")
 
 
+class Resealed(Body):
+    records: int = Field(description="Runtime trigger records rewritten under the active encryption key")
+
+
 class RotateRequest(Request):
     grace_seconds: int = Field(
         default=3600, ge=0, le=MAX_GRACE_SECONDS, description="How long the old secret is still accepted"

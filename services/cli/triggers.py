@@ -542,5 +542,30 @@ def rotate(
     emit(as_json, data, trigger_details(data["trigger"], data.get("secret")))
 
 
+@app.command("reseal")
+def reseal(
+    admin_url: UrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+    cacert: CaOpt = None,
+    cert: CertOpt = None,
+    key: KeyOpt = None,
+) -> None:
+    """Re-encrypt every runtime trigger's secrets under the active encryption key (admin token only).
+
+    After adding a new key to gateway.catalog.encryption and making it active_key, run this once; the old
+    key can be removed from the config when it reports its records.
+
+    Example:
+
+        hookgate triggers reseal
+    """
+    try:
+        data = run(_target(admin_url, token, cacert, cert, key), "POST", "/admin/reseal")
+    except CliError as exc:
+        raise exit_with(exc) from None
+    emit(as_json, data, f"resealed {data['records']} runtime trigger record(s) under the active key")
+
+
 def _quote(segment: str) -> str:
     return quote(segment, safe="")

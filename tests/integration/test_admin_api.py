@@ -327,7 +327,14 @@ async def test_every_call_is_audited_without_secrets() -> None:
 
 # ------------------------------------------------------------------------------------ tenant isolation
 
-ALLOWED_FOR_OTHERS = {"openapi": 200, "whoami": 200, "listTriggers": 200, "stats": 200, "createTrigger": 403}
+ALLOWED_FOR_OTHERS = {
+    "openapi": 200,
+    "whoami": 200,
+    "listTriggers": 200,
+    "stats": 200,
+    "createTrigger": 403,
+    "resealTriggers": 403,
+}
 
 
 def test_the_isolation_table_names_every_route() -> None:
@@ -400,3 +407,24 @@ async def test_a_leaked_cancellation_is_answered_500_not_a_dropped_connection() 
     async with admin_client(catalog, LeakingInspector()) as client:
         r = await client.get("/admin/tenants/acme/events", headers=ADMIN)
         assert (r.status, (await r.json())["error"]) == (500, "internal_error")
+
+
+async def test_reseal_is_for_admin_tokens_only_and_audited() -> None:
+    catalog = MemoryCatalog()
+    auditor = RecordingAuditor()
+    async with admin_client(catalog, MemoryInspector(), auditor) as client:
+        r = await client.post("/admin/reseal", headers=ACME)
+        assert (r.status, (await r.json())["error"]) == (403, "admin_only")
+        assert catalog.reseals == 0  # refused before the catalog was asked
+        r = await client.post("/admin/reseal", headers=ADMIN)
+        assert (r.status, await r.json()) == (200, {"records": 0})
+        assert catalog.reseals == 1
+        catalog.unavailable = True
+        r = await client.post("/admin/reseal", headers=ADMIN)
+        assert r.status == 503
+    rows = [(a.actor, a.route, a.status, a.details.get("records")) for a in auditor.records]
+    assert rows == [
+        ("acme-portal", "/admin/reseal", 403, None),
+        ("ops", "/admin/reseal", 200, 0),
+        ("ops", "/admin/reseal", 503, None),
+    ]

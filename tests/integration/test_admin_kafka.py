@@ -50,7 +50,14 @@ KEY = base64.b64encode(os.urandom(32)).decode()
 BASE = "https://hooks.example.com"
 ADMIN = bearer(ADMIN_TOKEN)
 GLOBEX = bearer(GLOBEX_TOKEN)
-ALLOWED_FOR_OTHERS = {"openapi": 200, "whoami": 200, "listTriggers": 200, "stats": 200, "createTrigger": 403}
+ALLOWED_FOR_OTHERS = {
+    "openapi": 200,
+    "whoami": 200,
+    "listTriggers": 200,
+    "stats": 200,
+    "createTrigger": 403,
+    "resealTriggers": 403,
+}
 
 
 @dataclass

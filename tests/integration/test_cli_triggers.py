@@ -90,6 +90,11 @@ async def test_trigger_lifecycle_through_the_cli(admin_url: str, tmp_path: Path)
     code, out, _ = await hookgate("triggers", "delete", *auth, "--", tid)
     assert (code, out.strip()) == (0, f"deleted {tid}")
 
+    code, out, _ = await hookgate("triggers", "reseal", *auth)
+    assert (code, out.strip()) == (0, "resealed 0 runtime trigger record(s) under the active key")
+    code, out, _ = await hookgate("triggers", "reseal", "--json", *auth)
+    assert (code, json.loads(out)) == (0, {"records": 0})
+
 
 async def test_exit_codes(admin_url: str) -> None:
     admin = ["--admin-url", admin_url, "--token", ADMIN_TOKEN]
@@ -106,6 +111,9 @@ async def test_exit_codes(admin_url: str) -> None:
     code, _, err = await hookgate("triggers", "create", "--name", "x", "--tenant", "globex", "-p", "github", *acme)
     assert code == 6
     assert "forbidden_tenant" in err
+    code, _, err = await hookgate("triggers", "reseal", *acme)
+    assert code == 6
+    assert "admin_only" in err
     code, _, err = await hookgate("triggers", "list", "--admin-url", admin_url, "--token", "wrong-token")
     assert code == 6
     assert "unauthorized" in err

@@ -181,4 +181,5 @@ def isolation_requests(
         "getEvent": ("GET", f"/admin/events/{event_id}?tenant={tenant}", None),
         "replayEvent": ("POST", f"/admin/events/{event_id}/replay", {"tenant": tenant}),
         "stats": ("GET", f"/admin/stats?tenant={tenant}", None),
+        "resealTriggers": ("POST", "/admin/reseal", None),
     }

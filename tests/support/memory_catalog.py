@@ -62,6 +62,7 @@ class MemoryCatalog:
     def __init__(self, yaml: list[Mapping[str, Any]] | None = None, public_base_url: str | None = None) -> None:
         self.public_base_url = public_base_url
         self.unavailable = False
+        self.reseals = 0  # reseal() calls
         self._yaml: dict[str, dict[str, Any]] = {}
         self._runtime: dict[str, dict[str, Any]] = {}
         self._meta: dict[str, dict[str, Any]] = {}
@@ -143,6 +144,12 @@ class MemoryCatalog:
         verify[key] = [secret, *verify.get(key, [])[:1]]
         self._meta[trigger_id]["rotation_ends_at"] = datetime.now(UTC) + timedelta(seconds=grace_seconds)
         return Issued(trigger=self._view(trigger_id), secret=secret)
+
+    async def reseal(self) -> int:
+        """Nothing is sealed in memory; counts the calls (for the admin API's tests)."""
+        self._check_available()
+        self.reseals += 1
+        return 0
 
     # -------------------------------------------------------------------------------------- internals
 

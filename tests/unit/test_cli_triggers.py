@@ -13,7 +13,7 @@ from hookgate.cli.errors import CliError
 from hookgate.cli.main import app
 from hookgate.cli.triggers import Answer, Target, build_spec, checked, exit_code, table
 
-COMMANDS = ["create", "list", "show", "update", "disable", "enable", "delete", "rotate"]
+COMMANDS = ["create", "list", "show", "update", "disable", "enable", "delete", "rotate", "reseal"]
 
 
 @pytest.mark.parametrize(

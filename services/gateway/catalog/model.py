@@ -114,3 +114,8 @@ class TriggerCatalog(Protocol):
     async def rotate(self, trigger_id: str, *, grace_seconds: int) -> Issued:
         """A new secret, returned once; the old one is accepted for ``grace_seconds`` more, by every replica."""
         ...
+
+    async def reseal(self) -> int:
+        """Re-encrypt every runtime record sealed with a key other than the active one (after the encryption
+        keys were rotated, so that the old key can be dropped); returns how many records were rewritten."""
+        ...
