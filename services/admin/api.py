@@ -44,6 +44,7 @@ from hookgate.admin.inspect.model import (
     Outcome,
     ReplayTooLarge,
 )
+from hookgate.admin.policy import tenant_refusals
 from hookgate.admin.schemas import (
     Created,
     Error,
@@ -102,6 +103,8 @@ class Admin:
     max_body_bytes: int
     openapi_public: bool = True
     openapi: Callable[[], Mapping[str, Any]] | None = None
+    # gateway.max_body_bytes: the most a tenant token may give a trigger (None: not known, unchecked)
+    tenant_max_body_bytes: int | None = None
 
 
 ADMIN = web.AppKey("admin", Admin)
@@ -248,14 +251,19 @@ async def _read_spec(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _own_tenant(request: web.Request, spec: dict[str, Any]) -> None:
-    """A tenant token creates and changes only its own tenant's triggers (``tenant`` defaults to it)."""
+def _own_tenant(request: web.Request, spec: dict[str, Any], current: Mapping[str, Any] | None = None) -> None:
+    """A tenant token creates and changes only its own tenant's triggers (``tenant`` defaults to it), and
+    not the keys that reach beyond its tenant (:mod:`hookgate.admin.policy`; ``current``: the spec now)."""
     principal = _principal(request)
     if principal.tenant is None:
         return
     tenant = spec.setdefault("tenant", principal.tenant)
     if tenant != principal.tenant:
         raise ApiError(403, "forbidden_tenant", "This token may only manage triggers of its own tenant.")
+    refusals = tenant_refusals(spec, current, max_body_bytes=_admin(request).tenant_max_body_bytes)
+    if refusals:
+        _note(request, refused_keys=[r.split(":", 1)[0] for r in refusals])
+        raise ApiError(403, "forbidden_key", "A tenant token may not set: " + "; ".join(refusals) + ".")
 
 
 # --------------------------------------------------------------------------------------------- queries
@@ -386,7 +394,7 @@ async def update_trigger(request: web.Request) -> web.Response:
     view = _visible(request, trigger_id)
     spec = await _read_spec(request)
     spec.setdefault("tenant", view.tenant)
-    _own_tenant(request, spec)
+    _own_tenant(request, spec, view.config)
     if spec.setdefault("id", trigger_id) != trigger_id:
         raise _invalid("invalid_trigger", [FieldError(path="id", message="must be the trigger id of the URL")])
     updated = await _admin(request).catalog.update(trigger_id, spec)
@@ -886,10 +894,14 @@ def create_admin_app(
     catalog: TriggerCatalog,
     inspector: EventInspector | None = None,
     auditor: AdminAuditor | None = None,
+    *,
+    tenant_max_body_bytes: int | None = None,
 ) -> web.Application:
     """The admin application: :data:`ROUTES` under ``/admin``, authenticated and audited.
 
     ``inspector`` None: the inspection and replay routes answer 503 ``inspector_unavailable``.
+    ``tenant_max_body_bytes``: the gateway's ``max_body_bytes``, the most a tenant token may give a trigger
+    (:mod:`hookgate.admin.policy`).
     """
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[admin_middleware])
     app[ADMIN] = Admin(
@@ -899,6 +911,7 @@ def create_admin_app(
         auditor=auditor if auditor is not None else AdminAuditor(),
         max_body_bytes=settings.max_body_bytes,
         openapi_public=settings.openapi_public,
+        tenant_max_body_bytes=tenant_max_body_bytes,
     )
     for route in ROUTES:
         handler = _admins_only(route.handler) if route.admin_only else route.handler

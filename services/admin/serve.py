@@ -14,7 +14,7 @@ from hookgate.admin.audit import AdminAuditor
 from hookgate.admin.config import AdminSettings
 from hookgate.admin.inspect.model import EventInspector
 from hookgate.core.logging import get_logger
-from hookgate.gateway.http.app import AUDIT_TOPIC, CATALOG
+from hookgate.gateway.http.app import AUDIT_TOPIC, CATALOG, MAX_BODY_BYTES
 from hookgate.gateway.http.tls import server_context
 
 log = get_logger("hookgate.admin")
@@ -27,7 +27,9 @@ def admin_app_for(
     trigger catalog, and its audit topic writer for the admin records when ``gateway.audit.topic`` is on."""
     writer = gateway.get(AUDIT_TOPIC)
     auditor = AdminAuditor(writer.submit if writer is not None else None)
-    return create_admin_app(settings, gateway[CATALOG], inspector, auditor)
+    return create_admin_app(
+        settings, gateway[CATALOG], inspector, auditor, tenant_max_body_bytes=gateway[MAX_BODY_BYTES]
+    )
 
 
 async def start_admin(

@@ -428,3 +428,32 @@ async def test_reseal_is_for_admin_tokens_only_and_audited() -> None:
         ("ops", "/admin/reseal", 200, 0),
         ("ops", "/admin/reseal", 503, None),
     ]
+
+
+async def test_a_tenant_token_may_not_choose_the_topic_or_raise_body_limits() -> None:
+    rate = {"per_second": 5, "burst": 10}
+    catalog = MemoryCatalog()
+    auditor = RecordingAuditor()
+    async with admin_client(catalog, MemoryInspector(), auditor, tenant_max_body_bytes=1_048_576) as client:
+        r = await client.post("/admin/triggers", json=spec(topic="hookgate.globex"), headers=ACME)
+        body = await r.json()
+        assert (r.status, body["error"]) == (403, "forbidden_key")
+        assert "topic" in body["message"]
+        r = await client.post("/admin/triggers", json=spec(name="big", max_body_bytes=2_000_000), headers=ACME)
+        body = await r.json()
+        assert (r.status, body["error"]) == (403, "forbidden_key")
+        assert "max_body_bytes: at most 1048576" in body["message"]
+        assert catalog.list() == []
+
+        # An admin may; the tenant may then send back what it was shown, unchanged, and change other keys.
+        created = await create(client, spec(topic="hookgate.acme-special", max_body_bytes=4_000_000))
+        tid = created["trigger"]["id"]
+        shown = (await (await client.get(f"/admin/triggers/{tid}", headers=ACME)).json())["config"]
+        r = await client.put(f"/admin/triggers/{tid}", json={**shown, "rate_limit": rate}, headers=ACME)
+        assert r.status == 200, await r.text()
+        r = await client.put(f"/admin/triggers/{tid}", json={**shown, "topic": "hookgate.globex"}, headers=ACME)
+        assert (r.status, (await r.json())["error"]) == (403, "forbidden_key")
+        assert catalog.spec(tid)["topic"] == "hookgate.acme-special"
+        assert catalog.spec(tid)["rate_limit"] == rate
+    refusals = [a for a in auditor.records if a.status == 403]
+    assert [a.details.get("refused_keys") for a in refusals] == [["topic"], ["max_body_bytes"], ["topic"]]

@@ -257,6 +257,22 @@ async def test_another_tenants_token_sees_nothing(cluster: Cluster, acme_trigger
     assert r.status == 200
 
 
+async def test_a_tenant_token_gets_the_gateways_body_limit(cluster: Cluster) -> None:
+    # The admin API of a real gateway knows its gateway.max_body_bytes (default 1 MiB): a tenant token may not
+    # give a trigger more, an admin token may.
+    big = {"name": "big-bodies", "tenant": "acme", "verify": {"type": "github"}, "max_body_bytes": 2_097_152}
+    r = await cluster.admin_a.post("/admin/triggers", json=big, headers=bearer(ACME_TOKEN))
+    body = await r.json()
+    assert (r.status, body["error"]) == (403, "forbidden_key")
+    assert "max_body_bytes: at most 1048576 (gateway.max_body_bytes)" in body["message"]
+    r = await cluster.admin_a.post("/admin/triggers", json=big, headers=ADMIN)
+    assert r.status == 201, await r.text()
+    created = (await r.json())["trigger"]
+    assert created["config"]["max_body_bytes"] == 2_097_152
+    r = await cluster.admin_a.delete(f"/admin/triggers/{created['id']}", headers=ADMIN)
+    assert r.status == 204
+
+
 async def test_admin_calls_are_on_the_audit_topic(cluster: Cluster, kafka_bootstrap: str) -> None:
     r = await cluster.admin_a.post(
         "/admin/triggers", json={"name": "audited", "tenant": "acme", "verify": {"type": "github"}}, headers=ADMIN

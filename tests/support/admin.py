@@ -57,9 +57,16 @@ class RecordingAuditor(AdminAuditor):
 
 @asynccontextmanager
 async def admin_client(
-    catalog: TriggerCatalog, inspector: EventInspector | None, auditor: AdminAuditor | None = None, **settings: Any
+    catalog: TriggerCatalog,
+    inspector: EventInspector | None,
+    auditor: AdminAuditor | None = None,
+    *,
+    tenant_max_body_bytes: int | None = None,
+    **settings: Any,
 ) -> AsyncIterator[TestClient]:
-    app = create_admin_app(admin_settings(**settings), catalog, inspector, auditor)
+    app = create_admin_app(
+        admin_settings(**settings), catalog, inspector, auditor, tenant_max_body_bytes=tenant_max_body_bytes
+    )
     async with TestClient(TestServer(app)) as client:
         yield client
 

@@ -50,6 +50,8 @@ AUDIT_TOPIC = web.AppKey("audit_topic", AuditTopicWriter)
 """The audit topic writer, set when ``gateway.audit.topic`` is on (the admin API writes its records there too)."""
 CATALOG = web.AppKey("catalog", KafkaTriggerCatalog)
 """The replica's trigger catalog (YAML and runtime triggers); the admin API is built from it."""
+MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)
+"""``gateway.max_body_bytes``: the most a tenant token may give one of its triggers (the admin API's policy)."""
 
 
 def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: int | None = None) -> web.Application:
@@ -98,6 +100,7 @@ def create_app(config: GatewayConfig, sink: EventSink | None = None, fd_limit: i
     )
     catalog.apply = trigger_swapper(registry, events, metrics, handler)
     app[CATALOG] = catalog
+    app[MAX_BODY_BYTES] = settings.max_body_bytes
     if audit_topic is not None:
         app[AUDIT_TOPIC] = audit_topic
 
