@@ -16,6 +16,7 @@ from hookgate.admin.api import NOT_FOUND, ROUTES
 from tests.support.admin import (
     ACME_TOKEN,
     ADMIN_TOKEN,
+    ALLOWED_FOR_OTHERS,
     GLOBEX_TOKEN,
     RecordingAuditor,
     admin_client,
@@ -326,15 +327,6 @@ async def test_every_call_is_audited_without_secrets() -> None:
 
 
 # ------------------------------------------------------------------------------------ tenant isolation
-
-ALLOWED_FOR_OTHERS = {
-    "openapi": 200,
-    "whoami": 200,
-    "listTriggers": 200,
-    "stats": 200,
-    "createTrigger": 403,
-    "resealTriggers": 403,
-}
 
 
 def test_the_isolation_table_names_every_route() -> None:

@@ -35,6 +35,7 @@ from hookgate.gateway.http.app import CATALOG
 from tests.support.admin import (
     ACME_TOKEN,
     ADMIN_TOKEN,
+    ALLOWED_FOR_OTHERS,
     GLOBEX_TOKEN,
     admin_settings,
     bearer,
@@ -50,14 +51,6 @@ KEY = base64.b64encode(os.urandom(32)).decode()
 BASE = "https://hooks.example.com"
 ADMIN = bearer(ADMIN_TOKEN)
 GLOBEX = bearer(GLOBEX_TOKEN)
-ALLOWED_FOR_OTHERS = {
-    "openapi": 200,
-    "whoami": 200,
-    "listTriggers": 200,
-    "stats": 200,
-    "createTrigger": 403,
-    "resealTriggers": 403,
-}
 
 
 @dataclass
