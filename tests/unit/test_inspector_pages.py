@@ -50,9 +50,23 @@ async def test_every_page_is_html_with_a_strict_policy(client: TestClient, path:
 
 
 async def test_the_pages_map_to_the_files(client: TestClient) -> None:
-    assert {f for f in PAGES.values()} == set(HTML)
+    assert {f for f, _, _ in PAGES.values()} | {"layout.html"} == set(HTML)
     new = await (await client.get("/admin/ui/triggers/new")).text()
     assert 'data-page="new"' in new  # not taken for a trigger whose id is "new"
+
+
+@pytest.mark.parametrize("path", sorted(PAGES))
+async def test_each_page_is_the_layout_around_its_own_main(client: TestClient, path: str) -> None:
+    name, title, page = PAGES[path]
+    text = await (await client.get("/admin/ui" + path.replace("{trigger_id}", "t").replace("{event_id}", "e"))).text()
+    assert text.startswith("<!doctype html>\n")
+    assert text.endswith("</body>\n</html>\n")
+    assert "{{" not in text
+    assert text.count("<title>") == 1
+    assert f"<title>{title} · hookgate inspector</title>" in text
+    assert f'<body data-page="{page}">' in text
+    assert text.count("<main>") == text.count("</main>") == 1
+    assert STATIC.joinpath(name).read_text(encoding="utf-8") in text
 
 
 async def test_assets_have_their_types_and_nothing_else_is_served(client: TestClient) -> None:
@@ -61,7 +75,7 @@ async def test_assets_have_their_types_and_nothing_else_is_served(client: TestCl
         assert resp.status == 200
         assert resp.content_type == kind
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    for name in ("login.html", "../pages.py", "%2e%2e%2fpages.py", "nope.js"):
+    for name in ("login.html", "layout.html", "../pages.py", "%2e%2e%2fpages.py", "nope.js"):
         assert (await client.get(f"/admin/ui/static/{name}")).status == 404
     home = await client.get("/admin/ui", allow_redirects=False)
     assert home.status == 302

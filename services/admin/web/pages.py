@@ -32,13 +32,14 @@ _SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 
-# path under UI_PREFIX -> the page's file; {id} parts are read by the page's script from its own URL
+# path under UI_PREFIX -> (the page's <main> in static/, its title, its data-page name for app.js);
+# {id} parts are read by the page's script from its own URL
 PAGES: Final = {
-    "/login": "login.html",
-    "/triggers": "triggers.html",
-    "/triggers/new": "new.html",
-    "/triggers/{trigger_id}": "trigger.html",
-    "/events/{event_id}": "event.html",
+    "/login": ("login.html", "Log in", "login"),
+    "/triggers": ("triggers.html", "Triggers", "triggers"),
+    "/triggers/new": ("new.html", "New trigger", "new"),
+    "/triggers/{trigger_id}": ("trigger.html", "Trigger", "trigger"),
+    "/events/{event_id}": ("event.html", "Event", "event"),
 }
 
 _ASSETS: Final = {
@@ -52,6 +53,12 @@ def _read(name: str) -> bytes:
     return resources.files("hookgate.admin.web").joinpath("static", name).read_bytes()
 
 
+def compose(main: str, title: str, page: str) -> bytes:
+    """A whole page: ``static/layout.html`` (head, header, toast; the same for every page) around ``main``."""
+    layout = _read("layout.html").decode("utf-8")
+    return layout.replace("{{title}}", title).replace("{{page}}", page).replace("{{main}}", main).encode("utf-8")
+
+
 def _page(body: bytes) -> web.Response:
     return web.Response(body=body, content_type="text/html", charset="utf-8", headers=_SECURITY_HEADERS)
 
@@ -61,7 +68,7 @@ def add_inspector_pages(app: web.Application, prefix: str = UI_PREFIX) -> None:
 
     The files are read once, here, so a broken install fails at start-up rather than on a page view.
     """
-    pages = {path: _read(name) for path, name in PAGES.items()}
+    pages = {path: compose(_read(name).decode("utf-8"), title, page) for path, (name, title, page) in PAGES.items()}
     assets = {name: (_read(name), kind) for name, kind in _ASSETS.items()}
 
     def serve(body: bytes) -> web.Response:
