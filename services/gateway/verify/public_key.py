@@ -4,7 +4,8 @@ Discord (Ed25519, hex) and SendGrid (ECDSA P-256 / SHA-256, base64 DER) differ o
 the signature's encoding and the key type: a :class:`KeyScheme` says which, and
 :class:`PublicKeyVerifier` checks either. Standard Webhooks ``v1a`` uses :func:`any_key_verifies` too.
 Public keys are configured like secrets (``${ENV}``, ``file:``): see :data:`Ed25519HexKey` and
-:data:`P256Key`.
+:data:`P256Key`. ``cryptography`` is imported when a key is parsed or checked, not with this module:
+a gateway without a public-key trigger does not load its native library (several MiB of RSS).
 """
 
 from __future__ import annotations
@@ -13,13 +14,7 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from hookgate.core.config import Secret, secret_format
 from hookgate.gateway.verify.base import (
@@ -34,11 +29,17 @@ from hookgate.gateway.verify.base import (
 )
 from hookgate.gateway.verify.replay import check_window, parse_unix
 
-PublicKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    PublicKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 
 def ed25519_hex(value: str) -> Ed25519PublicKey:
     """A raw Ed25519 public key in hex (Discord's developer portal shows it so)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value.strip()))
     except ValueError:
@@ -47,6 +48,9 @@ def ed25519_hex(value: str) -> Ed25519PublicKey:
 
 def p256_key(value: str) -> ec.EllipticCurvePublicKey:
     """An ECDSA P-256 public key: base64 DER ``SubjectPublicKeyInfo`` (as SendGrid shows it) or PEM."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
     text = value.strip()
     try:
         if text.startswith("-----BEGIN"):
@@ -66,6 +70,11 @@ P256Key = Annotated[Secret, secret_format(p256_key)]
 
 def verifies(key: PublicKey, signature: bytes, content: bytes) -> bool:
     """Whether ``signature`` is ``key``'s over ``content`` (Ed25519, or ECDSA with SHA-256)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         if isinstance(key, Ed25519PublicKey):
             key.verify(signature, content)
