@@ -158,3 +158,56 @@ def test_a_bad_encryption_key_length_still_fails_when_the_ring_is_built() -> Non
         """
     )
     assert out == {"error": "AESGCM key must be 128, 192, or 256 bits.", "loaded": []}
+
+
+TOOLS = ["hookgate.cli.inspect_event", "hookgate.cli.replay", "hookgate.cli.send", "hookgate.cli.tail"]
+
+
+def test_hookgate_gateway_does_not_import_the_operator_tools(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text("gateway: {listne: {port: 8080}}\nkafka: {bootstrap_servers: 127.0.0.1:9}\ntriggers: []\n")
+    out = run(
+        """
+        import contextlib, io
+        from hookgate.cli.main import app
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                app(["gateway", "-c", ARGS[0]], prog_name="hookgate")
+            except SystemExit as exc:
+                code = exc.code
+        gateway = loaded(*ARGS[1:])
+        with contextlib.redirect_stdout(io.StringIO()) as shown:
+            try:
+                app(["--help"], prog_name="hookgate")
+            except SystemExit:
+                pass
+        print(json.dumps({"code": code, "error": err.getvalue(), "gateway": gateway, "help": loaded(*ARGS[1:]),
+                          "listed": "replay" in shown.getvalue()}))
+        """,
+        str(config),
+        *TOOLS,
+    )
+    assert out["code"] == 2
+    assert "gateway.listne" in str(out["error"])  # the gateway command ran, as before
+    assert out["gateway"] == []
+    assert out["help"] == TOOLS  # the command list needs them
+    assert out["listed"] is True
+
+
+def test_a_tool_command_is_found_without_listing_first() -> None:
+    out = run(
+        """
+        import contextlib, io
+        from hookgate.cli.main import app
+        with contextlib.redirect_stdout(io.StringIO()) as shown:
+            try:
+                app(["send", "--help"], prog_name="hookgate")
+            except SystemExit as exc:
+                code = exc.code
+        print(json.dumps({"code": code, "usage": "Usage: hookgate send" in shown.getvalue(),
+                          "loaded": loaded(*ARGS)}))
+        """,
+        *TOOLS,
+    )
+    assert out == {"code": 0, "usage": True, "loaded": TOOLS}
