@@ -211,3 +211,52 @@ def test_a_tool_command_is_found_without_listing_first() -> None:
         *TOOLS,
     )
     assert out == {"code": 0, "usage": True, "loaded": TOOLS}
+
+
+def test_lxml_loads_with_the_first_xml_body_or_an_xpath_variable() -> None:
+    out = run(
+        """
+        from hookgate.gateway.shaping.bodies import InvalidBody, media_type, parse_body
+        from hookgate.gateway.shaping.extract import Extractor, RequestParts, VariableConfig
+        app = create_app(config([GITHUB]))
+        after_app = loaded("lxml")
+        parse_body(b'{"zen": 1}', media_type("application/json"))
+        after_json = loaded("lxml")
+        xml = parse_body(b'<order id="42"><item>pen</item></order>', media_type("application/xml"))
+        after_xml = loaded("lxml")
+        try:
+            parse_body(b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', media_type("application/xml"))
+            dtd = "parsed"
+        except InvalidBody as exc:
+            dtd = str(exc)
+        extractor = Extractor({"id": VariableConfig.model_validate({"xpath": "/order/@id"}),
+                               "item": VariableConfig.model_validate({"xpath": "/order/item"})})
+        print(json.dumps({"after_app": after_app, "after_json": after_json, "after_xml": after_xml,
+                          "root": xml.xml.tag, "dtd": dtd, "vars": extractor.extract(RequestParts(body=xml))}))
+        """
+    )
+    assert out == {
+        "after_app": [],
+        "after_json": [],
+        "after_xml": ["lxml"],
+        "root": "order",
+        "dtd": "XML with a document type declaration (DTD or entities) is not accepted.",
+        "vars": {"id": "42", "item": "pen"},
+    }
+
+
+def test_an_xpath_variable_is_compiled_when_the_config_is_validated() -> None:
+    out = run(
+        """
+        trigger = {**GITHUB, "variables": {"id": {"xpath": "/order/@@id"}}}
+        try:
+            config([trigger])
+            error = ""
+        except Exception as exc:
+            error = str(exc)
+        print(json.dumps({"error": error, "loaded": loaded("lxml")}))
+        """
+    )
+    assert "triggers[0].variables.id" in str(out["error"])
+    assert "xpath does not compile" in str(out["error"])
+    assert out["loaded"] == ["lxml"]
