@@ -89,3 +89,32 @@ async def test_a_record_with_sealed_secrets_is_opened_and_served(kafka_bootstrap
         "statuses": [202, 401],  # the sealed secret was opened: it verifies, another does not
         "loaded": ["cryptography"],
     }
+
+
+async def test_the_follower_asks_for_the_trigger_topics_metadata_only(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiokafka.client import AIOKafkaClient
+
+    from hookgate.gateway.http.app import CATALOG
+    from tests.support.builders import github_trigger, new_trigger_id
+
+    # Observed, not replaced: every metadata request still goes to the broker.
+    asked: list[tuple[AIOKafkaClient, set[str]]] = []
+    update = AIOKafkaClient._metadata_update
+
+    async def observed(self: AIOKafkaClient, cluster: Any, topics: Any) -> Any:
+        asked.append((self, set(topics)))
+        return await update(self, cluster, topics)
+
+    monkeypatch.setattr(AIOKafkaClient, "_metadata_update", observed)
+    # The YAML trigger's tenant topic is another topic of the cluster, besides the trigger topic.
+    async with running_gateway(kafka_bootstrap, topic_prefix, [github_trigger(new_trigger_id())], **SETTINGS) as gw:
+        catalog = gw.app[CATALOG]
+        assert catalog.caught_up
+        follower = catalog._consumer._client  # type: ignore[union-attr]
+        requests = [topics for client, topics in asked if client is follower]
+        known = set(follower.cluster.topics())
+    assert requests  # it did ask, and only ever for the trigger topic (never the whole cluster's)
+    assert all(topics == {catalog.topic} for topics in requests), requests
+    assert known == {catalog.topic}
