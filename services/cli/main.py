@@ -26,13 +26,13 @@ def tools() -> typer.Typer:
     """The operator tools' commands, in the order ``hookgate --help`` lists them (after the services')."""
     from hookgate.cli import inspect_event, replay, send, tail, triggers
 
-    tools = typer.Typer(add_completion=False)
-    tools.command("send")(send.send)
-    tools.command("tail")(tail.tail)
-    tools.command("inspect")(inspect_event.inspect_event)
-    tools.command("replay")(replay.replay)
-    tools.add_typer(triggers.app, name="triggers")
-    return tools
+    group = typer.Typer(add_completion=False)
+    group.command("send")(send.send)
+    group.command("tail")(tail.tail)
+    group.command("inspect")(inspect_event.inspect_event)
+    group.command("replay")(replay.replay)
+    group.add_typer(triggers.app, name="triggers")
+    return group
 
 
 class ToolCommands(MutableMapping[str, Any]):
@@ -45,11 +45,11 @@ class ToolCommands(MutableMapping[str, Any]):
 
     def _all(self) -> MutableMapping[str, Any]:
         if not self._complete:
-            self._complete = True
             group = get_command(tools())
             assert isinstance(group, TyperGroup)
             for name, command in group.commands.items():
                 self._commands.setdefault(name, command)
+            self._complete = True
         return self._commands
 
     def __getitem__(self, name: str) -> Any:
