@@ -1,21 +1,87 @@
 """``hookgate gateway``, ``consumer``, ``gen-id``, ``check-config``.
 
-``send``, ``tail``, ``inspect`` and ``replay`` live in their own modules and are registered here.
+``send``, ``tail``, ``inspect``, ``replay`` and ``triggers`` live in their own modules, imported only when
+one of them is looked up or the command list is shown (:class:`Commands`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.main import get_command
 
-from hookgate.cli import inspect_event, replay, send, tail, triggers
 from hookgate.core.config import ConfigError, load_yaml
 from hookgate.core.logging import configure_logging
 from hookgate.core.runtime import run
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="hookgate: Kafka-backed webhook gateway.")
+SERVICE_COMMANDS = frozenset({"gateway", "consumer", "gen-id", "check-config"})
+"""The commands defined in this module; any other name is looked up among the operator tools."""
+
+
+def tools() -> typer.Typer:
+    """The operator tools' commands, in the order ``hookgate --help`` lists them (after the services')."""
+    from hookgate.cli import inspect_event, replay, send, tail, triggers
+
+    group = typer.Typer(add_completion=False)
+    group.command("send")(send.send)
+    group.command("tail")(tail.tail)
+    group.command("inspect")(inspect_event.inspect_event)
+    group.command("replay")(replay.replay)
+    group.add_typer(triggers.app, name="triggers")
+    return group
+
+
+class ToolCommands(MutableMapping[str, Any]):
+    """A group's commands: the services' at once, the tools' added on the first lookup of another name, or
+    when the commands are listed or counted (the help, a typo's suggestions)."""
+
+    def __init__(self, services: MutableMapping[str, Any]) -> None:
+        self._commands = services
+        self._complete = False
+
+    def _all(self) -> MutableMapping[str, Any]:
+        if not self._complete:
+            group = get_command(tools())
+            assert isinstance(group, TyperGroup)
+            for name, command in group.commands.items():
+                self._commands.setdefault(name, command)
+            self._complete = True
+        return self._commands
+
+    def __getitem__(self, name: str) -> Any:
+        commands = self._commands if name in SERVICE_COMMANDS else self._all()
+        return commands[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._commands[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+class Commands(TyperGroup):
+    """The ``hookgate`` group. Its tools (Kafka readers, webhook signers, the admin API client) are imported
+    the first time a name other than a service command is looked up, or the commands are listed:
+    ``hookgate gateway`` and ``hookgate consumer`` do not load their modules (issue 10: the gateway's RSS)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = ToolCommands(self.commands)
+
+
+app = typer.Typer(
+    cls=Commands, no_args_is_help=True, add_completion=False, help="hookgate: Kafka-backed webhook gateway."
+)
 
 ConfigOpt = Annotated[
     Path,
@@ -182,13 +248,6 @@ def check_config(
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"{config}: ok")
-
-
-app.command("send")(send.send)
-app.command("tail")(tail.tail)
-app.command("inspect")(inspect_event.inspect_event)
-app.command("replay")(replay.replay)
-app.add_typer(triggers.app, name="triggers")
 
 
 def main() -> None:

@@ -3,6 +3,9 @@
 A sealed value names its key id, so the active key can change while older records stay readable for as
 long as their key is still listed. The associated data binds a sealed value to its trigger id: a
 ciphertext copied into another trigger's record does not open.
+
+``cryptography`` is imported the first time a value is sealed or opened, not with this module: a gateway
+whose trigger topic holds no sealed secret never loads it (its native library costs several MiB of RSS).
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from hookgate.gateway.catalog.settings import EncryptionSettings, decode_key
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 NONCE_BYTES = 12
+AES_KEY_BYTES = (16, 24, 32)
 
 
 class SealError(Exception):
@@ -53,7 +58,12 @@ class KeyRing:
     """The configured keys; seals with the active one, opens with whichever a value names."""
 
     def __init__(self, keys: Mapping[str, bytes], active: str | None) -> None:
-        self._keys = {kid: AESGCM(key) for kid, key in keys.items()}
+        for key in keys.values():
+            # The check AESGCM(key) makes, done here so a bad key still fails at start-up, not on first use.
+            if len(key) not in AES_KEY_BYTES:
+                raise ValueError("AESGCM key must be 128, 192, or 256 bits.")
+        self._raw = dict(keys)
+        self._aeads: dict[str, AESGCM] = {}
         self.active = active
 
     @classmethod
@@ -63,19 +73,32 @@ class KeyRing:
 
     @property
     def key_ids(self) -> list[str]:
-        return sorted(self._keys)
+        return sorted(self._raw)
+
+    def _aead(self, key_id: str) -> AESGCM | None:
+        aead = self._aeads.get(key_id)
+        if aead is None and key_id in self._raw:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            aead = self._aeads[key_id] = AESGCM(self._raw[key_id])
+        return aead
 
     def seal(self, plaintext: bytes, context: str) -> Sealed:
         """``plaintext`` sealed with the active key, bound to ``context`` (the trigger id)."""
         if self.active is None:
             raise SealError("no encryption key configured (gateway.catalog.encryption.keys)")
+        aead = self._aead(self.active)
+        if aead is None:
+            raise KeyError(self.active)  # as before: an active id without a key is a bug of the caller
         nonce = os.urandom(NONCE_BYTES)
-        return Sealed(self.active, nonce, self._keys[self.active].encrypt(nonce, plaintext, context.encode()))
+        return Sealed(self.active, nonce, aead.encrypt(nonce, plaintext, context.encode()))
 
     def open(self, sealed: Sealed, context: str) -> bytes:
-        aead = self._keys.get(sealed.key_id)
+        aead = self._aead(sealed.key_id)
         if aead is None:
             raise SealError(f"key id {sealed.key_id!r} is not listed in gateway.catalog.encryption.keys")
+        from cryptography.exceptions import InvalidTag
+
         try:
             return aead.decrypt(sealed.nonce, sealed.data, context.encode())
         except InvalidTag:

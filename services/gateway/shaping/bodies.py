@@ -9,7 +9,8 @@ XML is parsed by lxml with the rules defusedxml enforces, applied through lxml's
 (defusedxml's lxml wrapper is deprecated in favour of exactly these options): entities are never
 resolved, no DTD and nothing from the network is loaded, and any document type declaration is
 refused, which turns billion-laughs and XXE documents into a 400 before anything is expanded or
-fetched. Depth is bounded here, size by the trigger's body limit and libxml2's non-huge limits.
+fetched. Depth is bounded here, size by the trigger's body limit and libxml2's non-huge limits. lxml is
+imported with the first XML body, not with this module: a gateway that gets none never loads libxml2.
 
 Charsets are the WHATWG Encoding Standard's labels (:mod:`.charsets`), for every kind of body: any other
 ``charset`` makes the body invalid, and so does an XML declaration naming another encoding. Nesting is
@@ -26,14 +27,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import multipart
 import orjson
-from lxml import etree
 from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from hookgate.gateway.shaping.charsets import byte_order_mark, normalize_label, python_codec
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 MAX_BODY_DEPTH = 100
 """Nesting deeper than this makes a body invalid: JSON objects and arrays, XML elements (the outermost
@@ -198,6 +201,8 @@ def _parse_json(data: bytes | str, charset: str | None, what: str, max_depth: in
 
 
 def _parse_xml(body: bytes, charset: str | None, max_depth: int) -> etree._Element:
+    from lxml import etree
+
     override: str | None = None
     if charset is not None and codec_for(charset) != "utf-8":
         # libxml2 knows its own set of encodings: decode a declared charset here, with the one table,

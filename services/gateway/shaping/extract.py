@@ -20,9 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from lxml import etree
 from multidict import MultiDict, MultiMapping
 from pydantic import Field, model_validator
 
@@ -31,6 +30,9 @@ from hookgate.core.jsonpath import NOT_JSON, JsonPath, JsonPathError, JsonPathFi
 from hookgate.core.regex import Pattern, Regex
 from hookgate.gateway.intake.headertext import header_text
 from hookgate.gateway.shaping.bodies import InvalidBody, ParsedBody
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_LENGTH = 4096
@@ -135,6 +137,8 @@ def compile_variable(name: str, cfg: VariableConfig) -> Variable:
 
 
 def _xpath(source: str, namespaces: Mapping[str, str]) -> etree.XPath:
+    from lxml import etree  # only a trigger with an xpath variable loads lxml here
+
     try:
         return etree.XPath(source, namespaces=dict(namespaces) or None)
     except etree.XPathSyntaxError as exc:
@@ -191,6 +195,8 @@ def _from_xml(xpath: etree.XPath, body: ParsedBody | None) -> str | None:
 
 
 def _xml_text(item: Any) -> str:
+    from lxml import etree
+
     if isinstance(item, etree._Element):
         return "".join(str(t) for t in item.itertext())
     if isinstance(item, bool):

@@ -4,7 +4,8 @@ Discord (Ed25519, hex) and SendGrid (ECDSA P-256 / SHA-256, base64 DER) differ o
 the signature's encoding and the key type: a :class:`KeyScheme` says which, and
 :class:`PublicKeyVerifier` checks either. Standard Webhooks ``v1a`` uses :func:`any_key_verifies` too.
 Public keys are configured like secrets (``${ENV}``, ``file:``): see :data:`Ed25519HexKey` and
-:data:`P256Key`.
+:data:`P256Key`. ``cryptography`` is imported when a key is parsed or checked, not with this module:
+a gateway without a public-key trigger does not load its native library (several MiB of RSS).
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from hookgate.core.config import Secret, secret_format
 from hookgate.gateway.verify.base import (
@@ -34,11 +30,17 @@ from hookgate.gateway.verify.base import (
 )
 from hookgate.gateway.verify.replay import check_window, parse_unix
 
-PublicKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    PublicKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
 
 
 def ed25519_hex(value: str) -> Ed25519PublicKey:
     """A raw Ed25519 public key in hex (Discord's developer portal shows it so)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         return Ed25519PublicKey.from_public_bytes(bytes.fromhex(value.strip()))
     except ValueError:
@@ -47,6 +49,9 @@ def ed25519_hex(value: str) -> Ed25519PublicKey:
 
 def p256_key(value: str) -> ec.EllipticCurvePublicKey:
     """An ECDSA P-256 public key: base64 DER ``SubjectPublicKeyInfo`` (as SendGrid shows it) or PEM."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
     text = value.strip()
     try:
         if text.startswith("-----BEGIN"):
@@ -64,14 +69,26 @@ Ed25519HexKey = Annotated[Secret, secret_format(ed25519_hex)]
 P256Key = Annotated[Secret, secret_format(p256_key)]
 
 
+@cache
+def _primitives() -> tuple[type[Exception], type[Ed25519PublicKey], ec.ECDSA]:
+    """What :func:`verifies` needs of ``cryptography``, imported once (a per-call import costs ~3 us)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return InvalidSignature, Ed25519PublicKey, ec.ECDSA(hashes.SHA256())
+
+
 def verifies(key: PublicKey, signature: bytes, content: bytes) -> bool:
     """Whether ``signature`` is ``key``'s over ``content`` (Ed25519, or ECDSA with SHA-256)."""
+    invalid, ed25519, ecdsa_sha256 = _primitives()
     try:
-        if isinstance(key, Ed25519PublicKey):
+        if isinstance(key, ed25519):
             key.verify(signature, content)
-        else:
-            key.verify(signature, content, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
+        else:  # mypy narrows no else branch on a class held in a variable
+            cast("ec.EllipticCurvePublicKey", key).verify(signature, content, ecdsa_sha256)
+    except invalid:
         return False
     return True
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import model_validator
 
 from hookgate.core.config import Secret, secret_format
@@ -40,6 +39,9 @@ from hookgate.gateway.verify.payload import field
 from hookgate.gateway.verify.public_key import any_key_verifies
 from hookgate.gateway.verify.replay import check_window, parse_unix
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 
 def _b64(text: str) -> bytes:
     return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
@@ -58,6 +60,8 @@ def secret_key(value: str) -> bytes:
 
 def public_key(value: str) -> Ed25519PublicKey:
     """A ``whpk_<base64>`` (prefix optional) raw 32-byte Ed25519 public key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # only when one is set
+
     try:
         return Ed25519PublicKey.from_public_bytes(_b64(value.strip().removeprefix("whpk_")))
     except (binascii.Error, ValueError):
