@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hookgate.core.backoff import RECONNECT
@@ -70,6 +72,20 @@ def make_consumer(
     kw.update(enable_auto_commit=False, auto_offset_reset=offset_reset, isolation_level="read_committed")
     kw.update(overrides)
     return AIOKafkaConsumer(*topics, **kw)
+
+
+async def probe_metadata(client: AIOKafkaClient, topics: Sequence[str]) -> None:
+    """Ask a broker for the metadata of ``topics`` (every topic's when there are none), into a throw-away
+    copy: the client's own view is untouched. Raises ``KafkaError`` when no broker answers.
+
+    What ``client.fetch_all_metadata()`` does, scoped: that one fetches every topic of the cluster, which on
+    a shared cluster of thousands of partitions is a large response parsed (and held) on every probe.
+    aiokafka has no public call for it; this is the one place that reaches for ``_metadata_update`` (the same
+    request the client sends for its own topics), pinned by tests/integration/test_gateway_lazy_imports.py.
+    """
+    cluster = ClusterMetadata(metadata_max_age_ms=client._metadata_max_age_ms)
+    if not await client._metadata_update(cluster, list(topics) or None):
+        raise KafkaError("Unable to get cluster metadata over all known brokers")
 
 
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:

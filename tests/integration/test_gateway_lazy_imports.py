@@ -7,6 +7,7 @@ in the test process every module is long imported.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -118,3 +119,27 @@ async def test_the_follower_asks_for_the_trigger_topics_metadata_only(
     assert requests  # it did ask, and only ever for the trigger topic (never the whole cluster's)
     assert all(topics == {catalog.topic} for topics in requests), requests
     assert known == {catalog.topic}
+
+
+async def test_the_publishers_probe_asks_for_the_gateways_topics_only(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiokafka.client import AIOKafkaClient
+
+    from tests.support.builders import github_trigger, new_trigger_id
+
+    # Observed, not replaced. The client's own refreshes update its live view (self.cluster); a probe asks
+    # into a throw-away copy, as fetch_all_metadata() did, but for the gateway's topics instead of all.
+    probes: list[list[str] | None] = []
+    update = AIOKafkaClient._metadata_update
+
+    async def observed(self: AIOKafkaClient, cluster: Any, topics: Any) -> Any:
+        if cluster is not self.cluster:
+            probes.append(sorted(topics) if topics else None)
+        return await update(self, cluster, topics)
+
+    monkeypatch.setattr(AIOKafkaClient, "_metadata_update", observed)
+    async with running_gateway(kafka_bootstrap, topic_prefix, [github_trigger(new_trigger_id())]):
+        await asyncio.sleep(2.5)  # the probe runs every 2 s once the producer is connected
+    assert probes, "the publisher's probe never ran"
+    assert all(topics == [f"{topic_prefix}.acme"] for topics in probes), probes

@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from hookgate.core.envelope import Envelope
-from hookgate.core.kafka import TopicAdmin, make_producer, start_producer
+from hookgate.core.kafka import TopicAdmin, make_producer, probe_metadata, start_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
 from hookgate.core.settings import KafkaSettings
@@ -208,7 +208,9 @@ class Publisher:
         while True:
             await asyncio.sleep(self._probe_interval)
             try:
-                await asyncio.wait_for(client.fetch_all_metadata(), timeout=max(self._probe_interval, 1.0))
+                # The gateway's own topics only: the whole cluster's metadata every 2 s costs CPU and memory.
+                probe = probe_metadata(client, self._topics)
+                await asyncio.wait_for(probe, timeout=max(self._probe_interval, 1.0))
             except (KafkaError, TimeoutError, OSError) as exc:
                 self._set_reachable(False, type(exc).__name__, str(exc) or None)
             else:
