@@ -21,7 +21,7 @@ from hookgate.consumer.config import ConsumerConfig
 from hookgate.consumer.state.deadletter import H_REDRIVE, H_REDRIVE_GROUP, H_REDRIVE_WORKFLOW, H_WORKFLOW
 from hookgate.consumer.workflows.actions.client import HttpClients
 from hookgate.consumer.workflows.subscriptions import build_workflows
-from tests.support.builders import read_topic
+from tests.support.builders import read_all, read_topic
 from tests.support.events import (
     consumer_config,
     create_topic,
@@ -150,7 +150,7 @@ async def test_a_redrive_reruns_only_the_failed_workflow_once(
             assert sample(metrics, REDRIVES, workflow="deploy", outcome="deduplicated") == 2
             assert sample(metrics, "hookgate_consumer_deliveries_total", workflow="deploy", outcome="succeeded") == 0
     assert _runs(receiver) == {**before, ("/deploy", "e1"): 2}
-    source = await read_topic(kafka_bootstrap, topic, count=2, timeout=5)
+    source = await read_all(kafka_bootstrap, topic)  # every consumer and re-drive has stopped
     assert all(H_REDRIVE not in dict(r.headers) for r in source)  # nothing was written back to the shared topic
     redriven = [dict(r.headers) for r in await read_topic(kafka_bootstrap, redrives, count=2)]
     assert len(redriven) == 2

@@ -74,3 +74,34 @@ async def read_topic(
         return out
     finally:
         await consumer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, *, timeout: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record ``topic`` holds now: each partition read from its start up to its end offset.
+
+    To show that nothing more was written, call it once every producer that could write to ``topic``
+    has stopped (a stopped gateway or CLI has flushed what it accepted): then "now" is "ever", and no
+    wait for records that should not come is needed. A topic that does not exist holds nothing.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic)
+            if not parts:
+                return []
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            ends = await consumer.end_offsets(tps)
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            out: list[ConsumerRecord[bytes, bytes]] = []
+            behind = set(tps)
+            while behind:
+                batch = await consumer.getmany(*behind, timeout_ms=200)
+                for recs in batch.values():
+                    out.extend(recs)
+                behind = {tp for tp in behind if await consumer.position(tp) < ends[tp]}
+            return out
+    finally:
+        await consumer.stop()

@@ -7,10 +7,13 @@ session if this session started it. A missing broker is a failure, never a skip.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,3 +126,66 @@ def provide_broker(tmp_root: Path) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.down()
+
+
+class SharedBroker:
+    """One broker for every worker of a parallel run, provided in a thread of the run's controller.
+
+    The thread starts it once a worker asks (a worker that collected a Kafka test creates ``wanted`` in
+    ``root`` right after collection, so the broker boots while the first tests run; a run without Kafka
+    tests starts none). :func:`provide_broker` runs in the thread; its address, or the reason there is
+    none, goes to ``root/address.json``, written whole (a rename), for :func:`wait_shared_broker`.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hookgate-shared-broker", daemon=True)
+
+    @classmethod
+    def start(cls, root: Path) -> SharedBroker:
+        shared = cls(root)
+        shared._thread.start()
+        return shared
+
+    def _publish(self, what: dict[str, str]) -> None:
+        part = self.root / "address.part"
+        part.write_text(json.dumps(what))
+        part.replace(self.root / "address.json")
+
+    def _run(self) -> None:
+        while not (self.root / "wanted").exists():
+            if self._stop.wait(0.1):
+                return
+        try:
+            with provide_broker(self.root) as bootstrap:
+                self._publish({"bootstrap": bootstrap})
+                self._stop.wait()
+        except Exception as exc:  # the workers fail their Kafka tests with it (raised here, it would reach no one)
+            if not (self.root / "address.json").exists():
+                self._publish({"error": f"{type(exc).__name__}: {exc}"})
+
+    def stop(self) -> None:
+        """Stop the broker (when this run started it) and wait until it is down."""
+        self._stop.set()
+        self._thread.join(timeout=180)
+
+
+def want_shared_broker(root: Path) -> None:
+    """Ask the controller for the run's broker (no-op when asked before)."""
+    (root / "wanted").touch()
+
+
+def wait_shared_broker(root: Path, timeout: float = 900.0) -> str:
+    """The shared broker's bootstrap address once the controller has it; its start-up error raised as ours."""
+    want_shared_broker(root)
+    address = root / "address.json"
+    deadline = time.monotonic() + timeout
+    while not address.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no broker address in {address} after {timeout:.0f} s")
+        time.sleep(0.2)
+    got = json.loads(address.read_text())
+    if "error" in got:
+        raise RuntimeError(f"the test run's broker could not be provided: {got['error']}")
+    return str(got["bootstrap"])
