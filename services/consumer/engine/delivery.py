@@ -45,7 +45,7 @@ from hookgate.consumer.workflows.event import Delivery, delivering
 from hookgate.consumer.workflows.workflow import ActionResult, Workflow
 from hookgate.core.backoff import Backoff, Rand, pause
 from hookgate.core.envelope import Envelope, parse_rfc3339
-from hookgate.core.logging import get_logger
+from hookgate.core.logging import get_logger, info_line
 
 log = get_logger("hookgate.consumer")
 
@@ -291,14 +291,10 @@ class Deliverer:
         job.meters.actions[outcome].inc()
         event = job.event
         # Logged per attempt, so bound inline rather than through Job.log (which binds a new logger).
-        context = {"redrive": job.redrive.id} if job.redrive is not None else {}
-        # A failed attempt is a warning: the first sign of a target or a handler going wrong.
-        (log.info if result.ok else log.warning)(
-            "action",
-            workflow=wf.name,
-            event_id=event.id,
-            tenant=event.tenant,
-            **context,
+        fields: dict[str, Any] = {"workflow": wf.name, "event_id": event.id, "tenant": event.tenant}
+        if job.redrive is not None:
+            fields["redrive"] = job.redrive.id
+        fields.update(
             outcome=outcome,
             reason=result.error,
             status=result.status,
@@ -306,6 +302,10 @@ class Deliverer:
             retryable=None if result.ok else result.retryable,
             duration_ms=round(elapsed * 1000, 3),
         )
+        if result.ok:
+            info_line(log, "action", fields)  # the same line as log.info, without structlog's dispatch
+        else:
+            log.warning("action", **fields)  # a failed attempt: the first sign of a target or handler going wrong
         return result
 
     async def _finish(self, job: Job, outcome: str, attempts: int) -> bool:
