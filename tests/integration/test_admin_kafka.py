@@ -15,7 +15,7 @@ import base64
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +43,7 @@ from tests.support.admin import (
 )
 from tests.support.builders import gateway_config, github_signature, read_all, read_topic
 from tests.support.cli import hookgate
-from tests.support.gateway import running_gateway
+from tests.support.gateway import running_gateway, signed_push, until
 
 pytestmark = pytest.mark.kafka
 
@@ -85,25 +85,6 @@ async def cluster(kafka_bootstrap: str) -> AsyncIterator[Cluster]:
             await stack.enter_async_context(client)
             admins.append(client)
         yield Cluster(prefix, kafka_bootstrap, a, b, admins[0], admins[1])
-
-
-async def signed_push(client: TestClient, tid: str, secret: str) -> int:
-    body = b'{"zen": "ok"}'
-    headers = {
-        "Content-Type": "application/json",
-        "X-Hub-Signature-256": github_signature(body, secret),
-        "X-GitHub-Event": "push",
-    }
-    return (await client.post(f"/hooks/{tid}", data=body, headers=headers)).status
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> float:
-    """Seconds until ``check`` passes (polled every 10 ms); fails after ``timeout``."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < timeout, "condition not reached"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 async def test_created_through_a_delivers_on_b(cluster: Cluster) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from hookgate.core.topics import triggers_topic
 from hookgate.gateway.catalog.kafka import KafkaTriggerCatalog
 from hookgate.gateway.http.app import CATALOG, create_app
 from tests.support.builders import gateway_config, github_signature, github_trigger, new_trigger_id, read_topic
-from tests.support.gateway import running_gateway
+from tests.support.gateway import running_gateway, signed_push, until
 
 pytestmark = pytest.mark.kafka
 
@@ -33,28 +33,6 @@ CATALOG_SETTINGS: dict[str, Any] = {"catalog": {"encryption": {"keys": {"k1": KE
 
 def catalog_of(client: TestClient) -> KafkaTriggerCatalog:
     return client.app[CATALOG]
-
-
-async def signed_push(client: TestClient, tid: str, secret: str, body: bytes = b'{"zen": "ok"}') -> int:
-    resp = await client.post(
-        f"/hooks/{tid}",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": github_signature(body, secret),
-            "X-GitHub-Event": "push",
-        },
-    )
-    return resp.status
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> float:
-    """Seconds until ``check`` passes (polled every 10 ms); fails after ``timeout``."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < timeout, "condition not reached"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 @asynccontextmanager

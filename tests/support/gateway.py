@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
 from hookgate.gateway.http.app import create_app
-from tests.support.builders import gateway_config
+from tests.support.builders import gateway_config, github_signature
 
 
 async def wait_ready(client: TestClient, timeout: float = 30.0) -> None:
@@ -31,3 +31,22 @@ async def running_gateway(
     async with TestClient(TestServer(app)) as client:
         await wait_ready(client)
         yield client
+
+
+async def signed_push(client: TestClient, tid: str, secret: str, body: bytes = b'{"zen": "ok"}') -> int:
+    """POST a GitHub push signed with ``secret`` to trigger ``tid``; the reply's status."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": github_signature(body, secret),
+        "X-GitHub-Event": "push",
+    }
+    return (await client.post(f"/hooks/{tid}", data=body, headers=headers)).status
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> float:
+    """Seconds until ``check`` passes (polled every 10 ms); fails after ``timeout``."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < timeout, "condition not reached"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
