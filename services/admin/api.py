@@ -262,8 +262,9 @@ def _own_tenant(request: web.Request, spec: dict[str, Any], current: Mapping[str
         raise ApiError(403, "forbidden_tenant", "This token may only manage triggers of its own tenant.")
     refusals = tenant_refusals(spec, current, max_body_bytes=_admin(request).tenant_max_body_bytes)
     if refusals:
-        _note(request, refused_keys=[r.split(":", 1)[0] for r in refusals])
-        raise ApiError(403, "forbidden_key", "A tenant token may not set: " + "; ".join(refusals) + ".")
+        _note(request, refused_keys=[key for key, _ in refusals])
+        reasons = "; ".join(f"{key}: {reason}" for key, reason in refusals)
+        raise ApiError(403, "forbidden_key", f"A tenant token may not set: {reasons}.")
 
 
 # --------------------------------------------------------------------------------------------- queries

@@ -22,10 +22,11 @@ DEFAULT_MAX_RATIO = 100.0
 
 def tenant_refusals(
     spec: Mapping[str, Any], current: Mapping[str, Any] | None, *, max_body_bytes: int | None
-) -> list[str]:
-    """Why a tenant token may not write ``spec`` (``current``: the trigger's spec now, for an update); empty
-    when it may. ``max_body_bytes``: the gateway's limit (None: not known, body limits unchecked)."""
-    refusals: list[str] = []
+) -> list[tuple[str, str]]:
+    """Why a tenant token may not write ``spec``, as (key path, reason) pairs (``current``: the trigger's spec
+    now, for an update); empty when it may. ``max_body_bytes``: the gateway's limit (None: not known, body
+    limits unchecked)."""
+    refusals: list[tuple[str, str]] = []
     old = current or {}
 
     def changed(path: tuple[str, ...]) -> tuple[bool, Any]:
@@ -34,14 +35,14 @@ def tenant_refusals(
 
     moved, _ = changed(("topic",))
     if moved:
-        refusals.append("topic: only an admin token chooses a trigger's topic")
+        refusals.append(("topic", "only an admin token chooses a trigger's topic"))
     for path in (("max_body_bytes",), ("decompress", "max_bytes")):
         raised, value = changed(path)
         if raised and max_body_bytes is not None and _number(value) > max_body_bytes:
-            refusals.append(f"{'.'.join(path)}: at most {max_body_bytes} (gateway.max_body_bytes) for a tenant token")
+            refusals.append((".".join(path), f"at most {max_body_bytes} (gateway.max_body_bytes) for a tenant token"))
     raised, ratio = changed(("decompress", "max_ratio"))
     if raised and _number(ratio) > DEFAULT_MAX_RATIO:
-        refusals.append(f"decompress.max_ratio: at most {DEFAULT_MAX_RATIO:g} for a tenant token")
+        refusals.append(("decompress.max_ratio", f"at most {DEFAULT_MAX_RATIO:g} for a tenant token"))
     return refusals
 
 

@@ -83,8 +83,7 @@ async def probe_metadata(client: AIOKafkaClient, topics: Sequence[str]) -> None:
     aiokafka has no public call for it; this is the one place that reaches for ``_metadata_update`` (the same
     request the client sends for its own topics), pinned by tests/integration/test_gateway_lazy_imports.py.
     """
-    cluster = ClusterMetadata(metadata_max_age_ms=client._metadata_max_age_ms)
-    if not await client._metadata_update(cluster, list(topics) or None):
+    if not await client._metadata_update(ClusterMetadata(), list(topics) or None):
         raise KafkaError("Unable to get cluster metadata over all known brokers")
 
 

@@ -53,9 +53,9 @@ def _read(name: str) -> bytes:
     return resources.files("hookgate.admin.web").joinpath("static", name).read_bytes()
 
 
-def compose(main: str, title: str, page: str) -> bytes:
-    """A whole page: ``static/layout.html`` (head, header, toast; the same for every page) around ``main``."""
-    layout = _read("layout.html").decode("utf-8")
+def compose(layout: str, main: str, title: str, page: str) -> bytes:
+    """A whole page: ``layout`` (``static/layout.html``: head, header, toast; the same for every page) around
+    ``main``."""
     return layout.replace("{{title}}", title).replace("{{page}}", page).replace("{{main}}", main).encode("utf-8")
 
 
@@ -68,7 +68,10 @@ def add_inspector_pages(app: web.Application, prefix: str = UI_PREFIX) -> None:
 
     The files are read once, here, so a broken install fails at start-up rather than on a page view.
     """
-    pages = {path: compose(_read(name).decode("utf-8"), title, page) for path, (name, title, page) in PAGES.items()}
+    layout = _read("layout.html").decode("utf-8")
+    pages = {
+        path: compose(layout, _read(name).decode("utf-8"), title, page) for path, (name, title, page) in PAGES.items()
+    }
     assets = {name: (_read(name), kind) for name, kind in _ASSETS.items()}
 
     def serve(body: bytes) -> web.Response:
