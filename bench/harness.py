@@ -217,21 +217,12 @@ class Bench:
         out["valid"] = result.non_2xx == 0 and result.socket_errors == 0
         return out
 
-    def ceiling(self) -> dict[str, Any]:
+    def ceiling(self, *, raw: bool = False) -> dict[str, Any]:
+        """bench/ceiling.py: a bare aiohttp app; with ``raw``, no framework (an asyncio.Protocol over httptools)."""
         port = free_port()
-        cmd = [sys.executable, str(ROOT / "bench" / "ceiling.py"), "--port", str(port)]
-        proc = start("ceiling", cmd, workdir=self.workdir, port=port, cpu=self.server_cpu, env=self.env)
-        try:
-            proc.wait_ready()
-            return self.load(proc, "/hooks/ceiling")
-        finally:
-            proc.stop()
-
-    def ceiling_raw(self) -> dict[str, Any]:
-        """No framework: an asyncio.Protocol over httptools (bench/ceiling.py --raw)."""
-        port = free_port()
-        cmd = [sys.executable, str(ROOT / "bench" / "ceiling.py"), "--port", str(port), "--raw"]
-        proc = start("ceiling-raw", cmd, workdir=self.workdir, port=port, cpu=self.server_cpu, env=self.env)
+        cmd = [sys.executable, str(ROOT / "bench" / "ceiling.py"), "--port", str(port), *(["--raw"] if raw else [])]
+        name = "ceiling-raw" if raw else "ceiling"
+        proc = start(name, cmd, workdir=self.workdir, port=port, cpu=self.server_cpu, env=self.env)
         try:
             proc.wait_ready()
             return self.load(proc, "/hooks/ceiling")
@@ -849,7 +840,7 @@ def main(argv: list[str]) -> int:
         try:
             if "ceiling-raw" in wanted:
                 print("bench: ceiling, no framework (asyncio.Protocol + httptools) ...", flush=True)
-                attempt(failures, "ceiling-raw", keep("ceiling-raw", bench.ceiling_raw))
+                attempt(failures, "ceiling-raw", keep("ceiling-raw", lambda: bench.ceiling(raw=True)))
             # The gateway, its relay peer, the null-sink gateway and the bare ceiling alternate round by round,
             # so a drift of the machine's speed hits all alike; the order rotates every round so that none
             # always runs first (against a broker still warming up, say).
