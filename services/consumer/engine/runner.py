@@ -397,7 +397,13 @@ class Runner:
             log.warning("commit_failed", reason=type(exc).__name__)
 
     def _observe(self, consumer: AIOKafkaConsumer) -> None:
+        # Only what the consumer holds now: a pattern that starts matching a new topic (a new tenant) changes
+        # the subscription before the group has reassigned, and aiokafka's highwater() then raises for the
+        # partitions this runner still tracks (it crashed the consumer before).
+        assigned = consumer.assignment()
         for part in self._parts.values():
+            if part.tp not in assigned:
+                continue
             hw = consumer.highwater(part.tp)
             low = part.offsets.lowest_pending
             if low is None:
