@@ -12,10 +12,19 @@ import contextlib
 from collections import Counter
 
 import pytest
+from aiokafka.consumer.fetcher import FetchResult
 
 from hookgate.consumer.workflows.workflow import ActionResult
 from hookgate.core.envelope import Envelope
-from tests.support.events import consumer_config, create_topic, event, produce, running_consumer, wait_committed
+from tests.support.events import (
+    consumer_config,
+    create_topic,
+    event,
+    produce,
+    running_consumer,
+    sample,
+    wait_committed,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -114,3 +123,78 @@ async def test_an_ordered_workflow_runs_one_key_at_a_time_in_offset_order(
         mine = [i for i in producer_order if int(i.split("-")[1]) % 2 == "ab".index(key)]
         assert [i for i in ordered.order if i in mine] == mine  # in offset order
     assert free.most == 4  # the unordered workflow of the same records is not held back
+
+
+class Quick:
+    """A workflow that records each event and succeeds at once (optionally after ``hold`` seconds)."""
+
+    target = "test:quick"
+    ordered = False
+
+    def __init__(self, name: str, hold: float = 0.0) -> None:
+        self.name = name
+        self.hold = hold
+        self.seen: list[str] = []
+
+    def matches(self, event: Envelope) -> bool:
+        return True
+
+    async def run(self, event: Envelope) -> ActionResult:
+        if self.hold:
+            await asyncio.sleep(self.hold)
+        self.seen.append(event.id)
+        return ActionResult(ok=True, status=200)
+
+
+def _count_discarded_fetches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the fetched partition results aiokafka throws away (a paused partition's, or one sought away)."""
+    discarded = [0]
+    original = FetchResult.check_assignment
+
+    def check(self: FetchResult, tp: object) -> bool:
+        kept: bool = original(self, tp)
+        discarded[0] += not kept
+        return kept
+
+    monkeypatch.setattr(FetchResult, "check_assignment", check)
+    return discarded
+
+
+async def test_a_full_process_waits_for_room_without_discarding_what_was_fetched(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One fetch holds far more than max_in_flight records: the process is full again and again. Pausing the
+    # partition then made aiokafka drop the rest of the fetch, to fetch it again on resume (a third of the
+    # throughput at max_in_flight: 100).
+    topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
+    await create_topic(kafka_bootstrap, topic, 1)
+    ids = [f"full-{i}" for i in range(600)]
+    await produce(kafka_bootstrap, topic, [event(i, data=b'{"pad":"' + b"x" * 1000 + b'"}') for i in ids])
+    discarded = _count_discarded_fetches(monkeypatch)
+    quick = Quick("quick")
+    config = consumer_config(kafka_bootstrap, topic_prefix, group, [], max_in_flight=20)
+    async with running_consumer(config, [quick]):
+        await wait_committed(kafka_bootstrap, group, topic)
+    assert sorted(quick.seen) == sorted(ids)
+    assert discarded[0] == 0
+
+
+async def test_a_process_full_for_longer_than_the_poll_interval_stays_in_its_group(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    # Each run holds 1.5 s, the process is full for all of it, and a member that does not poll for
+    # max_poll_interval_ms (1 s) leaves its group: the loop polls (paused) at half of it.
+    topic, group = f"{topic_prefix}.acme", f"{topic_prefix}-g"
+    await create_topic(kafka_bootstrap, topic, 1)
+    ids = [f"slow-{i}" for i in range(12)]
+    await produce(kafka_bootstrap, topic, [event(i) for i in ids])
+    slow = Quick("slow", hold=1.5)
+    config = consumer_config(kafka_bootstrap, topic_prefix, group, [], max_in_flight=4)
+    short = config.consumer.group.model_copy(update={"max_poll_interval_ms": 1000})
+    config = config.model_copy(update={"consumer": config.consumer.model_copy(update={"group": short})})
+    async with running_consumer(config, [slow]) as (_, metrics):
+        joined = sample(metrics, "hookgate_consumer_rebalances_total", kind="revoked")  # the join's empty one
+        await wait_committed(kafka_bootstrap, group, topic)
+        revoked = sample(metrics, "hookgate_consumer_rebalances_total", kind="revoked") - joined
+    assert sorted(slow.seen) == sorted(ids)
+    assert revoked == 0  # never dropped from the group, so never had its partition taken

@@ -8,9 +8,13 @@
   ``max_in_flight_per_partition`` of one partition, are handed to workflows and unfinished. Records
   fetched beyond that wait in their partition's backlog; a partition whose backlog reaches its in-flight
   limit is not read until it drains (what the fetcher holds for it stays there, and nothing more is
-  fetched for it), and the whole assignment is paused when in-flight plus backlog records reach
-  ``max_in_flight`` (the loop keeps polling so the member stays in the group). A finished record makes
-  room for the next one of its partition's backlog at once.
+  fetched for it). When in-flight plus backlog records reach ``max_in_flight`` the loop stops reading
+  until a quarter of that has finished; it does not pause the partitions, because aiokafka drops what it
+  prefetched for a paused partition (up to ``max_partition_fetch_bytes`` each) and fetches it again on
+  resume: at ``max_in_flight: 100`` that was 2 800 discarded fetches per 40 000 events, and a third of the
+  throughput. Only a process that stays full for half of ``max_poll_interval_ms`` pauses its assignment
+  and polls, so the member stays in the group. A finished record makes room for the next one of its
+  partition's backlog at once.
 - **Order.** Only for workflows with ``ordered: true``: their runs of one (partition, workflow, record key)
   go one at a time in offset order (``ordering.py``). Every other run is concurrent, up to the limits.
 - **Rebalance.** On revocation, no new attempt starts for the revoked partitions, attempts already running
@@ -32,6 +36,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -127,7 +132,10 @@ class Runner:
         self._in_flight = 0
         self._per_partition = config.consumer.max_in_flight_per_partition
         self._waiting: dict[TopicPartition, _Partition] = {}  # partitions with a backlog, oldest first
-        self._all_paused = False  # the whole assignment paused: the process is full
+        self._all_paused = False  # the whole assignment paused: the process stayed full past the keep-alive poll
+        # The loop waits on this while the process is full; set once in-flight plus backlog is down to resume_at.
+        self._room: asyncio.Future[None] | None = None
+        self._resume_at = config.consumer.max_in_flight - max(1, config.consumer.max_in_flight // 4)
         self._restoring: set[TopicPartition] = set()  # paused by on_assigned until their dedupe state is loaded
         metrics.in_flight.set_function(lambda: self._in_flight)  # read at each scrape, not set per record
         self._joined = False
@@ -220,40 +228,75 @@ class Runner:
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         s = self._config.consumer
         next_commit = time.monotonic() + s.commit_interval_seconds
-        while not stop.is_set() and self._refused is None:
-            self._apply_backpressure(consumer)
-            room = max(1, s.max_in_flight - self._in_flight - self._buffered())
-            # Read only partitions whose backlog has room. The others keep what the fetcher already holds
-            # for them (a pause would drop it), and get no new fetch until they take it: their backlog stays
-            # bounded. Since such a partition may have room again any moment, poll briefly then.
-            readable = [tp for tp, part in self._parts.items() if len(part.backlog) < self._per_partition]
-            if len(readable) == len(self._parts):
-                batches = await consumer.getmany(timeout_ms=200, max_records=room)
-            elif readable:
-                batches = await consumer.getmany(*readable, timeout_ms=10, max_records=room)
-            else:
-                batches = {}
-                await asyncio.sleep(0.01)
-            for tp, records in batches.items():
-                part = self._parts.get(tp)
-                if part is None or part.abort.is_set():
-                    # Fetched while the partition was being restored (assignment) or given up (revocation):
-                    # read it again later, or leave it to the new owner.
-                    with contextlib.suppress(IllegalStateError, AssertionError):
-                        consumer.seek(tp, records[0].offset)
-                    continue
-                last = part.backlog[-1].offset if part.backlog else part.offsets.last_read
-                if last is None:
-                    last = part.floor - 1
-                fresh = [r for r in records if r.offset > last]  # never hand a record out twice
-                if fresh:
-                    part.backlog.extend(fresh)
-                    self._waiting.setdefault(tp, part)
-            self._refill()
-            if time.monotonic() >= next_commit:
-                await self._commit(list(self._parts.values()))
-                self._observe(consumer)
-                next_commit = time.monotonic() + s.commit_interval_seconds
+        # aiokafka makes a member leave its group when it has not polled for max_poll_interval_ms.
+        keepalive = s.group.max_poll_interval_ms / 2000
+        last_poll = time.monotonic()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set() and self._refused is None:
+                now = time.monotonic()
+                if self._full() and not self._all_paused and now - last_poll < keepalive:
+                    await self._wait_for_room(stopping, min(next_commit, last_poll + keepalive) - now)
+                else:
+                    self._read(consumer, await self._fetch(consumer))
+                    last_poll = time.monotonic()
+                if time.monotonic() >= next_commit:
+                    await self._commit(list(self._parts.values()))
+                    self._observe(consumer)
+                    next_commit = time.monotonic() + s.commit_interval_seconds
+        finally:
+            stopping.cancel()
+
+    def _full(self) -> bool:
+        return self._in_flight + self._buffered() >= self._config.consumer.max_in_flight
+
+    async def _wait_for_room(self, stopping: asyncio.Future[Any], timeout: float) -> None:
+        """Until in-flight plus backlog records are down to ``resume_at``, ``stop`` is set or ``timeout`` passed."""
+        room = self._room = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait((room, stopping), timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._room = None
+            room.cancel()
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        s = self._config.consumer
+        self._apply_backpressure(consumer)
+        room = max(1, s.max_in_flight - self._in_flight - self._buffered())
+        # Read only partitions whose backlog has room. The others keep what the fetcher already holds
+        # for them (a pause would drop it), and get no new fetch until they take it: their backlog stays
+        # bounded. Since such a partition may have room again any moment, poll briefly then.
+        readable = [tp for tp, part in self._parts.items() if len(part.backlog) < self._per_partition]
+        if len(readable) == len(self._parts):
+            batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+            batches = await consumer.getmany(timeout_ms=200, max_records=room)
+        elif readable:
+            batches = await consumer.getmany(*readable, timeout_ms=10, max_records=room)
+        else:
+            batches = {}
+            await asyncio.sleep(0.01)
+        return batches
+
+    def _read(
+        self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Put fetched records in their partitions' backlogs and hand out what there is room for."""
+        for tp, records in batches.items():
+            part = self._parts.get(tp)
+            if part is None or part.abort.is_set():
+                # Fetched while the partition was being restored (assignment) or given up (revocation):
+                # read it again later, or leave it to the new owner.
+                with contextlib.suppress(IllegalStateError, AssertionError):
+                    consumer.seek(tp, records[0].offset)
+                continue
+            last = part.backlog[-1].offset if part.backlog else part.offsets.last_read
+            if last is None:
+                last = part.floor - 1
+            fresh = [r for r in records if r.offset > last]  # never hand a record out twice
+            if fresh:
+                part.backlog.extend(fresh)
+                self._waiting.setdefault(tp, part)
+        self._refill()
 
     def _refill(self) -> None:
         """Hand backlog records to workflows while the process and their partition have room."""
@@ -364,12 +407,14 @@ class Runner:
     def _finished(self, part: _Partition) -> None:
         self._in_flight -= 1
         part.in_flight -= 1
-        if part.abort.is_set():
-            return
-        if self._waiting:
-            self._refill()
-        if self._all_paused:
-            self._resume_if_room()
+        if not part.abort.is_set():
+            if self._waiting:
+                self._refill()
+            if self._all_paused:
+                self._resume_if_room()
+        room = self._room
+        if room is not None and not room.done() and self._in_flight + self._buffered() <= self._resume_at:
+            room.set_result(None)
 
     # -- commits and rebalances ------------------------------------------------------------------
 
