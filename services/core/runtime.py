@@ -77,16 +77,27 @@ def open_file_limit(rlimits: RLimits = resource) -> int:
     return UNLIMITED_FD_TARGET if soft == rlimits.RLIM_INFINITY else int(soft)
 
 
+GC_THRESHOLD = (10_000, 10, 10)
+"""The collector's thresholds once a service is up (Python's default is 700, 10, 10)."""
+
+
 def freeze_startup_heap() -> None:
-    """Once a service is up: collect the start-up garbage, then exempt what is left from the collector.
+    """Once a service is up: collect the start-up garbage, exempt what is left from the collector, and
+    run the youngest generation's collection every 10 000 allocations instead of every 700.
 
     Modules, classes, config models and the application built at start live as long as the process, yet
     every full (generation 2) collection walks all of them again: under load on the gateway that was a
     100-250 ms stop of every request on the shared development machine (measured with ``gc.callbacks``),
     against about 1 ms once the start-up objects are frozen. Objects made later are collected as always.
+
+    The threshold: a request's or an event's objects are freed by reference counting (the consumer's
+    collections found nothing to collect in 60 000 events), but at 700 a collection ran every 40 events
+    and walked the objects of every run still in flight, then again in generation 1: 10-14 us of the
+    consumer's 90-140 us per event went to the collector, against 3 us at 10 000.
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:

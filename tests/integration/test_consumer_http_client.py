@@ -236,6 +236,35 @@ async def test_at_most_limit_connections_and_the_others_wait_for_one() -> None:
         await runner.cleanup()
 
 
+async def test_a_request_queued_for_a_busy_connection_times_out_at_its_deadline() -> None:
+    release, arrived = asyncio.Event(), asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        client = HttpClient(f"http://127.0.0.1:{port}", limit=1)
+        holding = asyncio.create_task(client.request("POST", "/", {}, b"x", 30))
+        await arrived.wait()  # the only connection is busy now
+        with pytest.raises(TimeoutError, match="no connection to the target became free"):
+            await client.request("POST", "/", {}, b"x", 0.2)
+        release.set()
+        assert (await holding).status == 200  # the request that held the connection was not disturbed
+        assert (await client.request("POST", "/", {}, b"x", 5)).status == 200  # nor the turn passed on
+        await client.close()
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
 async def test_a_request_target_is_percent_encoded_where_it_must_be() -> None:
     async with raw_server(ok()) as srv:
         client = HttpClient(f"http://127.0.0.1:{srv.port}")
