@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -53,6 +53,21 @@ class RawServer:
             pass
         finally:
             writer.close()
+
+
+@asynccontextmanager
+async def aiohttp_target(handle: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[str]:
+    """An aiohttp server answering ``POST /`` with ``handle`` on a free loopback port; yields its base URL."""
+    app = web.Application()
+    app.router.add_post("/", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 @asynccontextmanager
@@ -186,22 +201,16 @@ async def test_a_slow_target_times_out_and_its_connection_is_not_reused() -> Non
             await release.wait()
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        client = HttpClient(f"http://127.0.0.1:{port}")
-        with pytest.raises(TimeoutError):
-            await client.request("POST", "/?slow=1", {}, b"x", 0.2)
-        assert client.open_connections == 0
-        assert (await client.request("POST", "/", {}, b"x", 5)).status == 200
-        await client.close()
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with aiohttp_target(handle) as url:
+        try:
+            client = HttpClient(url)
+            with pytest.raises(TimeoutError):
+                await client.request("POST", "/?slow=1", {}, b"x", 0.2)
+            assert client.open_connections == 0
+            assert (await client.request("POST", "/", {}, b"x", 5)).status == 200
+            await client.close()
+        finally:
+            release.set()
 
 
 async def test_at_most_limit_connections_and_the_others_wait_for_one() -> None:
@@ -219,21 +228,13 @@ async def test_at_most_limit_connections_and_the_others_wait_for_one() -> None:
         in_flight -= 1
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        client = HttpClient(f"http://127.0.0.1:{port}", limit=3)
+    async with aiohttp_target(handle) as url:
+        client = HttpClient(url, limit=3)
         replies = await asyncio.gather(*(client.request("POST", "/", {}, b"x", 30) for _ in range(12)))
         assert {r.status for r in replies} == {200}
         assert most == 3
         assert client.open_connections == 3
         await client.close()
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_request_queued_for_a_busy_connection_times_out_at_its_deadline() -> None:
@@ -244,25 +245,19 @@ async def test_a_request_queued_for_a_busy_connection_times_out_at_its_deadline(
         await release.wait()
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        client = HttpClient(f"http://127.0.0.1:{port}", limit=1)
-        holding = asyncio.create_task(client.request("POST", "/", {}, b"x", 30))
-        await arrived.wait()  # the only connection is busy now
-        with pytest.raises(TimeoutError, match="no connection to the target became free"):
-            await client.request("POST", "/", {}, b"x", 0.2)
-        release.set()
-        assert (await holding).status == 200  # the request that held the connection was not disturbed
-        assert (await client.request("POST", "/", {}, b"x", 5)).status == 200  # nor the turn passed on
-        await client.close()
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with aiohttp_target(handle) as url:
+        try:
+            client = HttpClient(url, limit=1)
+            holding = asyncio.create_task(client.request("POST", "/", {}, b"x", 30))
+            await arrived.wait()  # the only connection is busy now
+            with pytest.raises(TimeoutError, match="no connection to the target became free"):
+                await client.request("POST", "/", {}, b"x", 0.2)
+            release.set()
+            assert (await holding).status == 200  # the request that held the connection was not disturbed
+            assert (await client.request("POST", "/", {}, b"x", 5)).status == 200  # nor the turn passed on
+            await client.close()
+        finally:
+            release.set()
 
 
 async def test_a_request_target_is_percent_encoded_where_it_must_be() -> None:

@@ -320,7 +320,7 @@ class Runner:
     def _apply_backpressure(self, consumer: AIOKafkaConsumer) -> None:
         """Pause the whole assignment while in-flight plus backlog records reach ``max_in_flight``; resume it
         once they are below (the loop keeps polling, so the member stays in the group)."""
-        full = self._in_flight + self._buffered() >= self._config.consumer.max_in_flight
+        full = self._full()
         if not full and not self._all_paused:
             return
         paused = consumer.paused()
@@ -340,7 +340,7 @@ class Runner:
     def _resume_if_room(self) -> None:
         """After a record finished: resume a full process without waiting for the loop's next turn."""
         consumer = self._consumer
-        if consumer is not None and self._in_flight + self._buffered() < self._config.consumer.max_in_flight:
+        if consumer is not None and not self._full():
             self._apply_backpressure(consumer)
 
     # -- records ---------------------------------------------------------------------------------
