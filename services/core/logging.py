@@ -1,18 +1,23 @@
 """structlog set-up: JSON lines on stdout, one event per line, RFC 3339 UTC timestamps.
 
-The gateway writes a line per request, so rendering is on its hot path: lines are serialized with
-orjson (about ten times faster than the standard library's ``json``) and written as bytes.
+The gateway writes a line per request and the consumer one per action, so rendering is on both hot
+paths: lines are serialized with orjson (about ten times faster than the standard library's ``json``)
+and written as bytes. Inside an event loop, lines are flushed once per loop iteration rather than once
+per line (:class:`LineWriter`): a process killed outright (SIGKILL, the OOM killer) loses at most the
+lines of its last iteration; an ordinary exit, crash or signal-driven shutdown flushes them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import ssl
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import structlog
@@ -155,10 +160,11 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
     renderer: structlog.typing.Processor
     text_renderer: structlog.typing.Processor
     factory: Callable[..., Any]
+    out = LineWriter(sys.stdout.buffer)
     if json:
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
         text_renderer = structlog.processors.JSONRenderer(serializer=_dumps_text)
-        factory = structlog.BytesLoggerFactory(sys.stdout.buffer)
+        factory = lambda *_: out  # noqa: E731 - structlog calls its factory with the logger's name
     else:
         renderer = text_renderer = structlog.dev.ConsoleRenderer(colors=False)
         factory = structlog.PrintLoggerFactory(sys.stdout)
@@ -170,7 +176,7 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         cache_logger_on_first_use=True,
     )
     global _lines
-    _lines = _JsonLines(processors, lvl <= logging.INFO) if json else None
+    _lines = _JsonLines(processors, lvl <= logging.INFO, out) if json else None
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -198,10 +204,46 @@ class _JsonLines:
 
     __slots__ = ("enabled", "out", "processors")
 
-    def __init__(self, processors: list[structlog.typing.Processor], enabled: bool) -> None:
+    def __init__(self, processors: list[structlog.typing.Processor], enabled: bool, out: LineWriter) -> None:
         self.processors = processors  # identity tells whether this set-up is still the one in force
         self.enabled = enabled
-        self.out = structlog.BytesLogger(sys.stdout.buffer)
+        self.out = out
+
+
+class LineWriter:
+    """structlog's ``BytesLogger`` (a rendered line in, the line and a newline out), flushed once per
+    event-loop iteration instead of once per line.
+
+    A flush is a ``write`` system call; at one line per event it was 2 % of the consumer's CPU. Within a
+    running loop, the first line of an iteration schedules one flush (``call_soon``) for everything written
+    until then; without a running loop (start-up, the CLI, another thread) each line is flushed at once,
+    as before. The line itself is written in one call, so lines never interleave.
+    """
+
+    __slots__ = ("_file", "_scheduled")
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
+
+    def msg(self, message: bytes) -> None:
+        self._file.write(message + b"\n")
+        loop = asyncio._get_running_loop()
+        if loop is None:
+            self.flush()
+        elif self._scheduled is not loop:
+            # Also when a flush was scheduled on a loop that has since stopped: this one schedules anew.
+            self._scheduled = loop
+            loop.call_soon(self.flush)
+
+    log = debug = info = warn = warning = fatal = failure = err = error = critical = exception = msg
+
+    def flush(self) -> None:
+        """Write out what the lines so far left in the file's buffer."""
+        self._scheduled = None
+        # stdout closed or gone (a pipe's reader left): there is nowhere left to write the lines to.
+        with contextlib.suppress(OSError, ValueError):
+            self._file.flush()
 
 
 _lines: _JsonLines | None = None

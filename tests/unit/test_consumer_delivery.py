@@ -161,6 +161,26 @@ async def test_writes_the_store_or_sink_did_not_acknowledge_are_retried() -> Non
     assert wf.runs == ["e1"]  # the action is not repeated because a write failed
 
 
+async def test_each_failed_write_is_logged_with_its_wait_and_an_abort_ends_the_retries() -> None:
+    h = Harness(attempts=1)
+    assert h.store is not None
+    h.store.fail_writes = 3
+    wf = ScriptedWorkflow("deploy", [OK])
+    with structlog.testing.capture_logs() as logs:
+        assert await h.deliver(wf, "e1")
+    failed = [e for e in logs if e["event"] == "dedupe_write_failed"]
+    assert [(e["reason"], e["retry_in_s"]) for e in failed] == [("KafkaError", 0.001)] * 3
+    assert [d.outcome for _, _, d in h.store.written] == ["succeeded"]
+
+    h.store.fail_writes = 1_000_000
+    h.deliverer._write_retry = Backoff(base=0.05, cap=0.05)
+    run = asyncio.create_task(h.deliver(ScriptedWorkflow("notify", [OK]), "e2"))
+    await asyncio.sleep(0.2)
+    h.abort.set()  # the partition is given up while the store keeps refusing the done record
+    assert await asyncio.wait_for(run, 30) is False
+    assert [d.outcome for _, _, d in h.store.written] == ["succeeded"]  # e2's record was never acknowledged
+
+
 async def test_an_abort_during_the_backoff_leaves_the_event_unfinished() -> None:
     h = Harness(attempts=5)
     h.deliverer = Deliverer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -13,7 +14,14 @@ import pytest
 import structlog
 import structlog.testing
 
-from hookgate.core.logging import ClientRetryNoise, configure_logging, get_logger, info_line, recent_client_retry
+from hookgate.core.logging import (
+    ClientRetryNoise,
+    LineWriter,
+    configure_logging,
+    get_logger,
+    info_line,
+    recent_client_retry,
+)
 
 
 @pytest.fixture
@@ -197,3 +205,59 @@ def test_a_retry_line_is_quoted_only_while_recent() -> None:
     assert noise.recent(60) == "Unable connect to node with id 1: "
     now[0] = 61.0
     assert noise.recent(60) is None
+
+
+class _RecordingFile:
+    """What LineWriter writes, and how often it flushes."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.flushed: list[bytes] = []  # what had been written at each flush
+
+    def write(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+    def flush(self) -> None:
+        self.flushed.append(self.written)
+
+
+def test_lines_written_in_one_loop_iteration_are_flushed_once_after_it() -> None:
+    out = _RecordingFile()
+    writer = LineWriter(out)  # type: ignore[arg-type]
+
+    async def burst() -> list[bytes]:
+        writer.info(b'{"event":"a"}')
+        writer.warning(b'{"event":"b"}')
+        before = list(out.flushed)
+        await asyncio.sleep(0)  # the next iteration runs the scheduled flush
+        writer.info(b'{"event":"c"}')
+        await asyncio.sleep(0)
+        return before
+
+    assert asyncio.run(burst()) == []  # nothing flushed while the iteration was still running
+    assert out.written == b'{"event":"a"}\n{"event":"b"}\n{"event":"c"}\n'
+    assert out.flushed == [b'{"event":"a"}\n{"event":"b"}\n', out.written]
+
+
+def test_lines_outside_a_loop_are_flushed_at_once_also_after_a_loop_ended_with_a_flush_pending() -> None:
+    out = _RecordingFile()
+    writer = LineWriter(out)  # type: ignore[arg-type]
+    writer.info(b"1")
+    assert out.flushed == [b"1\n"]
+
+    async def last_line_then_stop() -> None:
+        writer.info(b"2")  # its flush is scheduled; the loop ends before running it
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(last_line_then_stop())
+    loop.close()
+    writer.info(b"3")
+    assert out.flushed[-1] == b"1\n2\n3\n"
+
+    async def in_a_new_loop() -> None:
+        writer.info(b"4")
+        await asyncio.sleep(0)
+
+    asyncio.run(in_a_new_loop())
+    assert out.flushed[-1] == b"1\n2\n3\n4\n"

@@ -361,11 +361,21 @@ class Deliverer:
 
     async def _until_written(self, job: Job, failure: str, write: Callable[[], Awaitable[None]]) -> bool:
         """Run ``write`` until the store acknowledges it (backing off between tries); False when aborted first."""
-        async for attempt in self._write_retry.attempts(job.abort):
+        try:
+            await write()  # nearly every write succeeds at once: those need none of the retry machinery
+            return True
+        except KafkaError as exc:
+            error = exc
+        attempts = self._write_retry.attempts(job.abort)
+        attempt = await anext(attempts)  # the try above: the first is made without a wait
+        while True:
+            job.log.warning(failure, reason=type(error).__name__, retry_in_s=round(attempt.delay, 3))
+            try:
+                attempt = await anext(attempts)
+            except StopAsyncIteration:
+                return False
             try:
                 await write()
+                return True
             except KafkaError as exc:
-                job.log.warning(failure, reason=type(exc).__name__, retry_in_s=round(attempt.delay, 3))
-                continue
-            return True
-        return False
+                error = exc

@@ -124,6 +124,7 @@ class Runner:
         self._deliverer = deliverer
         self._dedupe = dedupe
         self._watch = watch if watch is not None else DependencyWatch("kafka")
+        self._event_loop: asyncio.AbstractEventLoop | None = None  # the running loop, once a record was handed out
         self._consumer: AIOKafkaConsumer | None = None  # once started
         # The consumer from before its start() returned: aiokafka may join the group and call on_assigned while
         # start() is still awaiting, and the partitions must be positioned and paused then too.
@@ -309,8 +310,12 @@ class Runner:
                 backlog = part.backlog
                 if part.abort.is_set():  # being given up: its backlog is the next owner's
                     backlog.clear()
+                handed = 0
                 while backlog and part.in_flight < per_partition and self._in_flight < limit:
                     self._dispatch(part, backlog.popleft())
+                    handed += 1
+                if handed:
+                    part.consumed.inc(handed)  # once per partition and turn, not per record
                     progressed = True
                 if not backlog:
                     del waiting[tp]
@@ -348,7 +353,6 @@ class Runner:
     def _dispatch(self, part: _Partition, record: ConsumerRecord[bytes, bytes]) -> None:
         """Hand a record to its workflows. Synchronous, so per-key gates are taken in offset order."""
         tp = part.tp
-        part.consumed.inc()
         part.offsets.add(record.offset)
         try:
             event = Envelope.from_record(record.headers, record.value)
@@ -377,7 +381,10 @@ class Runner:
         run = (
             self._run_one(part, record.offset, jobs[0]) if len(jobs) == 1 else self._run_all(part, record.offset, jobs)
         )
-        task = asyncio.create_task(run)
+        loop = self._event_loop
+        if loop is None:  # kept: asking for the running loop is a getpid system call each time
+            loop = self._event_loop = asyncio.get_running_loop()
+        task = loop.create_task(run)
         part.tasks.add(task)
         task.add_done_callback(part.tasks.discard)
 

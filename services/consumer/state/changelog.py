@@ -87,13 +87,15 @@ class DedupeChangelog:
         self._writing: set[_Batch] = set()  # sent, waiting for the broker
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the writer's, once started
 
     async def start(self) -> None:
         parts = await self._producer.partitions_for(self.topic)
         self.partitions = len(parts)
         self._reader = make_consumer(self._settings, group_id=None, offset_reset="earliest")  # restore seeks itself
         await self._reader.start()
-        self._writer = asyncio.create_task(self._write_batches(), name="dedupe-changelog-writer")
+        self._loop = asyncio.get_running_loop()  # kept: asking for it per record is a getpid system call each
+        self._writer = self._loop.create_task(self._write_batches(), name="dedupe-changelog-writer")
 
     async def stop(self) -> None:
         """Stop the writer and the restore reader; a record still unacknowledged fails with a KafkaError."""
@@ -127,7 +129,8 @@ class DedupeChangelog:
         the attempts the run made (a ``retrying`` record: so far). The record
         goes out in its partition's next batch; its table entry is added once the batch is acknowledged.
         """
-        if self._writer is None:
+        loop = self._loop
+        if self._writer is None or loop is None:
             raise RuntimeError("DedupeChangelog.start() was not awaited")
         part = self.partition_for(source_partition)
         batch = self._pending.get(part)
@@ -135,7 +138,7 @@ class DedupeChangelog:
             batch = self._pending[part] = _Batch()
             self._wake.set()
         batch.records.append((key, DoneRecord(outcome, time.time(), redrive, attempts)))
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = loop.create_future()
         batch.waiters.append(waiter)
         await waiter
         if batch.error is not None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Coroutine
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -94,8 +96,9 @@ class HttpWorkflow:
     def reads_topic(self, topic: str) -> bool:
         return not self.topics or any(fnmatch.fnmatchcase(topic, t) for t in self.topics)
 
-    async def run(self, event: Envelope) -> ActionResult:
-        return await run_http(self._client, self.name, self._request, event)
+    def run(self, event: Envelope) -> Coroutine[Any, Any, ActionResult]:
+        # run_http's own coroutine, handed back rather than awaited in one more: once per event.
+        return run_http(self._client, self.config.name, self._request, event)
 
 
 def build_workflows(configs: list[WorkflowConfig], clients: HttpClients) -> list[HttpWorkflow]:

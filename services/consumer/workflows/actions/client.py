@@ -49,6 +49,7 @@ _CHUNK_SIZE: Final = re.compile(rb"^([0-9A-Fa-f]{1,16})(?:;[^\r\n]*)?$")
 _TARGET_SAFE: Final = "!#$%&'()*+,/:;=?@[]~-._"
 _PLAIN_TARGET: Final = re.compile(r"^[A-Za-z0-9!$%&'()*+,/:;=?@\[\]~._-]*$")
 _FORBIDDEN_IN_HEADER: Final = re.compile(r"[\r\n\x00]")
+_GIVEN_CACHE_MAX: Final = 256
 
 # Where a connection is in reading a response.
 _IDLE, _HEAD, _LENGTH, _CHUNK_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_EOF = range(8)
@@ -82,6 +83,8 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection: writes a request, frames its response, tells whether it can be reused."""
 
     def __init__(self) -> None:
+        # Made by loop.create_connection, so in the loop; kept, since asking for it costs a system call.
+        self._loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -135,8 +138,7 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closed:
             raise ServerDisconnected("the connection is closed")
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Response] = loop.create_future()
+        waiter: asyncio.Future[Response] = self._loop.create_future()
         self._waiter = waiter
         self.deadline = deadline
         self._state = _HEAD
@@ -324,6 +326,7 @@ class HttpClient:
         self._waiters: deque[tuple[float, asyncio.Future[None]]] = deque()  # (deadline, turn) of queued requests
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._closed = False
+        self._given: dict[tuple[str, ...], frozenset[str]] = {}  # header names -> their lower-case set
 
     @property
     def open_connections(self) -> int:
@@ -338,7 +341,8 @@ class HttpClient:
         ``OSError`` (connection refused, TLS failure) or ``TimeoutError`` otherwise.
         """
         request = self._serialise(method, target, headers, body)
-        deadline = asyncio.get_running_loop().time() + timeout
+        # time.monotonic, not the loop's clock: asyncio.get_running_loop() is a getpid system call each time.
+        deadline = time.monotonic() + timeout
         conn, reused = self._idle_connection() or await self._acquire(deadline)
         try:
             return await self._exchange(conn, request, body, deadline)
@@ -371,7 +375,7 @@ class HttpClient:
     def _sweep(self) -> None:
         """Fail the requests, in progress or queued for a connection, whose deadline passed."""
         self._sweep_handle = None
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         for conn in [c for c in self._busy if c.deadline <= now]:
             conn.expire()
         for deadline, turn in self._waiters:
@@ -386,7 +390,13 @@ class HttpClient:
         target = target.partition("#")[0]
         if not target.startswith("/"):
             target = "/" + target  # "http://host" or "http://host?q=1"
-        given = {name.lower() for name in headers}
+        names = tuple(headers)
+        given = self._given.get(names)
+        if given is None:
+            # A workflow sends the same header names every time: lower-case them once per set of names.
+            if len(self._given) >= _GIVEN_CACHE_MAX:
+                self._given.clear()
+            given = self._given[names] = frozenset(name.lower() for name in names)
         fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
         # One check for all of them: each field adds exactly one CR and one LF; a value with a line break
         # (or a NUL) of its own would add more.
@@ -438,7 +448,7 @@ class HttpClient:
             if self._open < self._limit:
                 self._open += 1
                 try:
-                    async with asyncio.timeout_at(deadline):
+                    async with asyncio.timeout(deadline - time.monotonic()):
                         _, conn = await loop.create_connection(
                             _Connection,
                             self._host,

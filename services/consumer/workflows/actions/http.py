@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -242,19 +242,23 @@ def cloudevents_headers(event: Envelope) -> dict[str, str]:
     return headers
 
 
-def classify(status: int, retry_after: str | None, now: datetime, rules: StatusRules | None = None) -> ActionResult:
+_SUCCEEDED: Final = {status: ActionResult(ok=True, status=status) for status in range(200, 300)}
+
+
+def classify(
+    status: int, retry_after: str | None, now: datetime | None = None, rules: StatusRules | None = None
+) -> ActionResult:
     """2xx succeeds; by default 5xx, 408, 425 and 429 are worth repeating and anything else cannot succeed
-    by repeating; ``rules`` (the action's ``retry_on``/``fail_on``) adjust that."""
+    by repeating; ``rules`` (the action's ``retry_on``/``fail_on``) adjust that. ``now`` is what a
+    ``Retry-After`` date is counted from (the current time when None)."""
     if 200 <= status < 300:
-        return ActionResult(ok=True, status=status)
+        return _SUCCEEDED[status]  # results are immutable: one per status, not one per event
     retryable = (rules or DEFAULT_STATUS_RULES).retryable(status)
+    wait = None
+    if retryable and retry_after is not None:
+        wait = parse_retry_after(retry_after, now if now is not None else datetime.now(UTC))
     return ActionResult(
-        ok=False,
-        status=status,
-        error=f"HTTP {status}",
-        retryable=retryable,
-        retry_after=parse_retry_after(retry_after, now) if retryable else None,
-        cause="status",
+        ok=False, status=status, error=f"HTTP {status}", retryable=retryable, retry_after=wait, cause="status"
     )
 
 
@@ -274,4 +278,4 @@ async def run_http(client: HttpClient, workflow: str, request: HttpRequest, even
         return ActionResult(ok=False, error=f"request: {exc}", retryable=False)
     except (HttpClientError, OSError, TimeoutError) as exc:
         return ActionResult(ok=False, error=type(exc).__name__)
-    return classify(response.status, response.headers.get("retry-after"), datetime.now(UTC), request.statuses)
+    return classify(response.status, response.headers.get("retry-after"), None, request.statuses)
