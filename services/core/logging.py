@@ -10,6 +10,7 @@ lines of its last iteration; an ordinary exit, crash or signal-driven shutdown f
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -175,9 +176,12 @@ def configure_logging(level: str = "info", *, json: bool = True) -> None:
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    global _lines
+    global _lines, _writer
     _lines = _JsonLines(processors, lvl <= logging.INFO, out) if json else None
-    handler = logging.StreamHandler(sys.stdout)
+    if _writer is not None:
+        _writer.flush()  # what the set-up being replaced still kept
+    _writer = out if json else None
+    handler = logging.StreamHandler(out.text() if json else sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
@@ -211,42 +215,92 @@ class _JsonLines:
 
 
 class LineWriter:
-    """structlog's ``BytesLogger`` (a rendered line in, the line and a newline out), flushed once per
+    """structlog's ``BytesLogger`` (a rendered line in, the line and a newline out) that writes once per
     event-loop iteration instead of once per line.
 
-    A flush is a ``write`` system call; at one line per event it was 2 % of the consumer's CPU. Within a
-    running loop, the first line of an iteration schedules one flush (``call_soon``) for everything written
-    until then; without a running loop (start-up, the CLI, another thread) each line is flushed at once,
-    as before. The line itself is written in one call, so lines never interleave.
+    Each write is a system call: with ``PYTHONUNBUFFERED=1`` (the image sets it, so that lines are never
+    held back) stdout has no buffer at all, and at one line per event the write was 2 to 3 % of the
+    consumer's CPU. Within a running loop, lines are kept and the first of an iteration schedules one
+    write (``call_soon``) of everything kept until then; past :data:`HELD_BYTES_MAX` they are written at
+    once. Without a running loop (start-up, the CLI, another thread) each line is written at once, and
+    what is kept at exit is written then. Lines are written whole and in order, so they never interleave.
+    The standard library's records go through :meth:`text` into the same writer, in the same order.
     """
 
-    __slots__ = ("_file", "_scheduled")
+    __slots__ = ("_file", "_held", "_held_bytes", "_scheduled")
 
     def __init__(self, file: IO[bytes]) -> None:
         self._file = file
-        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a write is scheduled on
 
     def msg(self, message: bytes) -> None:
-        self._file.write(message + b"\n")
-        loop = asyncio._get_running_loop()
-        if loop is None:
-            self.flush()
-        elif self._scheduled is not loop:
-            # Also when a flush was scheduled on a loop that has since stopped: this one schedules anew.
-            self._scheduled = loop
-            loop.call_soon(self.flush)
+        self.write(message + b"\n")
 
     log = debug = info = warn = warning = fatal = failure = err = error = critical = exception = msg
 
+    def write(self, data: bytes) -> None:
+        """Keep ``data`` (whole lines) for this iteration's write; write it now outside a loop."""
+        self._held.append(data)
+        self._held_bytes += len(data)
+        loop = asyncio._get_running_loop()
+        if loop is None or self._held_bytes >= HELD_BYTES_MAX:
+            self.flush()
+        elif self._scheduled is not loop:
+            # Also when a write was scheduled on a loop that has since stopped: this one schedules anew.
+            self._scheduled = loop
+            loop.call_soon(self.flush)
+
+    def text(self) -> _TextLines:
+        """A text stream for ``logging.StreamHandler`` that writes into this writer."""
+        return _TextLines(self)
+
     def flush(self) -> None:
-        """Write out what the lines so far left in the file's buffer."""
+        """Write out the lines kept so far."""
         self._scheduled = None
+        if not self._held:
+            return
+        held, self._held, self._held_bytes = self._held, [], 0  # swapped: another thread may be adding
+        data = held[0] if len(held) == 1 else b"".join(held)
         # stdout closed or gone (a pipe's reader left): there is nowhere left to write the lines to.
         with contextlib.suppress(OSError, ValueError):
+            view = memoryview(data)
+            while view:  # an unbuffered stdout is the raw file, which may take part of a large write
+                written = self._file.write(view)
+                if not written:
+                    break
+                view = view[written:]
             self._file.flush()
 
 
+HELD_BYTES_MAX = 256 * 1024
+"""Lines of one loop iteration kept before they are written: a burst of logging stays bounded."""
+
+
+class _TextLines:
+    """The standard library handler's stream: its text records, encoded, into a :class:`LineWriter`."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: LineWriter) -> None:
+        self._lines = lines
+
+    def write(self, text: str) -> None:
+        self._lines.write(text.encode("utf-8", errors="replace"))
+
+    def flush(self) -> None:
+        """Nothing to do: the writer writes once per loop iteration (at once outside a loop)."""
+
+
 _lines: _JsonLines | None = None
+_writer: LineWriter | None = None  # the JSON set-up's, written out at exit
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    if _writer is not None:
+        _writer.flush()
 
 
 def info_line(logger: structlog.typing.FilteringBoundLogger, event: str, fields: dict[str, Any]) -> None:

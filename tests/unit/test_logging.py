@@ -15,6 +15,7 @@ import structlog
 import structlog.testing
 
 from hookgate.core.logging import (
+    HELD_BYTES_MAX,
     ClientRetryNoise,
     LineWriter,
     configure_logging,
@@ -214,7 +215,7 @@ class _RecordingFile:
         self.written = b""
         self.flushed: list[bytes] = []  # what had been written at each flush
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self.written += data
         return len(data)
 
@@ -226,18 +227,44 @@ def test_lines_written_in_one_loop_iteration_are_flushed_once_after_it() -> None
     out = _RecordingFile()
     writer = LineWriter(out)  # type: ignore[arg-type]
 
-    async def burst() -> list[bytes]:
+    async def burst() -> bytes:
         writer.info(b'{"event":"a"}')
+        writer.text().write('{"event":"from the standard library"}\n')
         writer.warning(b'{"event":"b"}')
-        before = list(out.flushed)
-        await asyncio.sleep(0)  # the next iteration runs the scheduled flush
+        before = out.written
+        await asyncio.sleep(0)  # the next iteration runs the scheduled write
         writer.info(b'{"event":"c"}')
         await asyncio.sleep(0)
         return before
 
-    assert asyncio.run(burst()) == []  # nothing flushed while the iteration was still running
-    assert out.written == b'{"event":"a"}\n{"event":"b"}\n{"event":"c"}\n'
-    assert out.flushed == [b'{"event":"a"}\n{"event":"b"}\n', out.written]
+    assert asyncio.run(burst()) == b""  # nothing written while the iteration was still running
+    first = b'{"event":"a"}\n{"event":"from the standard library"}\n{"event":"b"}\n'
+    assert out.written == first + b'{"event":"c"}\n'
+    assert out.flushed == [first, out.written]
+
+
+def test_a_burst_within_one_iteration_is_written_once_it_holds_the_bound() -> None:
+    out = _RecordingFile()
+    writer = LineWriter(out)  # type: ignore[arg-type]
+    line = b"x" * 1023
+
+    async def burst() -> int:
+        for _ in range(HELD_BYTES_MAX // 1024 + 1):
+            writer.info(line)
+        return len(out.written)
+
+    assert asyncio.run(burst()) == HELD_BYTES_MAX  # written as the bound was reached, within the iteration
+    assert len(out.written) == HELD_BYTES_MAX + 1024
+
+
+def test_a_partial_write_of_the_raw_file_is_continued() -> None:
+    class Raw(_RecordingFile):  # an unbuffered stdout: at most 5 bytes a call
+        def write(self, data: bytes) -> int:
+            return super().write(bytes(data[:5]))
+
+    out = Raw()
+    LineWriter(out).info(b"0123456789abc")  # type: ignore[arg-type]
+    assert out.written == b"0123456789abc\n"
 
 
 def test_lines_outside_a_loop_are_flushed_at_once_also_after_a_loop_ended_with_a_flush_pending() -> None:
