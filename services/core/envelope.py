@@ -21,7 +21,6 @@ SPECVERSION = "1.0"
 CONTENT_TYPE_HEADER = "content-type"
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _REQUIRED = ("id", "source", "type", "specversion")
-_CORE = frozenset(("id", "source", "type", "specversion", "time", "subject", "dataschema", "datacontenttype"))
 
 # Extension attributes hookgate itself sets.
 EXT_TENANT = "tenant"
@@ -119,35 +118,56 @@ class Envelope:
 
     @classmethod
     def from_record(cls, headers: Iterable[tuple[str, bytes]], value: bytes | None) -> Envelope:
-        """Decode a binary-mode record; raises :class:`EnvelopeError` when it is not a CloudEvent."""
+        """Decode a binary-mode record; raises :class:`EnvelopeError` when it is not a CloudEvent.
+
+        Header names are case-insensitive (``CE_ID`` is ``id``); any header other than ``ce_*`` and
+        ``content-type`` is ignored.
+        """
         attrs: dict[str, str] = {}
         content_type: str | None = None
+        names = _ATTRIBUTE_OF
         for name, raw in headers:
-            lname = name.lower()
+            attr = names.get(name, _UNKNOWN)
+            if attr is _UNKNOWN:
+                attr = _attribute_of(name)
+            if attr is None:
+                continue
             try:
                 text = raw.decode() if raw is not None else ""
             except UnicodeDecodeError:
                 raise EnvelopeError(f"header {name} is not UTF-8") from None
-            if lname == CONTENT_TYPE_HEADER:
+            if attr:
+                attrs[attr] = text
+            else:
                 content_type = text
-            elif lname.startswith("ce_"):
-                attrs[lname[3:]] = text
-        missing = [a for a in _REQUIRED if a not in attrs]
-        if missing:
+        if not attrs.keys() >= _REQUIRED_SET:
+            missing = [a for a in _REQUIRED if a not in attrs]
             raise EnvelopeError(f"missing CloudEvents attribute(s): {', '.join(missing)}")
         if attrs["specversion"] != SPECVERSION:
             raise EnvelopeError(f"unsupported specversion {attrs['specversion']!r}")
-        extensions = {k: v for k, v in attrs.items() if k not in _CORE}
-        return cls(
-            id=attrs["id"],
-            source=attrs["source"],
-            type=attrs["type"],
-            data=value if value is not None else b"",
-            time=attrs.get("time"),
-            subject=attrs.get("subject"),
-            datacontenttype=content_type or attrs.get("datacontenttype"),
-            extensions=extensions,
-        )
+        pop = attrs.pop
+        event_id, source, type_ = pop("id"), pop("source"), pop("type")
+        time, subject, declared = pop("time", None), pop("subject", None), pop("datacontenttype", None)
+        pop("specversion")
+        pop("dataschema", None)
+        # What is left are the extensions. Positional: this runs once per record a consumer reads.
+        data = value if value is not None else b""
+        return cls(event_id, source, type_, data, time, subject, content_type or declared, attrs)
+
+
+_UNKNOWN: Any = object()
+_REQUIRED_SET = frozenset(_REQUIRED)
+_ATTRIBUTE_OF: dict[str, str | None] = {}
+"""Header name -> the attribute it carries ("" for ``content-type``, None for none), as names are met."""
+_ATTRIBUTE_OF_MAX = 1024
+
+
+def _attribute_of(name: str) -> str | None:
+    lname = name.lower()
+    attr = "" if lname == CONTENT_TYPE_HEADER else (lname[3:] or None) if lname.startswith("ce_") else None
+    if len(_ATTRIBUTE_OF) < _ATTRIBUTE_OF_MAX:  # names come from the records: stop remembering new ones
+        _ATTRIBUTE_OF[name] = attr
+    return attr
 
 
 def valid_extension_name(name: str) -> bool:

@@ -244,6 +244,9 @@ class LineWriter:
         """Keep ``data`` (whole lines) for this iteration's write; write it now outside a loop."""
         self._held.append(data)
         self._held_bytes += len(data)
+        scheduled = self._scheduled
+        if scheduled is not None and self._held_bytes < HELD_BYTES_MAX and scheduled.is_running():
+            return  # that loop's write takes this line too (asking for the running loop is a getpid call)
         loop = asyncio._get_running_loop()
         if loop is None or self._held_bytes >= HELD_BYTES_MAX:
             self.flush()

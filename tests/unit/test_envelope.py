@@ -38,6 +38,34 @@ def test_the_cloudevents_sdk_reads_our_records() -> None:
     assert ce.get_data() == {"a": 1}  # the SDK decodes JSON data; the record value itself is byte-exact
 
 
+def test_decoding_reads_names_in_any_case_ignores_other_headers_and_keeps_extensions_apart() -> None:
+    headers = [
+        ("CE_ID", b"d-2"),
+        ("ce_Source", b"/s"),
+        ("ce_type", b"t"),
+        ("ce_specversion", b"1.0"),
+        ("Content-Type", b"text/plain"),
+        ("ce_datacontenttype", b"application/json"),  # the content-type header wins
+        ("ce_dataschema", b"https://example.com/schema"),  # a core attribute, not an extension
+        ("ce_tenant", b"acme"),
+        ("ce_", b"nameless"),
+        ("hookgate_workflow", b"deploy"),
+        ("traceparent", b"00-abc"),
+    ]
+    for _ in range(2):  # the second time from the remembered names
+        event = Envelope.from_record(headers, None)
+        assert (event.id, event.source, event.type, event.data) == ("d-2", "/s", "t", b"")
+        assert event.datacontenttype == "text/plain"
+        assert (event.time, event.subject) == (None, None)
+        assert event.extensions == {"tenant": "acme"}
+    without_type = [h for h in headers if h[0] != "Content-Type"]
+    assert Envelope.from_record(without_type, b"").datacontenttype == "application/json"
+    with pytest.raises(EnvelopeError, match=r"missing CloudEvents attribute\(s\): id, type$"):
+        Envelope.from_record([h for h in headers if h[0] not in ("CE_ID", "ce_type")], b"")
+    with pytest.raises(EnvelopeError, match="CE_ID is not UTF-8"):
+        Envelope.from_record([("CE_ID", b"\xff"), *headers[1:]], b"")
+
+
 def test_missing_required_attribute_is_an_error() -> None:
     headers = [(k, v) for k, v in EVENT.to_headers() if k != "ce_source"]
     with pytest.raises(EnvelopeError, match="source"):

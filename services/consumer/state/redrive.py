@@ -28,7 +28,7 @@ without a group (written before re-drives were scoped) applies to every group re
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hookgate.consumer.state.deadletter import (
@@ -62,24 +62,25 @@ class Redrive:
         return self.group is None or group is None or self.group == group
 
 
-def redrive_of(headers: Iterable[tuple[str, bytes | None]]) -> Redrive | None:
+def redrive_of(headers: Sequence[tuple[str, bytes | None]]) -> Redrive | None:
     """The record's re-drive marker; None for an ordinary record (no or empty ``hookgate_redrive``)."""
-    rid: str | None = None
+    # Every record the consumer reads is asked: find the marker first, the rest only for a re-drive.
+    rid = next((raw.decode("utf-8", errors="replace") for name, raw in headers if name == H_REDRIVE and raw), None)
+    if rid is None:
+        return None
     workflow: str | None = None
     group: str | None = None
     partition: int | None = None
     for name, raw in headers:
         if not raw:
             continue
-        if name == H_REDRIVE:
-            rid = raw.decode("utf-8", errors="replace")
-        elif name == H_REDRIVE_WORKFLOW:
+        if name == H_REDRIVE_WORKFLOW:
             workflow = raw.decode("utf-8", errors="replace")
         elif name == H_REDRIVE_GROUP:
             group = raw.decode("utf-8", errors="replace")
         elif name == H_PARTITION and raw.isdigit():
             partition = int(raw)
-    return Redrive(rid, workflow, group, partition) if rid is not None else None
+    return Redrive(rid, workflow, group, partition)
 
 
 def mark_redrive(
