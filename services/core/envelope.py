@@ -8,7 +8,6 @@ because it sits on the gateway's hot path; the tests check its output with the S
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+
+from hookgate.core.ids import random_bytes
 
 SPECVERSION = "1.0"
 CONTENT_TYPE_HEADER = "content-type"
@@ -38,7 +39,7 @@ def new_event_id() -> str:
     Formatted from 16 random bytes directly: ``str(uuid.uuid4())`` builds a ``UUID`` object (and its int)
     only to print it, 2.5 times the cost, and this runs once per request of such senders.
     """
-    h = os.urandom(16).hex()
+    h = random_bytes(16).hex()
     # Version nibble 4, variant bits 10 (RFC 9562): the text uuid.uuid4() would give for these bits.
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 

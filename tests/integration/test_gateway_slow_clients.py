@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -67,14 +68,22 @@ class Gateway:
     def ops_url(self) -> str:
         return f"http://127.0.0.1:{self.ops_port}"
 
-    def log_events(self, event: str) -> list[dict[str, Any]]:
-        out = []
-        for line in self.service.logs().splitlines():
-            if line.startswith("{"):
-                record = json.loads(line)
-                if record.get("event") == event:
-                    out.append(record)
-        return out
+    async def log_events(
+        self, event: str, where: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> list[dict[str, Any]]:
+        """The gateway's ``event`` lines that pass ``where``, once there is one (a line is written out in the
+        loop iteration after the one that logged it, so it may trail the reply the test just read)."""
+        deadline = time.monotonic() + BOUND
+        while True:
+            out = []
+            for line in self.service.logs().splitlines():
+                if line.startswith("{"):
+                    record = json.loads(line)
+                    if record.get("event") == event and where(record):
+                        out.append(record)
+            if out or time.monotonic() > deadline:
+                return out
+            await asyncio.sleep(0.02)
 
 
 @contextmanager
@@ -263,9 +272,9 @@ async def test_slow_header_idle_and_slow_body_clients_are_cut_while_a_signed_web
 
     assert await metric(gw, "hookgate_gateway_head_timeouts_total", listener="webhooks") >= timeouts_before + 2
     assert await metric(gw, "hookgate_gateway_requests_total", reason="body_too_slow", status_class="4xx") == 1
-    audits = [r for r in gw.log_events("audit") if r["reason"] == "body_too_slow"]
+    audits = await gw.log_events("audit", lambda r: r["reason"] == "body_too_slow")
     assert [(r["status"], r["trigger"], r["outcome"]) for r in audits] == [(408, "gh", "rejected")]
-    assert gw.log_events("connections_head_timeout")
+    assert await gw.log_events("connections_head_timeout")
     records = await read_topic(kafka_bootstrap, gw.topic, count=1, timeout=20)
     assert [dict(r.headers)["ce_id"] for r in records] == [b"while-slow-1"]
 
@@ -294,7 +303,7 @@ async def test_a_token_trigger_refuses_an_unauthenticated_request_before_its_bod
     # Had the body been waited for, the reply would be the body deadline's 408.
     assert status == 401
     assert json.loads(body)["error"] == "unauthorized"
-    audits = [r for r in short.log_events("audit") if r["trigger"] == "tok"]
+    audits = await short.log_events("audit", lambda r: r["trigger"] == "tok")
     assert [(r["status"], r["reason"], r["body_bytes"]) for r in audits] == [(401, "missing_token", 0)]
     reader, writer = await connect(short)
     async with closing([(reader, writer)]):
@@ -335,7 +344,7 @@ async def test_slow_uncredentialed_bodies_hold_no_in_flight_place_and_signed_sen
 
 async def test_the_soft_fd_limit_is_raised_to_the_hard_one_at_start(patient: Gateway) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # the child inherits this process's hard limit
-    (line,) = patient.log_events("fd_limit")
+    (line,) = await patient.log_events("fd_limit")
     assert (line["soft"], line["hard"], line["raised_from"]) == (hard, hard, min(512, hard))
 
 
@@ -365,7 +374,7 @@ async def test_beyond_the_connection_cap_connections_are_refused_and_the_ops_lis
                 for path in ("/healthz", "/readyz", "/metrics"):
                     async with http.get(f"{gw.ops_url}{path}") as resp:
                         assert resp.status == 200, path
-            assert len(gw.log_events("connections_at_limit")) == 1  # one line, however many were refused
+            assert len(await gw.log_events("connections_at_limit")) == 1  # one line, however many were refused
             # Room again: the webhook port serves a signed webhook.
             for _, writer in opened[:20]:
                 writer.close()

@@ -9,12 +9,12 @@ by its ticket and all given back when it is answered.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 from aiohttp import web
 
+from hookgate.core.ids import random_bytes
 from hookgate.core.logging import get_logger
 from hookgate.gateway.audit.record import Auditor
 from hookgate.gateway.http.errors import error_response
@@ -91,7 +91,7 @@ class IngestHandler:
         started = time.perf_counter()
         rid = request.headers.get("X-Request-Id", "")
         if not _REQUEST_ID.match(rid):
-            rid = os.urandom(16).hex()  # 32 hex digits like uuid4().hex, at a fifth of its cost
+            rid = random_bytes(16).hex()  # 32 hex digits like uuid4().hex, at a fifth of its cost
         trigger = self._registry.get(request.match_info.get("trigger_id", ""))
         client = self._admission.client(request)
         ticket = self._admission.enter(client)

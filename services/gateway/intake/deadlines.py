@@ -15,6 +15,7 @@ with its head (nearly every webhook) costs nothing here.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -86,7 +87,8 @@ async def timed_chunks(
 ) -> AsyncIterator[bytes]:
     """The body's chunks as they arrive (at most ``chunk_size`` bytes each); raises :class:`BodyTooSlow`
     as soon as the body misses its deadline or falls below the minimum rate."""
-    now = clock if clock is not None else asyncio.get_running_loop().time
+    # time.monotonic rather than the loop's clock: asking for the running loop is a getpid system call.
+    now = clock if clock is not None else time.monotonic
     deadline = BodyDeadline(timing, now())
     received = 0
     while True:

@@ -27,13 +27,14 @@ class DeadlinePassed(Exception):
 class Deadlines:
     """Expires futures at their deadlines; one loop timer, armed for the earliest pending one."""
 
-    __slots__ = ("_heap", "_seq", "_timer", "_timer_at")
+    __slots__ = ("_heap", "_loop", "_seq", "_timer", "_timer_at")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, asyncio.Future[Any]]] = []
         self._seq = itertools.count()  # ties on the deadline never compare futures
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         """Deadlines held (finished futures are dropped lazily, when they reach the front)."""
@@ -41,7 +42,9 @@ class Deadlines:
 
     def add(self, future: asyncio.Future[Any], timeout: float) -> None:
         """Fail ``future`` with :class:`DeadlinePassed` unless it is done within ``timeout`` seconds."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed():  # kept: asking for the running loop is a getpid system call
+            loop = self._loop = asyncio.get_running_loop()
         when = loop.time() + timeout
         heap = self._heap
         while heap and heap[0][2].done():  # keep the heap as short as the futures still waiting

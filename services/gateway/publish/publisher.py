@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -57,7 +57,7 @@ class _Pending:
     topic: str
     key: bytes
     envelope: Envelope
-    future: asyncio.Future[Ack] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Ack]
     handed: bool = False  # producer.send() returned: the record is in the producer's batch, for good
 
 
@@ -97,6 +97,7 @@ class Publisher:
         self._watch = DependencyWatch("kafka")
         self._tasks: list[asyncio.Task[None]] = []
         self._pump_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the requests', once one was published
         self._sending: _Pending | None = None  # the item the pump is inside producer.send() for
         self._aborting: _Pending | None = None  # the item whose send() the pump was cancelled out of
         self._closing = False
@@ -122,7 +123,10 @@ class Publisher:
             return _NOT_CONNECTED
         if self._closing:
             return _SHUTTING_DOWN
-        pending = _Pending(topic, key, envelope)
+        loop = self._loop
+        if loop is None or loop.is_closed():  # kept: asking for the running loop is a getpid system call
+            loop = self._loop = asyncio.get_running_loop()
+        pending = _Pending(topic, key, envelope, loop.create_future())
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
