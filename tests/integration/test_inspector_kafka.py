@@ -213,8 +213,9 @@ async def test_replays_run_no_workflow_twice_unless_forced_for_a_dead_letter(sta
         await stack.inspector.replay(tenant="acme", trigger_id=stack.other)
 
 
-async def test_kafka_out_of_reach_is_a_503_not_a_hang() -> None:
+async def test_kafka_out_of_reach_is_a_503_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing listens on the port: the inspector gives up within its deadline and the API answers 503."""
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)  # it would win over the port below
     tid = new_trigger_id()
     kafka = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", request_timeout_ms=2000)
     catalog = MemoryCatalog(yaml=[github_trigger(tid)])
