@@ -274,6 +274,18 @@ async def test_attempts_continue_from_the_count_another_process_recorded() -> No
     assert retrying == [2, 3]  # the previous owner's record, then this run's after attempt 3
 
 
+async def test_a_workflow_that_reads_no_delivery_runs_outside_the_delivery_context() -> None:
+    class Blind(SeeingWorkflow):
+        sees_delivery = False  # as an HTTP action
+
+    h = Harness(attempts=3)
+    blind, seeing = Blind("notify", [BUSY, OK]), SeeingWorkflow("deploy", [BUSY, OK])
+    assert await h.deliver(blind, "e1", offset=7)
+    assert await h.deliver(seeing, "e1", offset=7)
+    assert blind.deliveries == [(1, False, None, None, None)] * 2  # what an Event outside the engine says
+    assert seeing.deliveries == [(1, False, TP.topic, 0, 7), (2, False, TP.topic, 0, 7)]
+
+
 async def test_a_successful_redrive_resolves_its_letter_and_sees_its_original_position() -> None:
     h = Harness(attempts=1)
     wf = SeeingWorkflow("deploy", [BAD, OK])

@@ -10,7 +10,8 @@ record (non-retryable failure or attempts exhausted). A re-drive's successful re
 letters resolved. Only when this returns True may the record's offset count as finished.
 
 Each attempt runs inside :func:`~hookgate.consumer.workflows.event.delivering`, so a Python handler's
-:class:`~hookgate.consumer.workflows.event.Event` knows its attempt, re-drive and source position.
+:class:`~hookgate.consumer.workflows.event.Event` knows its attempt, re-drive and source position; a
+workflow that cannot read them (an HTTP action, ``sees_delivery = False``) runs without it.
 
 The done records and dead letters go through the :class:`DoneStore` and :class:`DeadLetterSink`
 protocols (Kafka in production, in memory in unit tests); a failed write is retried with the core
@@ -42,7 +43,7 @@ from hookgate.consumer.state.deadletter import H_OFFSET, H_PARTITION, H_TOPIC, D
 from hookgate.consumer.state.dedupe import DEADLETTERED, RETRYING, SUCCEEDED, DoneStore, dedupe_key
 from hookgate.consumer.state.redrive import Decision, Redrive, attempts_so_far, decide, redrive_of
 from hookgate.consumer.workflows.event import Delivery, delivering
-from hookgate.consumer.workflows.workflow import ActionResult, Workflow
+from hookgate.consumer.workflows.workflow import ActionResult, Workflow, sees_delivery
 from hookgate.core.backoff import Backoff, Rand, pause
 from hookgate.core.envelope import Envelope, parse_rfc3339
 from hookgate.core.logging import get_logger, info_line
@@ -77,6 +78,7 @@ class Job:
     meters: WorkflowMeters
     abort: asyncio.Event
     # Ordered workflows only: the sequencer's key, the gate of the run before this one and this run's own.
+    sees_delivery: bool = True  # the workflow reads its delivery: each attempt runs inside delivering()
     seq_key: tuple[TopicPartition, str, bytes | None] | None = None
     after: asyncio.Future[None] | None = None
     gate: asyncio.Future[None] | None = None
@@ -184,7 +186,8 @@ class Deliverer:
         """
         redrive = redrive_of(record.headers) if record.headers else None
         key = dedupe_key(workflow.name, event.id)
-        job = Job(workflow, event, record, tp, key, redrive, self._metrics.workflow(workflow.name), abort)
+        meters = self._metrics.workflow(workflow.name)
+        job = Job(workflow, event, record, tp, key, redrive, meters, abort, sees_delivery(workflow))
         if workflow.ordered:
             job.seq_key = (tp, workflow.name, record.key)
             job.after, job.gate = self._sequencer.enter(job.seq_key)
@@ -277,7 +280,10 @@ class Deliverer:
             return ActionResult(ok=False, error=CIRCUIT_OPEN)
         started = time.perf_counter()
         try:
-            with delivering(job.delivery(attempt)):
+            if job.sees_delivery:
+                with delivering(job.delivery(attempt)):
+                    result = await wf.run(job.event)
+            else:  # an HTTP action: the context would cost a Delivery and a context variable per attempt
                 result = await wf.run(job.event)
         except Exception as exc:  # a workflow's bug is a failed attempt, not a dead consumer
             result = exception_result(exc)

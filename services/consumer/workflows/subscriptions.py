@@ -66,6 +66,8 @@ class WorkflowConfig(StrictModel):
 class HttpWorkflow:
     """A YAML workflow whose action is an HTTP request; everything is compiled at construction."""
 
+    sees_delivery = False  # its templates have no attempt or source position to read (workflow.sees_delivery)
+
     def __init__(self, config: WorkflowConfig, clients: HttpClients) -> None:
         self.config = config
         self._predicate = config.predicate()

@@ -57,6 +57,13 @@ class Workflow(Protocol):
     async def run(self, event: Envelope) -> ActionResult: ...
 
 
+def sees_delivery(workflow: Workflow) -> bool:
+    """Whether ``workflow``'s runs read their delivery (attempt, re-drive, source position) through
+    :class:`~hookgate.consumer.workflows.event.Event`: Python handlers do, an HTTP action's templates
+    cannot. A workflow that never does says so with ``sees_delivery = False``; without it, it does."""
+    return getattr(workflow, "sees_delivery", True) is not False
+
+
 @runtime_checkable
 class ReadsTopics(Protocol):
     """Optional: a workflow that reads only some record topics (YAML ``topics:``)."""
