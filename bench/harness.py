@@ -107,7 +107,7 @@ def options(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--consumer-rounds",
         type=int,
-        default=env_int("BENCH_CONSUMER_ROUNDS", 1),
+        default=env_int("BENCH_CONSUMER_ROUNDS", 3),
         help="interleaved rounds of the consumer scenarios (ratios are the median of the per-round ratios)",
     )
     p.add_argument(
