@@ -15,7 +15,6 @@ with its head (nearly every webhook) costs nothing here.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -87,8 +86,10 @@ async def timed_chunks(
 ) -> AsyncIterator[bytes]:
     """The body's chunks as they arrive (at most ``chunk_size`` bytes each); raises :class:`BodyTooSlow`
     as soon as the body misses its deadline or falls below the minimum rate."""
-    # time.monotonic rather than the loop's clock: asking for the running loop is a getpid system call.
-    now = clock if clock is not None else time.monotonic
+    # The loop's clock, not time.monotonic: the wait below is timed by the loop, whose timer (in whole
+    # milliseconds on uvloop) may end it a hair before time.monotonic says the deadline passed, and the
+    # check the moment it ends must then still name the deadline that ended it.
+    now = clock if clock is not None else asyncio.get_running_loop().time
     deadline = BodyDeadline(timing, now())
     received = 0
     while True:
