@@ -77,8 +77,8 @@ class Job:
     redrive: Redrive | None
     meters: WorkflowMeters
     abort: asyncio.Event
-    # Ordered workflows only: the sequencer's key, the gate of the run before this one and this run's own.
     sees_delivery: bool = True  # the workflow reads its delivery: each attempt runs inside delivering()
+    # Ordered workflows only: the sequencer's key, the gate of the run before this one and this run's own.
     seq_key: tuple[TopicPartition, str, bytes | None] | None = None
     after: asyncio.Future[None] | None = None
     gate: asyncio.Future[None] | None = None
