@@ -100,6 +100,24 @@ def freeze_startup_heap() -> None:
     gc.set_threshold(*GC_THRESHOLD)
 
 
+class RunningLoop:
+    """The running event loop, asked for once and kept: ``asyncio.get_running_loop()`` checks the loop's
+    owner with a ``getpid`` system call on every call (CPython 3.11; glibc no longer caches the pid), and
+    the hot paths would ask for it per request or per event. Call it from inside the loop; a closed loop
+    (a test's previous one) is replaced by the running one."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __call__(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
+
 def run(main: Callable[[asyncio.Event], Coroutine[Any, Any, int]]) -> int:
     """Run ``main(stop)`` to completion; ``stop`` is set on the first SIGTERM or SIGINT.
 

@@ -57,6 +57,7 @@ from hookgate.core.envelope import Envelope, EnvelopeError
 from hookgate.core.kafka import connection_kwargs, make_consumer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
+from hookgate.core.runtime import RunningLoop
 
 log = get_logger("hookgate.consumer")
 
@@ -124,7 +125,7 @@ class Runner:
         self._deliverer = deliverer
         self._dedupe = dedupe
         self._watch = watch if watch is not None else DependencyWatch("kafka")
-        self._event_loop: asyncio.AbstractEventLoop | None = None  # the running loop, once a record was handed out
+        self._event_loop = RunningLoop()
         self._consumer: AIOKafkaConsumer | None = None  # once started
         # The consumer from before its start() returned: aiokafka may join the group and call on_assigned while
         # start() is still awaiting, and the partitions must be positioned and paused then too.
@@ -381,10 +382,7 @@ class Runner:
         run = (
             self._run_one(part, record.offset, jobs[0]) if len(jobs) == 1 else self._run_all(part, record.offset, jobs)
         )
-        loop = self._event_loop
-        if loop is None:  # kept: asking for the running loop is a getpid system call each time
-            loop = self._event_loop = asyncio.get_running_loop()
-        task = loop.create_task(run)
+        task = self._event_loop().create_task(run)
         part.tasks.add(task)
         task.add_done_callback(part.tasks.discard)
 

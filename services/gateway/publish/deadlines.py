@@ -15,6 +15,8 @@ import itertools
 import math
 from typing import Any
 
+from hookgate.core.runtime import RunningLoop
+
 # A loop timer may fire up to its clock resolution early; a deadline this close is treated as passed
 # rather than re-arming the timer for the remaining sliver.
 _SLACK = 0.001
@@ -34,7 +36,7 @@ class Deadlines:
         self._seq = itertools.count()  # ties on the deadline never compare futures
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = RunningLoop()
 
     def __len__(self) -> int:
         """Deadlines held (finished futures are dropped lazily, when they reach the front)."""
@@ -42,9 +44,7 @@ class Deadlines:
 
     def add(self, future: asyncio.Future[Any], timeout: float) -> None:
         """Fail ``future`` with :class:`DeadlinePassed` unless it is done within ``timeout`` seconds."""
-        loop = self._loop
-        if loop is None or loop.is_closed():  # kept: asking for the running loop is a getpid system call
-            loop = self._loop = asyncio.get_running_loop()
+        loop = self._loop()
         when = loop.time() + timeout
         heap = self._heap
         while heap and heap[0][2].done():  # keep the heap as short as the futures still waiting

@@ -35,6 +35,7 @@ from hookgate.core.envelope import Envelope
 from hookgate.core.kafka import TopicAdmin, make_producer, probe_metadata, start_producer
 from hookgate.core.logging import get_logger
 from hookgate.core.outage import DependencyWatch
+from hookgate.core.runtime import RunningLoop
 from hookgate.core.settings import KafkaSettings
 from hookgate.gateway.config import ProducerSettings
 from hookgate.gateway.metrics import GatewayMetrics
@@ -97,7 +98,7 @@ class Publisher:
         self._watch = DependencyWatch("kafka")
         self._tasks: list[asyncio.Task[None]] = []
         self._pump_task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the requests', once one was published
+        self._loop = RunningLoop()  # the requests'
         self._sending: _Pending | None = None  # the item the pump is inside producer.send() for
         self._aborting: _Pending | None = None  # the item whose send() the pump was cancelled out of
         self._closing = False
@@ -123,10 +124,7 @@ class Publisher:
             return _NOT_CONNECTED
         if self._closing:
             return _SHUTTING_DOWN
-        loop = self._loop
-        if loop is None or loop.is_closed():  # kept: asking for the running loop is a getpid system call
-            loop = self._loop = asyncio.get_running_loop()
-        pending = _Pending(topic, key, envelope, loop.create_future())
+        pending = _Pending(topic, key, envelope, self._loop().create_future())
         try:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:

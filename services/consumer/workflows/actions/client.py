@@ -36,6 +36,7 @@ from typing import Final, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from hookgate import __version__
+from hookgate.core.runtime import RunningLoop
 
 USER_AGENT: Final = f"hookgate/{__version__}"
 MAX_HEAD_BYTES: Final = 64 * 1024
@@ -327,7 +328,7 @@ class HttpClient:
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._closed = False
         self._given: dict[tuple[str, ...], frozenset[str]] = {}  # header names -> their lower-case set
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of the requests, once one waited
+        self._loop = RunningLoop()
 
     @property
     def open_connections(self) -> int:
@@ -434,9 +435,7 @@ class HttpClient:
 
     async def _acquire(self, deadline: float, *, fresh: bool = False) -> tuple[_Connection, bool]:
         """A connection for one request, and whether it was used before; ``TimeoutError`` at ``deadline``."""
-        loop = self._loop
-        if loop is None or loop.is_closed():  # kept: asking for the running loop is a getpid system call
-            loop = self._loop = asyncio.get_running_loop()
+        loop = self._loop()
         while True:
             if self._closed:
                 raise ServerDisconnected("the client is closed")
